@@ -1,0 +1,203 @@
+// Strand's configuration: LiveKit's YAML keys where a feature exists, Strand defaults otherwise.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+
+export interface IceServerConfig {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface StrandConfig {
+  development: boolean;
+  port: number;
+  bindAddresses: string[];
+  keys: Record<string, string>;
+  rtc: {
+    /** First UDP port; media worker i listens on udpPort + i (ICE UDP mux). */
+    udpPort: number;
+    /** Address ICE binds to and advertises (dev: 127.0.0.1). Empty: all interfaces. */
+    nodeIp: string;
+    /** Number of media workers (default: number of cores). */
+    workers: number;
+    stunServers: string[];
+    turnServers: IceServerConfig[];
+  };
+  room: {
+    autoCreate: boolean;
+    emptyTimeout: number;
+    departureTimeout: number;
+    maxParticipants: number;
+  };
+  limit: {
+    /** Largest signal frame accepted, bytes (LiveKit: limit.signal_message_size_limit). */
+    signalMessageSizeLimit: number;
+  };
+  logLevel: string;
+  /** LMDB directory (used by the state store). */
+  storePath: string;
+}
+
+export class ConfigError extends Error {}
+
+export function defaultConfig(dev: boolean): StrandConfig {
+  return {
+    development: dev,
+    port: 7880,
+    bindAddresses: dev ? ['127.0.0.1'] : ['0.0.0.0'],
+    keys: dev ? { devkey: 'secret' } : {},
+    rtc: { udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [] },
+    room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0 },
+    limit: { signalMessageSizeLimit: 2 * 1024 * 1024 },
+    logLevel: dev ? 'debug' : 'info',
+    storePath: './.strand',
+  };
+}
+
+/** Parses LiveKit's `key: secret` list (from --keys, LIVEKIT_KEYS or a key file). */
+export function parseKeys(text: string): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const part of text.split(/[\n,]/)) {
+    const line = part.trim();
+    if (!line || line.startsWith('#')) continue;
+    const idx = line.indexOf(':');
+    if (idx <= 0) throw new ConfigError(`invalid key entry "${line}": expected "key: secret"`);
+    const key = line.slice(0, idx).trim();
+    const secret = line.slice(idx + 1).trim();
+    if (!key || !secret) throw new ConfigError(`invalid key entry "${line}": expected "key: secret"`);
+    keys[key] = secret;
+  }
+  return keys;
+}
+
+type Yaml = Record<string, unknown>;
+const isObject = (v: unknown): v is Yaml => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function num(v: unknown, path: string): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${path} must be a non-negative number`);
+  return n;
+}
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`${path} must be true or false`);
+  return v;
+}
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw new ConfigError(`${path} must be a string`);
+  return v;
+}
+function strList(v: unknown, path: string): string[] {
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${path} must be a list of strings`);
+  return v as string[];
+}
+
+/**
+ * Applies a LiveKit-style YAML document onto `cfg`. Keys Strand does not implement yet are
+ * reported through `warn` rather than rejected, so a LiveKit config file still starts Strand.
+ */
+export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) => void): void {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config is not valid YAML: ${(err as Error).message}`);
+  }
+  if (doc == null) return;
+  if (!isObject(doc)) throw new ConfigError('config must be a YAML mapping');
+  const unknown = (path: string) => warn(`config key "${path}" is not supported by Strand yet and is ignored`);
+
+  for (const [key, value] of Object.entries(doc)) {
+    switch (key) {
+      case 'port': cfg.port = num(value, key); break;
+      case 'bind_addresses': cfg.bindAddresses = strList(value, key); break;
+      case 'development': cfg.development = bool(value, key); break;
+      case 'log_level': cfg.logLevel = str(value, key); break;
+      case 'keys':
+        if (!isObject(value)) throw new ConfigError('keys must be a mapping of key: secret');
+        cfg.keys = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, str(v, `keys.${k}`)]));
+        break;
+      case 'key_file': cfg.keys = parseKeys(readFileSync(str(value, key), 'utf8')); break;
+      case 'logging':
+        if (!isObject(value)) throw new ConfigError('logging must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'level') cfg.logLevel = str(v, 'logging.level');
+          else unknown(`logging.${k}`);
+        }
+        break;
+      case 'rtc':
+        if (!isObject(value)) throw new ConfigError('rtc must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          const path = `rtc.${k}`;
+          switch (k) {
+            case 'udp_port': {
+              // LiveKit accepts "7882" or a range "7882-7892"; Strand uses the first port and one port per worker.
+              const first = String(v).split('-')[0] ?? '';
+              cfg.rtc.udpPort = num(first, path);
+              break;
+            }
+            case 'node_ip': cfg.rtc.nodeIp = str(v, path); break;
+            case 'workers': cfg.rtc.workers = Math.max(1, Math.floor(num(v, path))); break;
+            case 'stun_servers': cfg.rtc.stunServers = strList(v, path); break;
+            case 'turn_servers': {
+              if (!Array.isArray(v)) throw new ConfigError(`${path} must be a list`);
+              cfg.rtc.turnServers = v.map((t, i) => {
+                if (!isObject(t)) throw new ConfigError(`${path}[${i}] must be a mapping`);
+                const host = str(t.host, `${path}[${i}].host`);
+                const port = num(t.port ?? 3478, `${path}[${i}].port`);
+                const proto = typeof t.protocol === 'string' ? t.protocol : 'udp';
+                const scheme = proto === 'tls' ? 'turns' : 'turn';
+                return {
+                  urls: [`${scheme}:${host}:${port}?transport=${proto === 'tls' ? 'tcp' : proto}`],
+                  username: typeof t.username === 'string' ? t.username : undefined,
+                  credential: typeof t.credential === 'string' ? t.credential : undefined,
+                };
+              });
+              break;
+            }
+            default: unknown(path);
+          }
+        }
+        break;
+      case 'room':
+        if (!isObject(value)) throw new ConfigError('room must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          const path = `room.${k}`;
+          switch (k) {
+            case 'auto_create': cfg.room.autoCreate = bool(v, path); break;
+            case 'empty_timeout': cfg.room.emptyTimeout = num(v, path); break;
+            case 'departure_timeout': cfg.room.departureTimeout = num(v, path); break;
+            case 'max_participants': cfg.room.maxParticipants = num(v, path); break;
+            default: unknown(path);
+          }
+        }
+        break;
+      case 'limit':
+        if (!isObject(value)) throw new ConfigError('limit must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'signal_message_size_limit') cfg.limit.signalMessageSizeLimit = num(v, `limit.${k}`);
+          else unknown(`limit.${k}`);
+        }
+        break;
+      case 'store':
+        if (!isObject(value)) throw new ConfigError('store must be a mapping');
+        if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');
+        break;
+      default: unknown(key);
+    }
+  }
+}
+
+/** Checks cross-field rules once every source has been applied. */
+export function validateConfig(cfg: StrandConfig): void {
+  if (Object.keys(cfg.keys).length === 0) {
+    throw new ConfigError('no API keys configured: use --keys "key: secret", LIVEKIT_KEYS, keys: in the config file, or --dev');
+  }
+  if (!cfg.development) {
+    for (const [key, secret] of Object.entries(cfg.keys)) {
+      if (secret.length < 32) throw new ConfigError(`secret for key "${key}" is shorter than 32 characters`);
+    }
+  }
+  if (cfg.port > 65535 || cfg.rtc.udpPort + cfg.rtc.workers - 1 > 65535) throw new ConfigError('port out of range');
+}

@@ -1,0 +1,84 @@
+// RTCP packets Strand builds itself (RFC 4585 PLI, draft-alvestrand REMB), written into
+// caller-owned buffers, and a walker over compound packets for the ones it reads.
+import { readU32, writeU32 } from './packet.js';
+
+export const RTCP_SR = 200;
+export const RTCP_RR = 201;
+export const RTCP_SDES = 202;
+export const RTCP_BYE = 203;
+export const RTCP_RTPFB = 205;
+export const RTCP_PSFB = 206;
+
+export const PLI_SIZE = 12;
+
+/** Picture Loss Indication: PSFB, FMT 1. */
+export function writePli(buf: Uint8Array, senderSsrc: number, mediaSsrc: number): number {
+  buf[0] = 0x81; // V=2, FMT=1
+  buf[1] = RTCP_PSFB;
+  buf[2] = 0;
+  buf[3] = 2; // length in 32-bit words minus one
+  writeU32(buf, 4, senderSsrc);
+  writeU32(buf, 8, mediaSsrc);
+  return PLI_SIZE;
+}
+
+/** Receiver Estimated Max Bitrate for the given SSRCs. Returns the packet length. */
+export function writeRemb(buf: Uint8Array, senderSsrc: number, bitrate: number, ssrcs: ArrayLike<number>, count: number): number {
+  const n = Math.min(count, 255);
+  const len = 20 + 4 * n;
+  buf[0] = 0x8f; // V=2, FMT=15
+  buf[1] = RTCP_PSFB;
+  buf[2] = 0;
+  buf[3] = len / 4 - 1;
+  writeU32(buf, 4, senderSsrc);
+  writeU32(buf, 8, 0);
+  buf[12] = 0x52; buf[13] = 0x45; buf[14] = 0x4d; buf[15] = 0x42; // "REMB"
+  let exp = 0;
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  while (mantissa > 0x3ffff) { mantissa = Math.floor(mantissa / 2); exp++; }
+  buf[16] = n;
+  buf[17] = (exp << 2) | (mantissa >>> 16);
+  buf[18] = (mantissa >>> 8) & 0xff;
+  buf[19] = mantissa & 0xff;
+  for (let i = 0; i < n; i++) writeU32(buf, 20 + 4 * i, ssrcs[i]!);
+  return len;
+}
+
+/** Reads the bitrate of a REMB packet at `off`, or -1 when it is not a REMB. */
+export function readRembBitrate(buf: Uint8Array, off: number, len: number): number {
+  if (len < 20 || buf[off + 12] !== 0x52 || buf[off + 13] !== 0x45 || buf[off + 14] !== 0x4d || buf[off + 15] !== 0x42) return -1;
+  const exp = buf[off + 17]! >> 2;
+  const mantissa = ((buf[off + 17]! & 0x03) << 16) | (buf[off + 18]! << 8) | buf[off + 19]!;
+  return mantissa * 2 ** exp;
+}
+
+/** One packet inside a compound RTCP datagram. */
+export class RtcpCursor {
+  offset = 0;
+  length = 0;
+  type = 0;
+  /** FMT / RC field (low 5 bits of byte 0). */
+  count = 0;
+}
+
+/**
+ * Advances `c` to the next packet of a compound RTCP datagram. Start with `c.offset = 0,
+ * c.length = 0`. Returns false at the end or on a malformed length.
+ */
+export function nextRtcp(buf: Uint8Array, len: number, c: RtcpCursor): boolean {
+  const off = c.offset + c.length;
+  if (off + 4 > len) return false;
+  if (buf[off]! >> 6 !== 2) return false;
+  const plen = (((buf[off + 2]! << 8) | buf[off + 3]!) + 1) * 4;
+  if (off + plen > len) return false;
+  c.offset = off;
+  c.length = plen;
+  c.type = buf[off + 1]!;
+  c.count = buf[off]! & 0x1f;
+  return true;
+}
+
+/** Media SSRC of a feedback packet (RTPFB/PSFB) at the cursor. */
+export function feedbackMediaSsrc(buf: Uint8Array, c: RtcpCursor): number {
+  return c.length >= 12 ? readU32(buf, c.offset + 8) : 0;
+}

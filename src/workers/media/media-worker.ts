@@ -1,0 +1,209 @@
+// Everything one media worker owns: the peers of the participants placed on it, grouped by
+// room, and the commands the main thread sends. Rooms live wholly on one worker for now;
+// cross-worker rooms extend RoomRouter with ring buffers.
+import type { MessagePort } from 'node:worker_threads';
+import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
+import { loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
+import { relayDataPacket, type DataRecipient } from './data-relay.js';
+import { PublisherPeer } from './publisher-peer.js';
+import { SubscriberPeer } from './subscriber-peer.js';
+
+class ParticipantPeers implements DataRecipient {
+  publisher: PublisherPeer | null = null;
+  subscriber: SubscriberPeer | null = null;
+
+  constructor(readonly info: ParticipantDescriptor) {}
+
+  get identity(): string {
+    return this.info.identity;
+  }
+
+  sendData(reliable: boolean, buf: Uint8Array): void {
+    this.subscriber?.sendData(reliable, buf);
+  }
+
+  close(): void {
+    this.publisher?.close();
+    this.subscriber?.close();
+  }
+}
+
+class RoomRouter {
+  readonly participants = new Map<string, ParticipantPeers>();
+}
+
+export class MediaWorker {
+  private native: Native | null = null;
+  private slot = -1;
+  private events: MessagePort | null = null;
+  private rtcConfig: RtcConfig = { iceServers: [] };
+  private readonly rooms = new Map<string, RoomRouter>();
+  private readonly participants = new Map<string, ParticipantPeers>();
+
+  async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
+    switch (cmd.op) {
+      case 'init': return this.init(cmd);
+      case 'join': return this.join(cmd.participant);
+      case 'publisherOffer': {
+        const p = this.participant(cmd.participantSid);
+        p.publisher ??= this.createPublisher(p);
+        return p.publisher.handleOffer(cmd.sdp, cmd.pending);
+      }
+      case 'subscriberAnswer':
+        this.participant(cmd.participantSid).subscriber?.handleAnswer(cmd.sdp);
+        return null;
+      case 'remoteCandidate': {
+        const p = this.participants.get(cmd.participantSid);
+        if (!p) return null;
+        if (cmd.target === 'subscriber') p.subscriber?.addRemoteCandidate(cmd.candidate);
+        else {
+          p.publisher ??= this.createPublisher(p);
+          p.publisher.addRemoteCandidate(cmd.candidate);
+        }
+        return null;
+      }
+      case 'subscribe': return this.subscribe(cmd.participantSid, cmd.trackSid);
+      case 'unsubscribe':
+        this.participants.get(cmd.participantSid)?.subscriber?.unsubscribe(cmd.trackSid);
+        return null;
+      case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
+      case 'leave': this.leave(cmd.participantSid); return null;
+      case 'stats': return this.stats();
+      case 'shutdown': this.shutdown(); return null;
+    }
+  }
+
+  private init(cmd: Extract<MediaCommand, { op: 'init' }>): MediaResults['init'] {
+    this.slot = cmd.slot;
+    this.events = cmd.events;
+    setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
+    this.native = loadNative();
+    this.rtcConfig = {
+      iceServers: cmd.iceServers,
+      enableIceUdpMux: true,
+      portRangeBegin: cmd.udpPort,
+      portRangeEnd: cmd.udpPort,
+      ...(cmd.bindAddress ? { bindAddress: cmd.bindAddress } : {}),
+      disableAutoNegotiation: true,
+      forceMediaTransport: true,
+    };
+    return { slot: this.slot };
+  }
+
+  private emit(e: MediaEvent): void {
+    this.events?.postMessage(e);
+  }
+
+  private participant(sid: string): ParticipantPeers {
+    const p = this.participants.get(sid);
+    if (!p) throw new Error(`participant ${sid} is not on media worker ${this.slot}`);
+    return p;
+  }
+
+  private onError(where: string, err: unknown): void {
+    this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) });
+  }
+
+  private async join(info: ParticipantDescriptor): Promise<MediaResults['join']> {
+    if (!this.native) throw new Error('media worker not initialised');
+    this.leave(info.sid);
+    const p = new ParticipantPeers(info);
+    let room = this.rooms.get(info.roomId);
+    if (!room) {
+      room = new RoomRouter();
+      this.rooms.set(info.roomId, room);
+    }
+    room.participants.set(info.sid, p);
+    this.participants.set(info.sid, p);
+    p.subscriber = new SubscriberPeer(this.native, info.sid, this.rtcConfig, {
+      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state }),
+      onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
+      onError: (where, err) => this.onError(where, err),
+    });
+    const subscriberOffer = await p.subscriber.start();
+    return { subscriberOffer };
+  }
+
+  private createPublisher(p: ParticipantPeers): PublisherPeer {
+    const room = this.rooms.get(p.info.roomId);
+    return new PublisherPeer(this.native!, p.info.sid, this.rtcConfig, {
+      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state }),
+      onDataMessage: (label, msg) => {
+        if (room) relayDataPacket(p.info, label, msg, room.participants.values());
+      },
+      onError: (where, err) => this.onError(where, err),
+    });
+  }
+
+  private subscribe(subscriberSid: string, trackSid: string): MediaResults['subscribe'] {
+    const p = this.participant(subscriberSid);
+    if (!p.subscriber) return { ok: false, reason: 'no subscriber connection' };
+    const room = this.rooms.get(p.info.roomId);
+    for (const other of room?.participants.values() ?? []) {
+      const receiver = other.publisher?.receiver(trackSid);
+      if (receiver) {
+        p.subscriber.subscribe(receiver);
+        return { ok: true };
+      }
+    }
+    return { ok: false, reason: 'track not found on this worker' };
+  }
+
+  private unpublish(publisherSid: string, trackSid: string): void {
+    const p = this.participants.get(publisherSid);
+    const room = p && this.rooms.get(p.info.roomId);
+    if (!p || !room) return;
+    for (const other of room.participants.values()) other.subscriber?.unsubscribe(trackSid);
+    p.publisher?.unpublish(trackSid);
+  }
+
+  private leave(sid: string): void {
+    const p = this.participants.get(sid);
+    if (!p) return;
+    const room = this.rooms.get(p.info.roomId);
+    if (room && p.publisher) {
+      for (const r of [...p.publisher.receivers]) {
+        for (const other of room.participants.values()) other.subscriber?.unsubscribe(r.trackSid);
+      }
+    }
+    p.close();
+    this.participants.delete(sid);
+    room?.participants.delete(sid);
+    if (room && room.participants.size === 0) this.rooms.delete(p.info.roomId);
+  }
+
+  private stats(): WorkerStats {
+    let publishedTracks = 0;
+    let downTracks = 0;
+    let packetsIn = 0;
+    let packetsOut = 0;
+    let packetsDropped = 0;
+    for (const p of this.participants.values()) {
+      if (p.publisher) {
+        packetsIn += p.publisher.packetsIn;
+        packetsDropped += p.publisher.packetsUnrouted;
+        for (const _ of p.publisher.receivers) publishedTracks++;
+      }
+      if (p.subscriber) {
+        downTracks += p.subscriber.downTrackCount;
+        for (const dt of p.subscriber.downTracks) {
+          packetsOut += dt.packetsSent;
+          packetsDropped += dt.sendErrors;
+        }
+      }
+    }
+    return { slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped };
+  }
+
+  private shutdown(): void {
+    for (const sid of [...this.participants.keys()]) this.leave(sid);
+    try {
+      this.native?.cleanup();
+    } catch (err) {
+      this.onError('cleanup', err);
+    }
+    this.events?.close();
+  }
+}
+
+

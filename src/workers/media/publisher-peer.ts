@@ -1,0 +1,277 @@
+// The PeerConnection a participant publishes on. Owns the native transport track, answers
+// every offer with Strand's own SDP and demultiplexes incoming RTP by SSRC, learning new
+// SSRCs from the mid / rid / repaired-rid header extensions of their first packets.
+import { EXT_MID, EXT_REPAIRED_RID, EXT_RID } from '../sdp/codecs.js';
+import { TRANSPORT_MID, parseOffer, publisherTransportView, writePublisherAnswer, type OfferedSection, type ParsedOffer } from '../sdp/publisher-sdp.js';
+import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
+import { parseSdp } from '../sdp/publisher-sdp.js';
+import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
+import { writeRemb } from '../../rtp/rtcp.js';
+import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import type { PendingTrack, PublishedSection } from '../protocol.js';
+import { CandidateQueue, gatheringComplete, randomSsrc } from './peer-util.js';
+import { Receiver, type RtcpSink } from './receiver.js';
+
+/** Where packets of one SSRC go. `receiver === null` means: known, and dropped (RTX for now). */
+interface SsrcRoute {
+  receiver: Receiver | null;
+  layer: number;
+}
+
+/** A media section of the negotiated offer, with the receiver of its track. */
+interface MidState {
+  section: OfferedSection;
+  receiver: Receiver | null;
+}
+
+/** Bitrate Strand asks publishers to use until bandwidth estimation lands, bit/s. */
+const REMB_BITRATE = 5_000_000;
+const REMB_INTERVAL_MS = 500;
+
+export interface PublisherPeerEvents {
+  onStateChange(state: string): void;
+  onDataMessage(label: string, msg: Buffer): void;
+  onError(where: string, err: unknown): void;
+}
+
+export class PublisherPeer implements RtcpSink {
+  private pc: PeerConnection | null = null;
+  private track: Track | null = null;
+  private readonly channels: DataChannel[] = [];
+  private readonly session = newSdpSession();
+  private transport: TransportParams | null = null;
+  private readonly mids = new Map<string, MidState>();
+  private readonly ssrcRoutes = new Map<number, SsrcRoute>();
+  private readonly receiversBySid = new Map<string, Receiver>();
+  private readonly candidates: CandidateQueue;
+  private extMid = 0;
+  private extRid = 0;
+  private extRepairedRid = 0;
+  private readonly header = new RtpHeader();
+  private readonly ext = new ExtensionValue();
+  private readonly rembBuf = Buffer.alloc(20 + 4 * 64);
+  private readonly rembSsrcs: number[] = [];
+  private rembTimer: NodeJS.Timeout | null = null;
+  readonly rtcpSenderSsrc = randomSsrc();
+  packetsIn = 0;
+  packetsUnrouted = 0;
+  private closed = false;
+
+  constructor(
+    private readonly native: Native,
+    private readonly sid: string,
+    private readonly config: RtcConfig,
+    private readonly events: PublisherPeerEvents,
+  ) {
+    this.candidates = new CandidateQueue(() => this.pc, (err) => events.onError('addRemoteCandidate', err));
+  }
+
+  get receivers(): Iterable<Receiver> {
+    return this.receiversBySid.values();
+  }
+
+  receiver(trackSid: string): Receiver | undefined {
+    return this.receiversBySid.get(trackSid);
+  }
+
+  /**
+   * Answers a client offer. The first offer sets up the native connection through the
+   * transport view; later offers only change Strand's own state. Sections are matched to
+   * announced tracks by msid track id = cid, then by kind.
+   */
+  async handleOffer(sdp: string, pending: PendingTrack[]): Promise<{ answer: string; published: PublishedSection[] }> {
+    if (this.closed) throw new SdpError('publisher connection is closed');
+    const offer = parseOffer(sdp);
+    if (!this.pc) await this.connect(offer);
+    this.applyExtensionIds(offer);
+    const published = this.matchSections(offer, pending);
+    this.session.version++;
+    const answer = writePublisherAnswer(offer, this.transport!, this.session);
+    return { answer, published };
+  }
+
+  private async connect(offer: ParsedOffer): Promise<void> {
+    const view = publisherTransportView(offer);
+    const pc = new this.native.PeerConnection(`pub-${this.sid}`, this.config);
+    this.pc = pc;
+    pc.onStateChange(guard('publisher.onStateChange', (state: string) => {
+      this.events.onStateChange(state);
+      if (state === 'connected') this.startRemb();
+    }));
+    pc.onTrack(guard('publisher.onTrack', (track: Track) => this.attachTrack(track)));
+    pc.onDataChannel(guard('publisher.onDataChannel', (dc: DataChannel) => this.attachDataChannel(dc)));
+    pc.setRemoteDescription(view, 'offer');
+    this.candidates.flush();
+    pc.setLocalDescription('answer');
+    await gatheringComplete(pc);
+    const local = pc.localDescription();
+    if (!local) throw new SdpError('libdatachannel produced no answer');
+    this.transport = readTransportParams(parseSdp(local.sdp));
+  }
+
+  private attachTrack(track: Track): void {
+    if (track.mid() !== TRANSPORT_MID) return;
+    // Kept referenced: a collected Track closes and media stops silently.
+    this.track = track;
+    track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
+  }
+
+  private attachDataChannel(dc: DataChannel): void {
+    this.channels.push(dc);
+    const label = dc.getLabel();
+    dc.onMessage(guard('publisher.dc.onMessage', (msg: string | Buffer | ArrayBuffer) => {
+      if (typeof msg === 'string') return; // LiveKit data packets are binary protobuf
+      this.events.onDataMessage(label, Buffer.isBuffer(msg) ? msg : Buffer.from(msg));
+    }));
+    dc.onClosed(guard('publisher.dc.onClosed', () => {
+      const i = this.channels.indexOf(dc);
+      if (i >= 0) this.channels.splice(i, 1);
+    }));
+  }
+
+  private applyExtensionIds(offer: ParsedOffer): void {
+    for (const s of offer.sections) {
+      this.extMid ||= s.extensions.get(EXT_MID) ?? 0;
+      this.extRid ||= s.extensions.get(EXT_RID) ?? 0;
+      this.extRepairedRid ||= s.extensions.get(EXT_REPAIRED_RID) ?? 0;
+    }
+  }
+
+  private matchSections(offer: ParsedOffer, pending: PendingTrack[]): PublishedSection[] {
+    const published: PublishedSection[] = [];
+    const unclaimed = [...pending];
+    for (const s of offer.sections) {
+      if (s.kind !== 'audio' && s.kind !== 'video') continue;
+      const state = this.mids.get(s.mid);
+      if (state) {
+        state.section = s;
+        if (s.rejected || !s.sending) this.dropMid(s.mid);
+        continue;
+      }
+      if (s.rejected || !s.sending || !s.codec) continue;
+      let idx = unclaimed.findIndex((p) => p.cid === s.trackId && p.kind === s.kind);
+      if (idx < 0) idx = unclaimed.findIndex((p) => p.kind === s.kind);
+      if (idx < 0) {
+        this.mids.set(s.mid, { section: s, receiver: null });
+        continue;
+      }
+      const p = unclaimed.splice(idx, 1)[0]!;
+      const receiver = new Receiver(p.sid, this.sid, s.kind, s.codec.mimeType, s.codec.clockRate, s.codec.channels,
+        s.codec.fmtp, s.rids, this);
+      this.mids.set(s.mid, { section: s, receiver });
+      this.receiversBySid.set(p.sid, receiver);
+      for (const { ssrc, rtx } of s.ssrcs) {
+        this.ssrcRoutes.set(ssrc, { receiver: rtx ? null : receiver, layer: 0 });
+        if (!rtx) receiver.layerSsrcs[0] = ssrc;
+      }
+      published.push({ trackSid: p.sid, mid: s.mid, mimeType: s.codec.mimeType, rids: s.rids });
+    }
+    return published;
+  }
+
+  private dropMid(mid: string): void {
+    const state = this.mids.get(mid);
+    if (!state?.receiver) return;
+    this.removeReceiver(state.receiver);
+    state.receiver = null;
+  }
+
+  /** Stops receiving a track (unpublish); its SSRCs are then dropped. */
+  unpublish(trackSid: string): Receiver | undefined {
+    const r = this.receiversBySid.get(trackSid);
+    if (!r) return undefined;
+    for (const state of this.mids.values()) if (state.receiver === r) state.receiver = null;
+    this.removeReceiver(r);
+    return r;
+  }
+
+  private removeReceiver(r: Receiver): void {
+    this.receiversBySid.delete(r.trackSid);
+    for (const [ssrc, route] of this.ssrcRoutes) if (route.receiver === r) this.ssrcRoutes.set(ssrc, { receiver: null, layer: 0 });
+    r.close();
+  }
+
+  addRemoteCandidate(candidate: string): void {
+    this.candidates.add(candidate, TRANSPORT_MID);
+  }
+
+  /** Per packet: the media path. No allocation except the native Buffer we are handed. */
+  private onMedia(buf: Buffer): void {
+    const len = buf.length;
+    if (len < 4 || isRtcp(buf)) return; // publisher RTCP (SR/SDES) is read in the RTCP issue
+    const h = this.header;
+    if (!parseRtpHeader(buf, len, h)) return;
+    this.packetsIn++;
+    let route = this.ssrcRoutes.get(h.ssrc);
+    if (route === undefined) {
+      route = this.learnSsrc(buf, h);
+      if (route === undefined) {
+        this.packetsUnrouted++;
+        return;
+      }
+    }
+    const r = route.receiver;
+    if (r === null) return;
+    r.onPacket(buf, len, h.payloadOffset, len - h.paddingLength, h.sequenceNumber, h.timestamp, route.layer, performance.now());
+  }
+
+  /** First packet of an unknown SSRC: find its track and layer from the header extensions. */
+  private learnSsrc(buf: Buffer, h: RtpHeader): SsrcRoute | undefined {
+    if (!findExtension(buf, h, this.extMid, this.ext)) return undefined;
+    const state = this.mids.get(extensionString(buf, this.ext));
+    if (!state) return undefined;
+    const r = state.receiver;
+    let route: SsrcRoute;
+    if (r === null || (state.section.codec?.rtxPayloadType !== undefined && h.payloadType === state.section.codec.rtxPayloadType)
+      || findExtension(buf, h, this.extRepairedRid, this.ext)) {
+      route = { receiver: null, layer: 0 }; // RTX repairs are used once NACK handling lands
+    } else if (state.section.rids.length > 0) {
+      if (!findExtension(buf, h, this.extRid, this.ext)) return undefined;
+      const layer = state.section.rids.indexOf(extensionString(buf, this.ext));
+      if (layer < 0) return undefined;
+      route = { receiver: r, layer };
+      r.layerSsrcs[layer] = h.ssrc;
+    } else {
+      route = { receiver: r, layer: 0 };
+      r.layerSsrcs[0] = h.ssrc;
+    }
+    this.ssrcRoutes.set(h.ssrc, route);
+    if (route.receiver && route.receiver.kind === 'video') this.rembSsrcs.push(h.ssrc);
+    return route;
+  }
+
+  sendRtcp(pkt: Uint8Array): void {
+    const t = this.track;
+    if (!t || this.closed) return;
+    try {
+      if (t.isOpen()) t.sendMessageBinary(pkt as Buffer);
+    } catch (err) {
+      this.events.onError('publisher.sendRtcp', err);
+    }
+  }
+
+  /** Chromium caps itself near 300 kbit/s without REMB; tell it the path is wide. */
+  private startRemb(): void {
+    if (this.rembTimer) return;
+    this.rembTimer = setInterval(guard('publisher.remb', () => {
+      if (this.rembSsrcs.length === 0) return;
+      const n = writeRemb(this.rembBuf, this.rtcpSenderSsrc, REMB_BITRATE, this.rembSsrcs, Math.min(this.rembSsrcs.length, 64));
+      this.sendRtcp(this.rembBuf.subarray(0, n));
+    }), REMB_INTERVAL_MS);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rembTimer) clearInterval(this.rembTimer);
+    for (const r of this.receiversBySid.values()) r.close();
+    this.receiversBySid.clear();
+    try {
+      this.pc?.close();
+    } catch (err) {
+      this.events.onError('publisher.close', err);
+    }
+    this.track = null;
+    this.channels.length = 0;
+  }
+}

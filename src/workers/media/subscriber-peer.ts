@@ -1,0 +1,214 @@
+// The PeerConnection a participant subscribes on (Strand offers). Owns the native transport
+// track every downtrack sends on, the `_reliable`/`_lossy` data channels, and the real SDP.
+import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
+import { parseSdp } from '../sdp/publisher-sdp.js';
+import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
+import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
+import { RTCP_PSFB, RtcpCursor, feedbackMediaSsrc, nextRtcp } from '../../rtp/rtcp.js';
+import { isRtcp } from '../../rtp/packet.js';
+import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import { DownTrack } from './down-track.js';
+import { gatheringComplete, randomSsrc } from './peer-util.js';
+import type { Receiver } from './receiver.js';
+
+const TRANSPORT_MID = 't';
+
+export interface SubscriberPeerEvents {
+  onStateChange(state: string): void;
+  onOffer(sdp: string): void;
+  onError(where: string, err: unknown): void;
+}
+
+interface Subscription {
+  downTrack: DownTrack;
+  receiver: Receiver;
+  section: SubscriberSection;
+}
+
+export class SubscriberPeer {
+  private pc: PeerConnection | null = null;
+  private track: Track | null = null;
+  private reliable: DataChannel | null = null;
+  private lossy: DataChannel | null = null;
+  private nativeOffer = '';
+  private transport: TransportParams | null = null;
+  private readonly session = newSdpSession();
+  private readonly sections: SubscriberSection[] = [];
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly bySsrc = new Map<number, Subscription>();
+  private remoteSet = false;
+  private offering = false;
+  private dirty = false;
+  private readonly pendingCandidates: string[] = [];
+  private readonly cursor = new RtcpCursor();
+  private closed = false;
+  private readonly cname = `strand-${randomSsrc().toString(36)}`;
+
+  constructor(
+    private readonly native: Native,
+    private readonly sid: string,
+    private readonly config: RtcConfig,
+    private readonly events: SubscriberPeerEvents,
+  ) {}
+
+  /** Creates the native connection and returns the first offer (data channels only, or fast start). */
+  async start(): Promise<string> {
+    const pc = new this.native.PeerConnection(`sub-${this.sid}`, this.config);
+    this.pc = pc;
+    pc.onStateChange(guard('subscriber.onStateChange', (state: string) => this.events.onStateChange(state)));
+    const media = new this.native.Video(TRANSPORT_MID, 'SendOnly');
+    media.addVP8Codec(96);
+    const track = pc.addTrack(media);
+    this.track = track;
+    track.onMessage(guard('subscriber.onMessage', (buf: Buffer) => this.onFeedback(buf)));
+    this.reliable = pc.createDataChannel('_reliable');
+    this.lossy = pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0 });
+    for (const dc of [this.reliable, this.lossy]) {
+      // Data arriving on the subscriber PC is not expected from LiveKit clients; drain it.
+      dc.onMessage(guard('subscriber.dc.onMessage', () => undefined));
+    }
+    pc.setLocalDescription('offer');
+    await gatheringComplete(pc);
+    const local = pc.localDescription();
+    if (!local) throw new SdpError('libdatachannel produced no offer');
+    this.nativeOffer = local.sdp;
+    this.transport = readTransportParams(parseSdp(local.sdp));
+    this.offering = true;
+    return this.writeOffer();
+  }
+
+  private writeOffer(): string {
+    this.session.version++;
+    return writeSubscriberOffer(this.transport!, this.sections, this.session);
+  }
+
+  handleAnswer(sdp: string): void {
+    if (this.closed) return;
+    if (!this.offering) throw new SdpError('answer without an outstanding subscriber offer');
+    const view = subscriberViewAnswer(this.nativeOffer, sdp);
+    if (!this.remoteSet) {
+      this.pc!.setRemoteDescription(view, 'answer');
+      this.remoteSet = true;
+      for (const c of this.pendingCandidates.splice(0)) this.applyCandidate(c);
+    }
+    this.offering = false;
+    if (this.dirty) this.renegotiate();
+  }
+
+  addRemoteCandidate(candidate: string): void {
+    if (!this.remoteSet) {
+      if (this.pendingCandidates.length < 64) this.pendingCandidates.push(candidate);
+      return;
+    }
+    this.applyCandidate(candidate);
+  }
+
+  private applyCandidate(candidate: string): void {
+    try {
+      this.pc?.addRemoteCandidate(candidate.startsWith('a=') ? candidate.slice(2) : candidate, TRANSPORT_MID);
+    } catch (err) {
+      this.events.onError('subscriber.addRemoteCandidate', err);
+    }
+  }
+
+  /** Sends a new offer now, or once the outstanding one is answered. */
+  private renegotiate(): void {
+    if (this.closed || !this.transport) return;
+    if (this.offering) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
+    this.offering = true;
+    this.events.onOffer(this.writeOffer());
+  }
+
+  has(trackSid: string): boolean {
+    return this.subscriptions.has(trackSid);
+  }
+
+  subscribe(receiver: Receiver): void {
+    if (this.closed || !this.track || this.subscriptions.has(receiver.trackSid)) return;
+    const pts = SUBSCRIBER_PAYLOAD_TYPES[receiver.mimeType];
+    if (!pts) throw new SdpError(`codec ${receiver.mimeType} cannot be forwarded`);
+    const ssrc = randomSsrc();
+    const downTrack = new DownTrack(receiver.trackSid, ssrc, pts.pt, receiver.kind === 'video', receiver.clockRate, this.track, receiver);
+    const section: SubscriberSection = {
+      mid: String(this.sections.length + 1),
+      kind: receiver.kind,
+      downTrack: {
+        ssrc, cname: this.cname,
+        streamId: `${receiver.publisherSid}|${receiver.trackSid}`, trackId: receiver.trackSid,
+        mimeType: receiver.mimeType, clockRate: receiver.clockRate, channels: receiver.channels, fmtp: receiver.fmtp,
+      },
+    };
+    this.sections.push(section);
+    const sub = { downTrack, receiver, section };
+    this.subscriptions.set(receiver.trackSid, sub);
+    this.bySsrc.set(ssrc, sub);
+    receiver.addDownTrack(downTrack);
+    this.renegotiate();
+  }
+
+  unsubscribe(trackSid: string): void {
+    const sub = this.subscriptions.get(trackSid);
+    if (!sub) return;
+    this.subscriptions.delete(trackSid);
+    this.bySsrc.delete(sub.downTrack.ssrc);
+    sub.receiver.removeDownTrack(sub.downTrack);
+    // The section stays (mids never move); it goes inactive.
+    sub.section.downTrack = null;
+    this.renegotiate();
+  }
+
+  get downTrackCount(): number {
+    return this.subscriptions.size;
+  }
+
+  get downTracks(): Iterable<DownTrack> {
+    return [...this.subscriptions.values()].map((s) => s.downTrack);
+  }
+
+  /** Relays a data packet to this participant on the channel matching its kind. */
+  sendData(reliable: boolean, buf: Uint8Array): void {
+    const dc = reliable ? this.reliable : this.lossy;
+    if (!dc) return;
+    try {
+      if (dc.isOpen()) dc.sendMessageBinary(buf);
+    } catch (err) {
+      this.events.onError('subscriber.sendData', err);
+    }
+  }
+
+  /** RTCP from the subscriber: keyframe requests go upstream. NACK/RR/REMB come with the SFU issue. */
+  private onFeedback(buf: Buffer): void {
+    const len = buf.length;
+    if (!isRtcp(buf)) return;
+    const c = this.cursor;
+    c.offset = 0;
+    c.length = 0;
+    while (nextRtcp(buf, len, c)) {
+      // PLI (PSFB FMT 1) and FIR (PSFB FMT 4)
+      if (c.type === RTCP_PSFB && (c.count === 1 || c.count === 4)) {
+        const sub = this.bySsrc.get(c.count === 4 && c.length >= 20 ? buf.readUInt32BE(c.offset + 12) : feedbackMediaSsrc(buf, c));
+        if (sub) sub.receiver.requestKeyframe(Math.max(0, sub.downTrack.currentLayer));
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subscriptions.values()) sub.receiver.removeDownTrack(sub.downTrack);
+    this.subscriptions.clear();
+    this.bySsrc.clear();
+    try {
+      this.pc?.close();
+    } catch (err) {
+      this.events.onError('subscriber.close', err);
+    }
+    this.track = null;
+    this.reliable = null;
+    this.lossy = null;
+  }
+}

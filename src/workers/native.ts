@@ -1,0 +1,63 @@
+// Loads a private copy of the node-datachannel addon for this worker thread.
+//
+// Why a copy: the addon keeps its JS constructors in C++ statics that only the first JS
+// environment of the process sets, so a second worker using the same dlopen handle aborts.
+// A copy of the .node file at a unique path gets its own handle, statics and libdatachannel.
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type NodeDataChannel from 'node-datachannel';
+
+export type Native = typeof NodeDataChannel;
+export type { PeerConnection, Track, DataChannel, RtcConfig } from 'node-datachannel';
+
+const require = createRequire(import.meta.url);
+
+function addonPath(): string {
+  const pkg = `@node-datachannel/${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}`;
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'node_datachannel.node');
+}
+
+let loaded: Native | null = null;
+
+export function loadNative(): Native {
+  if (loaded) return loaded;
+  const dir = mkdtempSync(join(tmpdir(), 'strand-ndc-'));
+  const copy = join(dir, 'node_datachannel.node');
+  copyFileSync(addonPath(), copy);
+  try {
+    loaded = require(copy) as Native;
+  } finally {
+    // The mapping stays valid after the file is unlinked.
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return loaded;
+}
+
+/** Reports an exception caught at a native callback boundary (set by the worker entry). */
+let reportError: (where: string, err: unknown) => void = (where, err) => {
+  console.error(`strand worker: exception in ${where}:`, err);
+};
+
+export function setNativeErrorReporter(fn: (where: string, err: unknown) => void): void {
+  reportError = fn;
+}
+
+/**
+ * Wraps a callback handed to native code. An exception escaping into libdatachannel's
+ * threadsafe function aborts the whole process, so none may leave this wrapper.
+ */
+export function guard<A extends unknown[]>(where: string, fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      try {
+        reportError(where, err);
+      } catch {
+        // nothing more can be done without risking an abort
+      }
+    }
+  };
+}

@@ -1,0 +1,81 @@
+// The commands the main thread sends to a media worker (Piscina tasks, awaited) and the
+// events a worker sends back over its MessagePort. One typed source for both sides.
+import type { MessagePort } from 'node:worker_threads';
+
+export type SignalTargetName = 'publisher' | 'subscriber';
+
+export interface ParticipantDescriptor {
+  roomId: string;
+  sid: string;
+  identity: string;
+  canPublishData: boolean;
+  canSubscribe: boolean;
+}
+
+/** A track announced with AddTrack and waiting for its media section. */
+export interface PendingTrack {
+  cid: string;
+  sid: string;
+  kind: 'audio' | 'video';
+}
+
+/** A media section of the publisher offer matched to an announced track. */
+export interface PublishedSection {
+  trackSid: string;
+  mid: string;
+  mimeType: string;
+  /** Simulcast rids, lowest quality first; empty when not simulcast. */
+  rids: string[];
+}
+
+export interface WorkerInit {
+  slot: number;
+  udpPort: number;
+  bindAddress: string;
+  iceServers: string[];
+  events: MessagePort;
+}
+
+export type MediaCommand =
+  | ({ op: 'init' } & WorkerInit)
+  | { op: 'join'; participant: ParticipantDescriptor }
+  | { op: 'publisherOffer'; participantSid: string; sdp: string; pending: PendingTrack[] }
+  | { op: 'subscriberAnswer'; participantSid: string; sdp: string }
+  | { op: 'remoteCandidate'; participantSid: string; target: SignalTargetName; candidate: string; mid: string }
+  | { op: 'subscribe'; participantSid: string; trackSid: string }
+  | { op: 'unsubscribe'; participantSid: string; trackSid: string }
+  | { op: 'unpublish'; participantSid: string; trackSid: string }
+  | { op: 'leave'; participantSid: string }
+  | { op: 'stats' }
+  | { op: 'shutdown' };
+
+export interface WorkerStats {
+  slot: number;
+  participants: number;
+  publishedTracks: number;
+  downTracks: number;
+  packetsIn: number;
+  packetsOut: number;
+  packetsDropped: number;
+}
+
+/** The value each command resolves to. */
+export interface MediaResults {
+  init: { slot: number };
+  join: { subscriberOffer: string };
+  publisherOffer: { answer: string; published: PublishedSection[] };
+  subscriberAnswer: null;
+  remoteCandidate: null;
+  subscribe: { ok: boolean; reason?: string };
+  unsubscribe: null;
+  unpublish: null;
+  leave: null;
+  stats: WorkerStats;
+  shutdown: null;
+}
+
+export type MediaEvent =
+  | { ev: 'offer'; participantSid: string; sdp: string }
+  | { ev: 'candidate'; participantSid: string; target: SignalTargetName; candidateInit: string }
+  | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
+  | { ev: 'error'; where: string; message: string };

@@ -1,0 +1,237 @@
+// SDP for the publisher PeerConnection (the client offers, Strand answers).
+//
+// libdatachannel is given a "transport view" of the first offer: the client's data channel
+// section plus one synthetic audio section pinned for the life of the connection, so that
+// exactly one native Track receives every RTP/RTCP packet (libdatachannel drops rid-simulcast
+// packets when a connection has several media tracks). Strand demultiplexes in JS and writes
+// the real answer for every offer itself; re-offers never reach libdatachannel.
+import * as sdpTransform from 'sdp-transform';
+import type { MediaDescription, SessionDescription } from 'sdp-transform';
+import {
+  AUDIO_EXTENSIONS, EXT_MID, EXT_REPAIRED_RID, EXT_RID, PUBLISH_PREFERENCE, VIDEO_EXTENSIONS, VIDEO_FEEDBACK,
+  type NegotiatedCodec,
+} from './codecs.js';
+import { SdpError, applyTransportParams, originOf, readTransportParams, type SdpSession, type TransportParams } from './transport-params.js';
+
+/** The mid of the synthetic section libdatachannel sees; never appears in the client's SDP. */
+export const TRANSPORT_MID = 'strand-transport';
+
+/** One media section of a client offer, as Strand understands it. */
+export interface OfferedSection {
+  index: number;
+  mid: string;
+  kind: string;
+  rejected: boolean;
+  /** The client sends media on this section. */
+  sending: boolean;
+  /** MediaStreamTrack id from `a=msid` (LiveKit clients use it as the AddTrack cid). */
+  trackId?: string;
+  codec?: NegotiatedCodec;
+  /** Extension URI → id, for the extensions Strand accepts. */
+  extensions: Map<string, number>;
+  /** Simulcast rids in the offer's order, `~` (paused) markers removed. */
+  rids: string[];
+  /** SSRCs the offer declares (non-simulcast clients), with their role. */
+  ssrcs: Array<{ ssrc: number; rtx: boolean }>;
+  rtcpRsize: boolean;
+}
+
+export interface ParsedOffer {
+  sdp: SessionDescription;
+  sections: OfferedSection[];
+}
+
+export function parseSdp(text: string): SessionDescription {
+  if (typeof text !== 'string' || !text.startsWith('v=')) throw new SdpError('not an SDP (must start with "v=")');
+  let sdp: SessionDescription;
+  try {
+    sdp = sdpTransform.parse(text);
+  } catch (err) {
+    throw new SdpError(`unparsable SDP: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(sdp.media) || sdp.media.length === 0) throw new SdpError('SDP has no media sections');
+  for (const m of sdp.media) {
+    if (m.mid === undefined || m.mid === null || String(m.mid) === '') throw new SdpError('SDP media section without a=mid');
+  }
+  return sdp;
+}
+
+function pickCodec(m: MediaDescription): NegotiatedCodec | undefined {
+  const kind = m.type === 'audio' ? 'audio' : m.type === 'video' ? 'video' : undefined;
+  if (!kind) return undefined;
+  const fmtpOf = (pt: number) => m.fmtp?.find((f) => f.payload === pt)?.config;
+  for (const name of PUBLISH_PREFERENCE[kind]) {
+    let candidates = (m.rtp ?? []).filter((r) => r.codec.toLowerCase() === name.toLowerCase());
+    if (name === 'H264') {
+      // Browsers decode constrained baseline with packetization-mode=1 everywhere.
+      const score = (pt: number) => {
+        const f = fmtpOf(pt) ?? '';
+        return (f.includes('packetization-mode=1') ? 2 : 0) + (/profile-level-id=42e0/i.test(f) ? 1 : 0);
+      };
+      candidates = [...candidates].sort((a, b) => score(b.payload) - score(a.payload));
+    }
+    const chosen = candidates[0];
+    if (!chosen) continue;
+    const rtx = (m.rtp ?? []).find((r) => r.codec.toLowerCase() === 'rtx' && fmtpOf(r.payload) === `apt=${chosen.payload}`);
+    return {
+      mimeType: `${kind}/${chosen.codec === 'opus' ? 'opus' : chosen.codec.toUpperCase()}`,
+      payloadType: chosen.payload,
+      clockRate: chosen.rate ?? (kind === 'audio' ? 48000 : 90000),
+      channels: chosen.encoding ? Number(chosen.encoding) : undefined,
+      fmtp: fmtpOf(chosen.payload),
+      rtxPayloadType: kind === 'video' ? rtx?.payload : undefined,
+    };
+  }
+  return undefined;
+}
+
+function simulcastRids(m: MediaDescription): string[] {
+  const sendRids = (m.rids ?? []).filter((r) => r.direction === 'send').map((r) => String(r.id));
+  if (sendRids.length === 0) return [];
+  const list = m.simulcast?.dir1 === 'send' ? m.simulcast.list1 : m.simulcast?.dir2 === 'send' ? m.simulcast.list2 : undefined;
+  if (!list) return sendRids;
+  // "q;h;f" or "q,x;h;~f": take the first alternative of each stream, drop pause markers.
+  return list.split(';').map((s) => (s.split(',')[0] ?? '').replace(/^~/, '')).filter((r) => sendRids.includes(r));
+}
+
+export function parseOffer(text: string): ParsedOffer {
+  const sdp = parseSdp(text);
+  const sections = sdp.media.map((m, index): OfferedSection => {
+    const accepted = m.type === 'audio' ? AUDIO_EXTENSIONS : m.type === 'video' ? VIDEO_EXTENSIONS : [];
+    const extensions = new Map<string, number>();
+    for (const e of m.ext ?? []) if (accepted.includes(e.uri) && !extensions.has(e.uri)) extensions.set(e.uri, e.value);
+    const direction = m.direction ?? 'sendrecv';
+    const fid = (m.ssrcGroups ?? []).filter((g) => g.semantics === 'FID').map((g) => g.ssrcs.split(' ').map(Number));
+    const rtxSsrcs = new Set(fid.map((g) => g[1]).filter((s): s is number => s !== undefined));
+    const ssrcs = [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))].map((ssrc) => ({ ssrc, rtx: rtxSsrcs.has(ssrc) }));
+    const msidAttr = m.msid?.[0]?.appdata;
+    const ssrcMsid = m.ssrcs?.find((s) => s.attribute === 'msid')?.value?.split(' ')[1];
+    return {
+      index,
+      mid: String(m.mid),
+      kind: m.type,
+      rejected: m.port === 0,
+      sending: direction === 'sendonly' || direction === 'sendrecv',
+      trackId: msidAttr ?? ssrcMsid,
+      codec: pickCodec(m),
+      extensions,
+      rids: simulcastRids(m),
+      ssrcs,
+      rtcpRsize: m.rtcpRsize !== undefined,
+    };
+  });
+  return { sdp, sections };
+}
+
+/** The first offer as libdatachannel should see it: data channel section + the pinned transport section. */
+export function publisherTransportView(offer: ParsedOffer): string {
+  const t = readTransportParams(offer.sdp);
+  const transport: MediaDescription = {
+    type: 'audio',
+    port: 9,
+    protocol: 'UDP/TLS/RTP/SAVPF',
+    payloads: '111',
+    connection: { version: 4, ip: '0.0.0.0' },
+    mid: TRANSPORT_MID,
+    direction: 'sendrecv',
+    rtcpMux: 'rtcp-mux',
+    rtp: [{ payload: 111, codec: 'opus', rate: 48000, encoding: 2 }],
+    fmtp: [],
+  };
+  applyTransportParams(transport, t, true);
+  const media: MediaDescription[] = [transport];
+  const app = offer.sdp.media.find((m) => m.type === 'application' && m.port !== 0);
+  if (app) {
+    const copy = { ...app, mid: String(app.mid) };
+    applyTransportParams(copy, t, false);
+    media.push(copy);
+  }
+  const view: SessionDescription = {
+    version: 0,
+    origin: offer.sdp.origin,
+    name: '-',
+    timing: { start: 0, stop: 0 },
+    groups: [{ type: 'BUNDLE', mids: media.map((m) => String(m.mid)).join(' ') }],
+    media,
+  };
+  return sdpTransform.write(view);
+}
+
+/**
+ * Strand's answer to a publisher offer: every offered mid, bundled, Strand receiving only,
+ * one codec per section (+rtx), simulcast rids flipped to `recv`.
+ */
+export function writePublisherAnswer(offer: ParsedOffer, transport: TransportParams, session: SdpSession): string {
+  const media: MediaDescription[] = [];
+  const bundle: string[] = [];
+  let candidatesWritten = false;
+  for (const [i, om] of offer.sdp.media.entries()) {
+    const s = offer.sections[i]!;
+    if (om.type === 'application') {
+      if (s.rejected) {
+        media.push({ type: 'application', port: 0, protocol: om.protocol, payloads: om.payloads, mid: s.mid, rtp: [], fmtp: [] });
+        continue;
+      }
+      const m: MediaDescription = {
+        type: 'application', port: 9, protocol: om.protocol, payloads: om.payloads,
+        connection: { version: 4, ip: '0.0.0.0' }, mid: s.mid, rtp: [], fmtp: [],
+        sctpPort: transport.sctpPort ?? 5000, maxMessageSize: transport.maxMessageSize ?? 262144,
+      };
+      applyTransportParams(m, transport, !candidatesWritten);
+      candidatesWritten = true;
+      media.push(m);
+      bundle.push(s.mid);
+      continue;
+    }
+    const codec = s.codec;
+    if (s.rejected || !codec || (om.type !== 'audio' && om.type !== 'video')) {
+      const pt = om.payloads?.split(' ')[0] ?? '0';
+      media.push({ type: om.type, port: 0, protocol: om.protocol, payloads: pt, mid: s.mid, direction: 'inactive', rtp: [], fmtp: [] });
+      continue;
+    }
+    const pts = [codec.payloadType, ...(codec.rtxPayloadType !== undefined ? [codec.rtxPayloadType] : [])];
+    const m: MediaDescription = {
+      type: om.type, port: 9, protocol: om.protocol, payloads: pts.join(' '),
+      connection: { version: 4, ip: '0.0.0.0' }, mid: s.mid,
+      direction: s.sending ? 'recvonly' : 'inactive',
+      rtcpMux: 'rtcp-mux',
+      rtp: [{ payload: codec.payloadType, codec: codec.mimeType.split('/')[1]!, rate: codec.clockRate, encoding: codec.channels }],
+      fmtp: codec.fmtp ? [{ payload: codec.payloadType, config: codec.fmtp }] : [],
+      ext: [...s.extensions].map(([uri, value]) => ({ value, uri })),
+    };
+    if (s.rtcpRsize) m.rtcpRsize = 'rtcp-rsize';
+    if (om.type === 'video') {
+      m.rtcpFb = VIDEO_FEEDBACK.map((f) => ({ payload: codec.payloadType, type: f.type, subtype: f.subtype }));
+      if (codec.rtxPayloadType !== undefined) {
+        m.rtp!.push({ payload: codec.rtxPayloadType, codec: 'rtx', rate: codec.clockRate });
+        m.fmtp!.push({ payload: codec.rtxPayloadType, config: `apt=${codec.payloadType}` });
+      }
+      if (s.rids.length > 0 && s.sending) {
+        m.rids = s.rids.map((id) => ({ id, direction: 'recv' }));
+        m.simulcast = { dir1: 'recv', list1: s.rids.join(';') };
+      } else {
+        // Without simulcast the rid extensions carry nothing; keep mid only.
+        m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
+      }
+    } else {
+      m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
+    }
+    if (!m.ext!.some((e) => e.uri === EXT_MID)) m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
+    applyTransportParams(m, transport, !candidatesWritten);
+    candidatesWritten = true;
+    media.push(m);
+    bundle.push(s.mid);
+  }
+  const answer: SessionDescription = {
+    version: 0,
+    origin: originOf(session),
+    name: '-',
+    timing: { start: 0, stop: 0 },
+    groups: bundle.length ? [{ type: 'BUNDLE', mids: bundle.join(' ') }] : [],
+    msidSemantic: { semantic: 'WMS', token: '*' },
+    media,
+  };
+  return sdpTransform.write(answer);
+}
+
+export { readTransportParams };

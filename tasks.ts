@@ -1,0 +1,109 @@
+// Strand's task runner (in the spirit of mage): `tsx tasks.ts <task> [args…]`.
+// Each task is a plain async function; `npm run <task>` maps onto these.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = import.meta.dirname;
+
+function run(cmd: string, args: string[], opts: { allowFail?: boolean } = {}): number {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root });
+  const code = r.status ?? 1;
+  if (code !== 0 && !opts.allowFail) {
+    console.error(`tasks: ${cmd} ${args.join(' ')} exited with ${code}`);
+    process.exit(code);
+  }
+  return code;
+}
+
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+
+/** Compiles proto/*.proto into static protobufjs code with TypeScript declarations. */
+function proto(): void {
+  const out = join(root, 'src/proto/gen');
+  mkdirSync(out, { recursive: true });
+  const protos = readdirSync(join(root, 'proto')).filter((f) => f.endsWith('.proto')).map((f) => join('proto', f));
+  run(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--no-create', '--no-verify', '--no-delimited', '--force-number',
+    '-o', 'src/proto/gen/livekit.js', ...protos]);
+  run(bin('pbts'), ['-o', 'src/proto/gen/livekit.d.ts', 'src/proto/gen/livekit.js']);
+}
+
+function protoIsStale(): boolean {
+  const gen = join(root, 'src/proto/gen/livekit.js');
+  if (!existsSync(gen)) return true;
+  const built = statSync(gen).mtimeMs;
+  return readdirSync(join(root, 'proto')).some((f) => statSync(join(root, 'proto', f)).mtimeMs > built);
+}
+
+/** proto (when stale) → tsc → copy generated JS next to the compiled code. */
+function build(): void {
+  if (protoIsStale()) proto();
+  run(bin('tsc'), ['-p', 'tsconfig.json']);
+  cpSync(join(root, 'src/proto/gen/livekit.js'), join(root, 'dist/src/proto/gen/livekit.js'));
+}
+
+function lint(): void {
+  if (protoIsStale()) proto();
+  run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+}
+
+function listTests(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listTests(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+/** Builds, then runs unit tests in parallel and integration/e2e tests one file at a time. */
+function test(args: string[]): void {
+  build();
+  const filter = args[0];
+  const pick = (files: string[]) => (filter ? files.filter((f) => f.includes(filter)) : files);
+  const unit = pick(listTests(join(root, 'dist/test/unit')));
+  const serial = pick([...listTests(join(root, 'dist/test/integration')), ...listTests(join(root, 'dist/test/e2e'))]);
+  let failed = 0;
+  if (unit.length) failed += run(process.execPath, ['--test', '--test-reporter=spec', ...unit], { allowFail: true });
+  if (serial.length) {
+    failed += run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...serial], { allowFail: true });
+  }
+  if (failed) process.exit(1);
+}
+
+/** Installs the Debian packages the end-to-end tests need (as root), or says what to install. */
+function systemDeps(): void {
+  const needed: Array<[string, string]> = [['chromium', '/usr/bin/chromium']];
+  const missing = needed.filter(([, path]) => !existsSync(path)).map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`tasks: missing system packages: ${missing.join(' ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+  console.log(`tasks: installing ${missing.join(' ')} with apt-get`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+}
+
+function clean(): void {
+  for (const p of ['dist', 'src/proto/gen']) rmSync(join(root, p), { recursive: true, force: true });
+}
+
+function bench(args: string[]): void {
+  build();
+  run(process.execPath, [join(root, 'dist/bench/run.js'), ...args]);
+}
+
+const tasks: Record<string, (args: string[]) => void> = {
+  proto, build, lint, test, bench, clean, 'system-deps': systemDeps,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const task = name ? tasks[name] : undefined;
+if (!task) {
+  console.error(`usage: tsx tasks.ts <${Object.keys(tasks).join('|')}> [args…]`);
+  process.exit(2);
+}
+task(rest);
