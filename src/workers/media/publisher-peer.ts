@@ -36,6 +36,7 @@ export interface PublisherPeerEvents {
 
 export class PublisherPeer implements RtcpSink {
   private pc: PeerConnection | null = null;
+  private connecting: Promise<void> | null = null;
   private track: Track | null = null;
   private readonly channels: DataChannel[] = [];
   private readonly session = newSdpSession();
@@ -82,7 +83,8 @@ export class PublisherPeer implements RtcpSink {
   async handleOffer(sdp: string, pending: PendingTrack[]): Promise<{ answer: string; published: PublishedSection[] }> {
     if (this.closed) throw new SdpError('publisher connection is closed');
     const offer = parseOffer(sdp);
-    if (!this.pc) await this.connect(offer);
+    this.connecting ??= this.connect(offer);
+    await this.connecting;
     this.applyExtensionIds(offer);
     const published = this.matchSections(offer, pending);
     this.session.version++;

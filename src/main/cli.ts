@@ -1,0 +1,117 @@
+// The `strand` command: flags and environment → config → start; SIGINT/SIGTERM → graceful stop.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, applyYaml, defaultConfig, parseKeys, validateConfig, type StrandConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+
+const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml>] [--keys "key: secret"]
+              [--bind <addr>]… [--port <n>] [--udp-port <n>] [--node-ip <addr>] [--workers <n>]
+
+  --dev           development mode: keys "devkey: secret", binds 127.0.0.1, ICE on 127.0.0.1:7882
+  --config        LiveKit-style YAML config file (also LIVEKIT_CONFIG_FILE)
+  --config-body   YAML config as a string (also LIVEKIT_CONFIG)
+  --keys          API keys, "key: secret" (also LIVEKIT_KEYS)
+  --bind          address to listen on for HTTP/WebSocket (repeatable)
+  --port          HTTP/WebSocket port (default 7880)
+  --udp-port      first ICE UDP port; media worker i uses port + i (default 7882)
+  --node-ip       address ICE binds to and advertises
+  --workers       number of media workers (default: number of cores)`;
+
+/** Stopping must finish within this, or the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 4500;
+
+export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: string) => void): StrandConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dev: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      'config-body': { type: 'string' },
+      keys: { type: 'string' },
+      bind: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      'udp-port': { type: 'string' },
+      'node-ip': { type: 'string' },
+      workers: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const cfg = defaultConfig(values.dev ?? false);
+  const file = values.config ?? env.LIVEKIT_CONFIG_FILE;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    applyYaml(cfg, text, warn);
+  }
+  const body = values['config-body'] ?? env.LIVEKIT_CONFIG;
+  if (body) applyYaml(cfg, body, warn);
+  const keys = values.keys ?? env.LIVEKIT_KEYS;
+  if (keys) cfg.keys = parseKeys(keys);
+  if (values.bind?.length) cfg.bindAddresses = values.bind;
+  const int = (v: string, name: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${name} must be a port number`);
+    return n;
+  };
+  if (values.port !== undefined) cfg.port = int(values.port, 'port');
+  const udp = values['udp-port'] ?? env.UDP_PORT;
+  if (udp !== undefined) cfg.rtc.udpPort = int(udp, 'udp-port');
+  const nodeIp = values['node-ip'] ?? env.NODE_IP;
+  if (nodeIp !== undefined) cfg.rtc.nodeIp = nodeIp;
+  if (values.workers !== undefined) {
+    const n = Number(values.workers);
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError('--workers must be between 1 and 256');
+    cfg.rtc.workers = n;
+  }
+  validateConfig(cfg);
+  return cfg;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const early: string[] = [];
+  let cfg: StrandConfig;
+  try {
+    cfg = buildConfig(argv, process.env, (msg) => early.push(msg));
+  } catch (err) {
+    const msg = err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? (err as Error).message : String((err as Error).stack ?? err);
+    console.error(`strand: ${msg}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const log = createLogger(cfg.logLevel);
+  for (const w of early) log.warn(w);
+  const server = await startServer(cfg, log);
+  log.info({ port: server.port, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      log.warn('shutdown deadline reached, exiting');
+      process.exit(0);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    server.close().then(() => {
+      log.info('stopped');
+      log.flush?.();
+      process.exit(0);
+    }, (err: unknown) => {
+      log.error({ err }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,113 @@
+// The pool of media workers (Piscina) and the typed RPC to them. Each room is placed on one
+// worker ("slot") and stays there: every command about it is routed to that worker by a
+// custom load balancer reading the slot from the task's queue options.
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { MediaCommand, MediaEvent, MediaResults } from '../workers/protocol.js';
+import type { Logger } from './logger.js';
+
+export interface MediaPoolOptions {
+  workers: number;
+  udpPort: number;
+  bindAddress: string;
+  iceServers: string[];
+}
+
+type Op = MediaCommand['op'];
+type PiscinaLoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/** Routes every task to the worker bound to its slot; binds slots to workers on first use. */
+function slotBalancer(): PiscinaLoadBalancer {
+  const bound = new Map<number, number>();
+  return (task, workers) => {
+    const opts = (task as unknown as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as { slot?: number } | null;
+    const slot = opts?.slot ?? 0;
+    const id = bound.get(slot);
+    if (id !== undefined) return workers.find((w) => w.id === id && !w.terminating) ?? null;
+    const taken = new Set(bound.values());
+    const free = workers.find((w) => !taken.has(w.id) && !w.terminating);
+    if (!free) return null;
+    bound.set(slot, free.id);
+    return free;
+  };
+}
+
+export class MediaPool {
+  private pool: Piscina | null = null;
+  private readonly ports: MessagePort[] = [];
+  /** Rooms placed on each slot, for placement decisions. */
+  private readonly roomsPerSlot: number[];
+  private readonly roomSlots = new Map<string, number>();
+
+  constructor(private readonly opts: MediaPoolOptions, private readonly log: Logger, private readonly onEvent: (slot: number, e: MediaEvent) => void) {
+    this.roomsPerSlot = new Array<number>(opts.workers).fill(0);
+  }
+
+  get size(): number {
+    return this.opts.workers;
+  }
+
+  async start(): Promise<void> {
+    const n = this.opts.workers;
+    this.pool = new Piscina({
+      filename: new URL('../workers/media/worker-entry.js', import.meta.url).href,
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: Infinity,
+      // Workers own peer connections: they must never park in Atomics.wait between tasks.
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1_000_000,
+      loadBalancer: slotBalancer(),
+    });
+    await Promise.all(Array.from({ length: n }, (_, slot) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (e: MediaEvent) => this.onEvent(slot, e));
+      this.ports.push(port1);
+      return this.runOn(slot, {
+        op: 'init', slot, udpPort: this.opts.udpPort + slot, bindAddress: this.opts.bindAddress,
+        iceServers: this.opts.iceServers, events: port2,
+      }, [port2]);
+    }));
+    this.log.info({ workers: n, udpPorts: `${this.opts.udpPort}-${this.opts.udpPort + n - 1}` }, 'media workers started');
+  }
+
+  /** The slot of a room, placing it on the least loaded worker the first time. */
+  placeRoom(roomId: string, forcedSlot?: number): number {
+    const existing = this.roomSlots.get(roomId);
+    if (existing !== undefined) return existing;
+    let slot = forcedSlot !== undefined && forcedSlot >= 0 && forcedSlot < this.size ? forcedSlot : 0;
+    if (forcedSlot === undefined) {
+      for (let i = 1; i < this.roomsPerSlot.length; i++) if (this.roomsPerSlot[i]! < this.roomsPerSlot[slot]!) slot = i;
+    }
+    this.roomSlots.set(roomId, slot);
+    this.roomsPerSlot[slot]!++;
+    return slot;
+  }
+
+  releaseRoom(roomId: string): void {
+    const slot = this.roomSlots.get(roomId);
+    if (slot === undefined) return;
+    this.roomSlots.delete(roomId);
+    this.roomsPerSlot[slot]!--;
+  }
+
+  run<K extends Op>(slot: number, cmd: Extract<MediaCommand, { op: K }>): Promise<MediaResults[K]> {
+    return this.runOn(slot, cmd, []);
+  }
+
+  private runOn<K extends Op>(slot: number, cmd: Extract<MediaCommand, { op: K }>, transferList: MessagePort[]): Promise<MediaResults[K]> {
+    if (!this.pool) return Promise.reject(new Error('media pool is not running'));
+    const task = { ...cmd, [Piscina.queueOptionsSymbol]: { slot } };
+    return this.pool.run(task, { transferList }) as Promise<MediaResults[K]>;
+  }
+
+  /** Closes every peer connection, calls libdatachannel's cleanup in each worker, stops the pool. */
+  async stop(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    await Promise.allSettled(Array.from({ length: this.size }, (_, slot) => this.run(slot, { op: 'shutdown' })));
+    for (const p of this.ports) p.close();
+    this.pool = null;
+    await pool.destroy();
+  }
+}

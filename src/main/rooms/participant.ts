@@ -1,0 +1,94 @@
+// A participant as the room sees it: identity, permissions, tracks and its signal sink.
+import { livekit } from '../../proto/index.js';
+import type { Permissions } from '../auth/grants.js';
+
+/** Where a participant's signal responses go (its WebSocket session). */
+export interface SignalSink {
+  send(msg: livekit.ISignalResponse): void;
+  close(code: number, reason: string): void;
+}
+
+export interface PendingTrackInfo {
+  cid: string;
+  info: livekit.ITrackInfo;
+}
+
+export class Participant {
+  state = livekit.ParticipantInfo.State.JOINING;
+  version = 0;
+  readonly joinedAtMs = Date.now();
+  /** Published tracks by sid. */
+  readonly tracks = new Map<string, livekit.ITrackInfo>();
+  /** Tracks announced with AddTrack and not yet seen in an offer, by cid. */
+  readonly pending = new Map<string, PendingTrackInfo>();
+  /** Track sids this participant is subscribed to. */
+  readonly subscriptions = new Set<string>();
+  closed = false;
+
+  constructor(
+    readonly sid: string,
+    readonly identity: string,
+    public name: string,
+    public metadata: string,
+    public attributes: Record<string, string>,
+    readonly permissions: Permissions,
+    readonly autoSubscribe: boolean,
+    readonly clientProtocol: number,
+    public sink: SignalSink,
+  ) {}
+
+  get hidden(): boolean {
+    return this.permissions.hidden;
+  }
+
+  touch(): void {
+    this.version++;
+  }
+
+  send(msg: livekit.ISignalResponse): void {
+    if (!this.closed) this.sink.send(msg);
+  }
+
+  toInfo(): livekit.IParticipantInfo {
+    return {
+      sid: this.sid,
+      identity: this.identity,
+      name: this.name,
+      state: this.state,
+      tracks: [...this.tracks.values()],
+      metadata: this.metadata,
+      joinedAt: Math.floor(this.joinedAtMs / 1000),
+      joinedAtMs: this.joinedAtMs,
+      version: this.version,
+      permission: {
+        canSubscribe: this.permissions.canSubscribe,
+        canPublish: this.permissions.canPublish,
+        canPublishData: this.permissions.canPublishData,
+        canPublishSources: this.permissions.canPublishSources.map(sourceFromName),
+        hidden: this.permissions.hidden,
+        canUpdateMetadata: this.permissions.canUpdateMetadata,
+      },
+      isPublisher: this.tracks.size > 0,
+      kind: livekit.ParticipantInfo.Kind.STANDARD,
+      attributes: this.attributes,
+      clientProtocol: this.clientProtocol,
+    };
+  }
+}
+
+const SOURCE_NAMES: Record<string, livekit.TrackSource> = {
+  camera: livekit.TrackSource.CAMERA,
+  microphone: livekit.TrackSource.MICROPHONE,
+  screen_share: livekit.TrackSource.SCREEN_SHARE,
+  screen_share_audio: livekit.TrackSource.SCREEN_SHARE_AUDIO,
+};
+
+export function sourceFromName(name: string): livekit.TrackSource {
+  return SOURCE_NAMES[name.toLowerCase()] ?? livekit.TrackSource.UNKNOWN;
+}
+
+/** canPublishSources restricts what may be published; empty means everything. */
+export function maySource(perms: Permissions, source: livekit.TrackSource): boolean {
+  if (perms.canPublishSources.length === 0) return true;
+  return perms.canPublishSources.some((n) => sourceFromName(n) === source);
+}

@@ -1,0 +1,305 @@
+// A room: its participants and tracks, and the flows between them (join, publish, subscribe,
+// mute, leave). Media for the room lives on one media worker (its slot); the room never
+// touches RTP, it sends commands to that worker.
+import { livekit } from '../../proto/index.js';
+import type { MediaEvent, PendingTrack } from '../../workers/protocol.js';
+import type { Logger } from '../logger.js';
+import type { MediaPool } from '../media-pool.js';
+import { newId } from './ids.js';
+import { Participant, maySource } from './participant.js';
+
+export const PROTOCOL_VERSION = 17;
+const PING_INTERVAL_S = 5;
+const PING_TIMEOUT_S = 15;
+
+export interface RoomContext {
+  pool: MediaPool;
+  log: Logger;
+  serverInfo: livekit.IServerInfo;
+  iceServers: livekit.IICEServer[];
+}
+
+/** Video layer qualities LiveKit gives rids q/h/f. */
+const RID_QUALITY: Record<string, livekit.VideoQuality> = {
+  q: livekit.VideoQuality.LOW,
+  h: livekit.VideoQuality.MEDIUM,
+  f: livekit.VideoQuality.HIGH,
+};
+
+export class Room {
+  readonly sid = newId('RM_');
+  readonly createdAtMs = Date.now();
+  metadata = '';
+  readonly participants = new Map<string, Participant>();
+  private readonly byIdentity = new Map<string, Participant>();
+  closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly slot: number,
+    private readonly ctx: RoomContext,
+    public emptyTimeout: number,
+    public departureTimeout: number,
+    public maxParticipants: number,
+  ) {}
+
+  toProto(): livekit.IRoom {
+    let publishers = 0;
+    for (const p of this.participants.values()) if (p.tracks.size > 0) publishers++;
+    return {
+      sid: this.sid,
+      name: this.name,
+      emptyTimeout: this.emptyTimeout,
+      departureTimeout: this.departureTimeout,
+      maxParticipants: this.maxParticipants,
+      creationTime: Math.floor(this.createdAtMs / 1000),
+      creationTimeMs: this.createdAtMs,
+      metadata: this.metadata,
+      numParticipants: this.participants.size,
+      numPublishers: publishers,
+    };
+  }
+
+  participantBySid(sid: string): Participant | undefined {
+    return this.participants.get(sid);
+  }
+
+  get isFull(): boolean {
+    return this.maxParticipants > 0 && this.participants.size >= this.maxParticipants;
+  }
+
+  /**
+   * Admits a participant: replaces a session with the same identity, creates its peers on the
+   * room's worker, and sends JoinResponse (always the first frame) and the first subscriber offer.
+   */
+  async join(p: Participant): Promise<void> {
+    const previous = this.byIdentity.get(p.identity);
+    if (previous) await this.leave(previous, livekit.DisconnectReason.DUPLICATE_IDENTITY, true);
+    const { subscriberOffer } = await this.ctx.pool.run(this.slot, {
+      op: 'join',
+      participant: {
+        roomId: this.sid, sid: p.sid, identity: p.identity,
+        canPublishData: p.permissions.canPublishData, canSubscribe: p.permissions.canSubscribe,
+      },
+    });
+    if (p.closed || this.closed) {
+      await this.ctx.pool.run(this.slot, { op: 'leave', participantSid: p.sid });
+      return;
+    }
+    p.state = livekit.ParticipantInfo.State.JOINED;
+    p.touch();
+    this.participants.set(p.sid, p);
+    this.byIdentity.set(p.identity, p);
+    const others = [...this.participants.values()].filter((o) => o !== p && !o.hidden).map((o) => o.toInfo());
+    p.send({
+      join: {
+        room: this.toProto(),
+        participant: p.toInfo(),
+        otherParticipants: others,
+        serverVersion: this.ctx.serverInfo.version ?? '',
+        iceServers: this.ctx.iceServers,
+        subscriberPrimary: p.permissions.canSubscribe,
+        pingTimeout: PING_TIMEOUT_S,
+        pingInterval: PING_INTERVAL_S,
+        serverInfo: this.ctx.serverInfo,
+        fastPublish: p.permissions.canPublish,
+      },
+    });
+    p.send({ offer: { type: 'offer', sdp: subscriberOffer } });
+    this.broadcastParticipant(p);
+    if (p.autoSubscribe) {
+      for (const other of this.participants.values()) {
+        if (other === p) continue;
+        for (const sid of other.tracks.keys()) await this.subscribe(p, sid, true);
+      }
+    }
+  }
+
+  /** Removes a participant; `notify` sends it a LeaveRequest with `reason` before closing. */
+  async leave(p: Participant, reason: livekit.DisconnectReason, notify: boolean): Promise<void> {
+    if (p.closed) return;
+    p.closed = true;
+    if (notify) {
+      p.sink.send({ leave: { reason, action: livekit.LeaveRequest.Action.DISCONNECT, canReconnect: false } });
+      p.sink.close(1000, 'leave');
+    }
+    if (this.participants.get(p.sid) !== p) return;
+    this.participants.delete(p.sid);
+    if (this.byIdentity.get(p.identity) === p) this.byIdentity.delete(p.identity);
+    for (const other of this.participants.values()) for (const sid of p.tracks.keys()) other.subscriptions.delete(sid);
+    p.state = livekit.ParticipantInfo.State.DISCONNECTED;
+    p.touch();
+    if (!p.hidden) {
+      const info = { ...p.toInfo(), disconnectReason: reason };
+      for (const other of this.participants.values()) other.send({ update: { participants: [info] } });
+    }
+    try {
+      await this.ctx.pool.run(this.slot, { op: 'leave', participantSid: p.sid });
+    } catch (err) {
+      this.ctx.log.warn({ err, participant: p.sid }, 'media leave failed');
+    }
+  }
+
+  /** Sends a participant's current info to everyone in the room (hidden ones only to themselves). */
+  broadcastParticipant(p: Participant): void {
+    const msg: livekit.ISignalResponse = { update: { participants: [p.toInfo()] } };
+    if (p.hidden) {
+      p.send(msg);
+      return;
+    }
+    for (const other of this.participants.values()) other.send(msg);
+  }
+
+  addTrack(p: Participant, req: livekit.IAddTrackRequest): void {
+    const cid = req.cid ?? '';
+    const source = req.source ?? livekit.TrackSource.UNKNOWN;
+    const type = req.type ?? livekit.TrackType.AUDIO;
+    if (!p.permissions.canPublish || !maySource(p.permissions, source) || type === livekit.TrackType.DATA) {
+      p.send({
+        requestResponse: {
+          reason: livekit.RequestResponse.Reason.NOT_ALLOWED,
+          message: type === livekit.TrackType.DATA ? 'data tracks are not supported' : 'participant may not publish this track',
+          addTrack: req,
+        },
+      });
+      return;
+    }
+    if (!cid) {
+      p.send({ requestResponse: { reason: livekit.RequestResponse.Reason.INVALID_REQUEST, message: 'AddTrack needs a cid', addTrack: req } });
+      return;
+    }
+    const existing = p.pending.get(cid);
+    if (existing) {
+      p.send({ trackPublished: { cid, track: existing.info } });
+      return;
+    }
+    const layers = (req.layers ?? []).map((l) => ({ ...l }));
+    const info: livekit.ITrackInfo = {
+      sid: newId('TR_'),
+      type,
+      name: req.name ?? '',
+      muted: req.muted ?? false,
+      width: req.width ?? 0,
+      height: req.height ?? 0,
+      simulcast: layers.length > 1,
+      disableDtx: req.disableDtx ?? false,
+      source,
+      layers,
+      disableRed: req.disableRed ?? false,
+      stereo: req.stereo ?? false,
+      encryption: req.encryption ?? livekit.Encryption.Type.NONE,
+      stream: req.stream ?? '',
+      audioFeatures: req.audioFeatures ?? [],
+      backupCodecPolicy: req.backupCodecPolicy ?? livekit.BackupCodecPolicy.PREFER_REGRESSION,
+    };
+    p.pending.set(cid, { cid, info });
+    p.send({ trackPublished: { cid, track: info } });
+  }
+
+  /** Answers a publisher offer and publishes the tracks its sections carry. */
+  async publisherOffer(p: Participant, desc: livekit.ISessionDescription): Promise<void> {
+    const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info }) => ({
+      cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio',
+    }));
+    const { answer, published } = await this.ctx.pool.run(this.slot, {
+      op: 'publisherOffer', participantSid: p.sid, sdp: desc.sdp ?? '', pending,
+    });
+    if (p.closed) return;
+    p.send({ answer: { type: 'answer', sdp: answer, id: desc.id ?? 0 } });
+    if (published.length === 0) return;
+    const newTracks: string[] = [];
+    for (const section of published) {
+      const entry = [...p.pending.values()].find((e) => e.info.sid === section.trackSid);
+      if (!entry) continue;
+      p.pending.delete(entry.cid);
+      const info = entry.info;
+      info.mid = section.mid;
+      info.mimeType = section.mimeType;
+      if (section.rids.length > 0) {
+        const declared = info.layers ?? [];
+        info.layers = section.rids.map((rid, i) => {
+          const quality = RID_QUALITY[rid] ?? i;
+          const d = declared.find((l) => l.quality === quality);
+          return { quality, width: d?.width ?? 0, height: d?.height ?? 0, bitrate: d?.bitrate ?? 0, rid, ssrc: 0 };
+        });
+      }
+      info.codecs = [{ mimeType: section.mimeType, mid: section.mid, cid: entry.cid, layers: info.layers ?? [] }];
+      p.tracks.set(info.sid!, info);
+      newTracks.push(info.sid!);
+    }
+    p.touch();
+    this.broadcastParticipant(p);
+    for (const other of this.participants.values()) {
+      if (other === p || !other.autoSubscribe) continue;
+      for (const sid of newTracks) await this.subscribe(other, sid, true);
+    }
+  }
+
+  async subscriberAnswer(p: Participant, sdp: string): Promise<void> {
+    await this.ctx.pool.run(this.slot, { op: 'subscriberAnswer', participantSid: p.sid, sdp });
+  }
+
+  async remoteCandidate(p: Participant, target: 'publisher' | 'subscriber', candidate: string): Promise<void> {
+    await this.ctx.pool.run(this.slot, { op: 'remoteCandidate', participantSid: p.sid, target, candidate, mid: '' });
+  }
+
+  setMuted(p: Participant, trackSid: string, muted: boolean): void {
+    const track = p.tracks.get(trackSid) ?? [...p.pending.values()].find((e) => e.info.sid === trackSid)?.info;
+    if (!track || track.muted === muted) return;
+    track.muted = muted;
+    p.touch();
+    this.broadcastParticipant(p);
+  }
+
+  /** Subscribes `p` to a track; `auto` subscriptions skip what `p` may not receive without error. */
+  async subscribe(p: Participant, trackSid: string, auto = false): Promise<void> {
+    if (p.closed || p.subscriptions.has(trackSid)) return;
+    const publisher = [...this.participants.values()].find((o) => o.tracks.has(trackSid));
+    if (!p.permissions.canSubscribe || !publisher || publisher === p) {
+      if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
+      return;
+    }
+    p.subscriptions.add(trackSid);
+    const result = await this.ctx.pool.run(this.slot, { op: 'subscribe', participantSid: p.sid, trackSid });
+    if (!result.ok) {
+      p.subscriptions.delete(trackSid);
+      this.ctx.log.warn({ participant: p.sid, trackSid, reason: result.reason }, 'subscribe failed');
+      if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
+      return;
+    }
+    const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
+    if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
+  }
+
+  async unsubscribe(p: Participant, trackSid: string): Promise<void> {
+    if (!p.subscriptions.delete(trackSid)) return;
+    await this.ctx.pool.run(this.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
+  }
+
+  /** Events from the media worker about this room's participants. */
+  onMediaEvent(p: Participant, e: MediaEvent): void {
+    switch (e.ev) {
+      case 'offer':
+        p.send({ offer: { type: 'offer', sdp: e.sdp } });
+        break;
+      case 'candidate':
+        p.send({ trickle: { candidateInit: e.candidateInit, target: e.target === 'publisher' ? 0 : 1 } });
+        break;
+      case 'pcState':
+        if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
+          p.state = livekit.ParticipantInfo.State.ACTIVE;
+          p.touch();
+          this.broadcastParticipant(p);
+        }
+        break;
+      case 'error':
+        break;
+    }
+  }
+
+  /** Closes the room: everyone gets a LeaveRequest with `reason`. */
+  async close(reason: livekit.DisconnectReason): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true)));
+  }
+}

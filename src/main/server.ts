@@ -1,0 +1,215 @@
+// The main thread's uWebSockets.js app: routes only, delegating to signal sessions, rooms and
+// (later) the Twirp API. It never touches RTP.
+import { createRequire } from 'node:module';
+import type * as UWS from 'uWebSockets.js';
+import { livekit } from '../proto/index.js';
+import type { ClaimGrants } from './auth/grants.js';
+import { AuthError, TokenVerifier } from './auth/token-verifier.js';
+import type { StrandConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { MediaPool } from './media-pool.js';
+import { newId } from './rooms/ids.js';
+import { PROTOCOL_VERSION } from './rooms/room.js';
+import { JoinError, RoomManager, type JoinParams } from './rooms/room-manager.js';
+import { SignalSession } from './signal/signal-session.js';
+import { loadUws } from './uws-loader.js';
+
+const require = createRequire(import.meta.url);
+const uws = loadUws();
+const { version: STRAND_VERSION } = require('../../../package.json') as { version: string };
+
+interface SocketData {
+  claims: ClaimGrants;
+  params: JoinParams;
+  reconnect: boolean;
+  session?: SignalSession;
+}
+
+export interface RunningServer {
+  port: number;
+  rooms: RoomManager;
+  pool: MediaPool;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+function reply(res: UWS.HttpResponse, status: number, body: string, contentType = 'text/plain'): void {
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`)
+      .writeHeader('Content-Type', contentType)
+      .writeHeader('Access-Control-Allow-Origin', '*')
+      .end(body);
+  });
+}
+
+function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
+  const header = req.getHeader('authorization');
+  if (header.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
+  return query.get('access_token') ?? '';
+}
+
+export async function startServer(cfg: StrandConfig, log: Logger): Promise<RunningServer> {
+  const verifier = new TokenVerifier(cfg.keys);
+  const nodeId = newId('ND_');
+  let rooms!: RoomManager;
+  const pool = new MediaPool(
+    { workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp, iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)] },
+    log,
+    (slot, e) => rooms?.onMediaEvent(slot, e),
+  );
+  await pool.start();
+  const iceServers: livekit.IICEServer[] = [
+    ...(cfg.rtc.stunServers.length ? [{ urls: cfg.rtc.stunServers.map((s) => `stun:${s}`) }] : []),
+    ...cfg.rtc.turnServers.map((t) => ({ urls: t.urls, username: t.username ?? '', credential: t.credential ?? '' })),
+  ];
+  rooms = new RoomManager(cfg, pool, {
+    pool, log, iceServers,
+    serverInfo: { edition: livekit.ServerInfo.Edition.Standard, version: STRAND_VERSION, protocol: PROTOCOL_VERSION, nodeId },
+  }, log);
+
+  /** Authenticates a join (WebSocket or validate): token, roomJoin grant, identity, room. */
+  async function authorizeJoin(token: string): Promise<ClaimGrants> {
+    if (!token) throw new HttpError(401, 'no access token');
+    let claims: ClaimGrants;
+    try {
+      claims = await verifier.verify(token);
+    } catch (err) {
+      if (err instanceof AuthError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    if (!claims.video.roomJoin) throw new HttpError(401, 'token has no roomJoin grant');
+    if (!claims.identity) throw new HttpError(400, 'token has no identity');
+    if (!claims.video.room) throw new HttpError(401, 'token names no room');
+    try {
+      rooms.precheck(claims.video.room);
+    } catch (err) {
+      if (err instanceof JoinError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    return claims;
+  }
+
+  function joinParams(query: URLSearchParams): JoinParams {
+    const flag = (v: string | null, dflt: boolean) => (v === null ? dflt : v === '1' || v === 'true');
+    return {
+      autoSubscribe: flag(query.get('auto_subscribe'), true),
+      clientProtocol: Number(query.get('protocol') ?? 0) || 0,
+    };
+  }
+
+  const app = uws.App();
+
+  app.ws<SocketData>('/rtc', {
+    compression: uws.SHARED_COMPRESSOR,
+    maxPayloadLength: cfg.limit.signalMessageSizeLimit,
+    // Clients ping every 5 s; a socket silent for longer than the ping timeout is dead.
+    idleTimeout: 20,
+    maxBackpressure: 16 * 1024 * 1024,
+    upgrade: (res, req, context) => {
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const token = bearerToken(req, query);
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      authorizeJoin(token).then((claims) => {
+        if (aborted) return;
+        const data: SocketData = { claims, params: joinParams(query), reconnect: query.get('reconnect') === '1' };
+        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+      }, (err: unknown) => {
+        if (aborted) return;
+        const status = err instanceof HttpError ? err.status : 500;
+        log.info({ status, reason: (err as Error).message }, 'signal connection refused');
+        reply(res, status, (err as Error).message);
+      });
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      const session = new SignalSession(ws, rooms, log);
+      data.session = session;
+      if (data.reconnect) {
+        // Resume is not implemented: ask for a full reconnect, which replaces the old session.
+        session.send({ leave: { reason: livekit.DisconnectReason.STATE_MISMATCH, action: livekit.LeaveRequest.Action.RECONNECT } });
+        session.close(1000, 'resume not supported');
+        return;
+      }
+      session.start(data.claims, data.params);
+    },
+    message: (ws, message, isBinary) => {
+      ws.getUserData().session?.onFrame(message, isBinary);
+    },
+    close: (ws) => {
+      ws.getUserData().session?.onClose();
+    },
+  });
+
+  // v1 (single PeerConnection) signalling is not implemented; a 404 without "requested room
+  // does not exist" makes current SDKs fall back to /rtc.
+  app.get('/rtc/v1', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
+  app.get('/rtc/v1/validate', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
+
+  app.get('/rtc/validate', (res, req) => {
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const token = bearerToken(req, query);
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    authorizeJoin(token).then(() => {
+      if (!aborted) reply(res, 200, 'success');
+    }, (err: unknown) => {
+      if (!aborted) reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
+    });
+  });
+
+  app.get('/', (res) => reply(res, 200, 'OK'));
+
+  if (cfg.development) {
+    app.get('/debug/rooms', (res) => {
+      const body = [...rooms.rooms.values()].map((r) => ({
+        name: r.name, sid: r.sid, worker: r.slot,
+        participants: [...r.participants.values()].map((p) => ({ sid: p.sid, identity: p.identity, tracks: [...p.tracks.keys()] })),
+      }));
+      reply(res, 200, JSON.stringify(body), 'application/json');
+    });
+  }
+
+  app.any('/*', (res) => reply(res, 404, 'not found'));
+
+  const listenSockets: UWS.us_listen_socket[] = [];
+  let port = cfg.port;
+  for (const host of cfg.bindAddresses) {
+    const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
+    if (!socket) {
+      await pool.stop();
+      throw new Error(`cannot listen on ${host}:${port}`);
+    }
+    port = uws.us_socket_local_port(socket);
+    listenSockets.push(socket);
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    rooms,
+    pool,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        for (const s of listenSockets) uws.us_listen_socket_close(s);
+        await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN);
+        await pool.stop();
+        app.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+// One signal WebSocket: decodes SignalRequests, answers in the client's mode (binary protobuf
+// or JSON text), and turns each request into a room operation. Requests are handled in order.
+import { decodeSignalRequest, encodeSignalResponse, livekit } from '../../proto/index.js';
+import type { ClaimGrants } from '../auth/grants.js';
+import type { Logger } from '../logger.js';
+import type { Participant, SignalSink } from '../rooms/participant.js';
+import type { Room } from '../rooms/room.js';
+import { JoinError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
+
+/** What the session needs of the uWebSockets.js socket. */
+export interface SignalSocket {
+  send(data: Uint8Array | string, isBinary: boolean): number;
+  end(code: number, reason: string): void;
+  getBufferedAmount(): number;
+}
+
+/** A client this far behind on reading its signal socket is disconnected. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** WebSocket close code for a frame that is not a valid SignalRequest (RFC 6455: invalid payload data). */
+export const CLOSE_INVALID_PAYLOAD = 1007;
+
+export class SignalSession implements SignalSink {
+  private binary = true;
+  private open = true;
+  private room: Room | null = null;
+  private participant: Participant | null = null;
+  private chain: Promise<void>;
+  private joined!: () => void;
+
+  constructor(private readonly socket: SignalSocket, private readonly rooms: RoomManager, private readonly log: Logger) {
+    this.chain = new Promise((resolve) => { this.joined = resolve; });
+  }
+
+  /** Joins the room named in the token; JoinResponse goes out as the first frame. */
+  start(claims: ClaimGrants, params: JoinParams): void {
+    this.rooms.join(claims, params, this).then(({ room, participant }) => {
+      this.room = room;
+      this.participant = participant;
+      if (!this.open) void this.rooms.leave(room, participant, livekit.DisconnectReason.CLIENT_INITIATED, false);
+      this.joined();
+    }, (err: unknown) => {
+      const status = err instanceof JoinError ? err.status : 500;
+      this.log.warn({ err: (err as Error).message, status }, 'join failed');
+      this.send({ leave: { reason: livekit.DisconnectReason.JOIN_FAILURE, action: livekit.LeaveRequest.Action.DISCONNECT } });
+      this.close(1011, 'join failed');
+      this.joined();
+    });
+  }
+
+  send(msg: livekit.ISignalResponse): void {
+    if (!this.open) return;
+    if (this.socket.getBufferedAmount() > MAX_BUFFERED_BYTES) {
+      this.close(1008, 'signal client too slow');
+      return;
+    }
+    this.socket.send(encodeSignalResponse(msg, this.binary), this.binary);
+  }
+
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      this.socket.end(code, reason);
+    } catch {
+      // already closed by the peer
+    }
+  }
+
+  onFrame(data: ArrayBuffer, isBinary: boolean): void {
+    let req: livekit.SignalRequest;
+    try {
+      // uWebSockets.js reuses `data` after this callback returns: decode from a copy.
+      req = decodeSignalRequest(new Uint8Array(data).slice().buffer, isBinary);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'malformed signal frame, closing socket');
+      this.close(CLOSE_INVALID_PAYLOAD, 'malformed signal message');
+      return;
+    }
+    this.binary = isBinary;
+    // Liveness answers do not wait behind media operations.
+    if (req.message === 'ping') {
+      this.send({ pong: Date.now() });
+      return;
+    }
+    if (req.message === 'pingReq') {
+      this.send({ pongResp: { lastPingTimestamp: req.pingReq?.timestamp ?? 0, timestamp: Date.now() } });
+      return;
+    }
+    this.chain = this.chain.then(() => this.handle(req)).catch((err: unknown) => {
+      this.log.warn({ err: (err as Error).message, request: req.message }, 'signal request failed');
+      this.send({ requestResponse: { reason: livekit.RequestResponse.Reason.INVALID_REQUEST, message: String((err as Error).message ?? err) } });
+    });
+  }
+
+  onClose(): void {
+    this.open = false;
+    const { room, participant } = this;
+    if (room && participant) void this.rooms.leave(room, participant, livekit.DisconnectReason.CLIENT_INITIATED, false);
+  }
+
+  private async handle(req: livekit.SignalRequest): Promise<void> {
+    const room = this.room;
+    const p = this.participant;
+    if (!room || !p || p.closed) return;
+    switch (req.message) {
+      case 'offer':
+        await room.publisherOffer(p, req.offer!);
+        break;
+      case 'answer':
+        await room.subscriberAnswer(p, req.answer?.sdp ?? '');
+        break;
+      case 'trickle': {
+        const t = req.trickle!;
+        let init: { candidate?: unknown; sdpMid?: unknown };
+        try {
+          init = JSON.parse(t.candidateInit ?? '') as typeof init;
+        } catch {
+          throw new Error('trickle candidateInit is not JSON');
+        }
+        if (typeof init.candidate !== 'string' || init.candidate === '') break; // end of candidates
+        await room.remoteCandidate(p, t.target === livekit.SignalTarget.SUBSCRIBER ? 'subscriber' : 'publisher', init.candidate);
+        break;
+      }
+      case 'addTrack':
+        room.addTrack(p, req.addTrack!);
+        break;
+      case 'mute':
+        room.setMuted(p, req.mute?.sid ?? '', req.mute?.muted ?? false);
+        break;
+      case 'subscription': {
+        const s = req.subscription!;
+        const sids = [...(s.trackSids ?? []), ...(s.participantTracks ?? []).flatMap((pt) => pt.trackSids ?? [])];
+        for (const sid of sids) {
+          if (s.subscribe) await room.subscribe(p, sid);
+          else await room.unsubscribe(p, sid);
+        }
+        break;
+      }
+      case 'leave':
+        await this.rooms.leave(room, p, livekit.DisconnectReason.CLIENT_INITIATED, false);
+        this.close(1000, 'client left');
+        break;
+      case 'updateMetadata': {
+        const u = req.updateMetadata!;
+        if (!p.permissions.canUpdateMetadata) {
+          this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.NOT_ALLOWED, message: 'not allowed to update metadata', updateMetadata: u } });
+          break;
+        }
+        if (u.name) p.name = u.name;
+        if (u.metadata) p.metadata = u.metadata;
+        if (u.attributes) {
+          for (const [k, v] of Object.entries(u.attributes)) {
+            if (v === '') delete p.attributes[k];
+            else p.attributes[k] = v;
+          }
+        }
+        p.touch();
+        room.broadcastParticipant(p);
+        this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.OK, updateMetadata: u } });
+        break;
+      }
+      case 'trackSetting':
+      case 'updateVideoTrack':
+      case 'updateAudioTrack':
+      case 'subscriptionPermission':
+      case 'syncState':
+      case 'simulate':
+      case 'updateLayers':
+        // Accepted; acted on by later work (simulcast, permissions, resume).
+        break;
+      default:
+        this.log.debug({ request: req.message }, 'unsupported signal request');
+    }
+  }
+}
