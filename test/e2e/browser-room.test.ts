@@ -1,0 +1,117 @@
+// Two Chromium pages running livekit-client join one room on `strand --dev`: camera and
+// microphone flow from A to B, data packets flow (and respect destinations), mute and leave
+// are seen by the other side.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { joinToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
+
+let strand: StrandProcess;
+let browser: TestBrowser;
+
+before(async () => {
+  strand = await startStrand({ workers: 2 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  const code = await strand?.stop();
+  assert.equal(code, 0, `strand exit code\n${strand?.stderr()}`);
+});
+
+/** Connects a livekit-client Room in the page and records what it sees on `window.seen`. */
+async function connect(page: Page, url: string, token: string): Promise<string> {
+  return page.evaluate(async ({ url, token }) => {
+    const LK = (globalThis as any).LivekitClient;
+    const w = globalThis as any;
+    w.seen = { data: [] as string[], muted: [] as string[], disconnected: [] as string[] };
+    const room = new LK.Room({ adaptiveStream: false, dynacast: false });
+    w.room = room;
+    room.on(LK.RoomEvent.DataReceived, (payload: Uint8Array) => w.seen.data.push(new TextDecoder().decode(payload)));
+    room.on(LK.RoomEvent.TrackMuted, (pub: any) => w.seen.muted.push(pub.kind));
+    room.on(LK.RoomEvent.ParticipantDisconnected, (p: any) => w.seen.disconnected.push(p.identity));
+    room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
+      const el = track.attach();
+      el.muted = true;
+      (globalThis as any).document.body.appendChild(el);
+    });
+    await room.connect(url, token);
+    return room.localParticipant.sid as string;
+  }, { url, token });
+}
+
+/** Inbound RTP stats of every subscribed track: video framesDecoded and audio packetsReceived. */
+async function inboundStats(page: Page): Promise<{ framesDecoded: number; audioPackets: number }> {
+  return page.evaluate(async () => {
+    const room = (globalThis as any).room;
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    for (const p of room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        const receiver = pub.track?.receiver;
+        if (!receiver) continue;
+        const stats = await receiver.getStats();
+        stats.forEach((s: any) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
+          if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
+        });
+      }
+    }
+    return { framesDecoded, audioPackets };
+  });
+}
+
+test('A publishes camera + microphone, B receives decoded media, data, mute and leave', { timeout: 90_000 }, async () => {
+  const room = `browser-${Date.now()}`;
+  const pageA = await browser.newPage();
+  const pageB = await browser.newPage();
+  await connect(pageA, strand.url, await joinToken(room, 'alice'));
+  await connect(pageB, strand.url, await joinToken(room, 'bob'));
+
+  // A publishes with the SDK's defaults (simulcast on).
+  await pageA.evaluate(async () => {
+    await (globalThis as any).room.localParticipant.enableCameraAndMicrophone();
+  });
+
+  const started = Date.now();
+  const stats = await waitFor(async () => {
+    const s = await inboundStats(pageB);
+    return s.framesDecoded >= 60 && s.audioPackets >= 100 ? s : null;
+  }, 15_000, 'B to decode 60 video frames and receive 100 audio packets', 250);
+  assert.ok(stats);
+  console.log(`B decoded ${stats.framesDecoded} frames and received ${stats.audioPackets} audio packets after ${Date.now() - started} ms`);
+
+  // Data: one packet to everyone, one to a third identity (A must not get it), one more to A.
+  await pageB.evaluate(async () => {
+    const lp = (globalThis as any).room.localParticipant;
+    const enc = new TextEncoder();
+    await lp.publishData(enc.encode('hello-all'), { reliable: true });
+    await lp.publishData(enc.encode('for-carol'), { reliable: true, destinationIdentities: ['carol'] });
+    await lp.publishData(enc.encode('for-alice'), { reliable: true, destinationIdentities: ['alice'] });
+  });
+  await waitFor(() => pageA.evaluate(() => (globalThis as any).seen.data.includes('for-alice')), 10_000, 'A to receive data');
+  const dataAtA = await pageA.evaluate(() => (globalThis as any).seen.data as string[]);
+  assert.deepEqual(dataAtA, ['hello-all', 'for-alice']);
+
+  // Mute: A turns its camera off (mute), B sees it.
+  await pageA.evaluate(async () => {
+    await (globalThis as any).room.localParticipant.setCameraEnabled(false);
+  });
+  await waitFor(() => pageB.evaluate(() => (globalThis as any).seen.muted.includes('video')), 10_000, 'B to see the camera muted');
+
+  // Leave: A disconnects, B sees it go.
+  await pageA.evaluate(async () => {
+    await (globalThis as any).room.disconnect();
+  });
+  await waitFor(() => pageB.evaluate(() => (globalThis as any).seen.disconnected.includes('alice')), 10_000, 'B to see A leave');
+  await pageB.evaluate(async () => (globalThis as any).room.disconnect());
+  await pageA.close();
+  await pageB.close();
+});

@@ -1,0 +1,66 @@
+// Starts `strand` as a child process, the way a user runs it, and stops it with a signal.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../../bin/strand.js', import.meta.url));
+
+export interface StrandProcess {
+  url: string;
+  httpUrl: string;
+  port: number;
+  udpPort: number;
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Sends `signal` and resolves with the exit code (null if killed). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+let nextUdp = 20000 + Math.floor(Math.random() * 20000);
+
+export async function startStrand(opts: { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<StrandProcess> {
+  const workers = opts.workers ?? 2;
+  const udpPort = nextUdp;
+  nextUdp += workers + 2;
+  const child = spawn(process.execPath, [BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), ...(opts.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`strand did not start:\n${out}\n${err}`)), 20000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const line of out.split('\n')) {
+        if (!line.includes('"strand started"')) continue;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`strand exited with ${code} before starting:\n${out}\n${err}`));
+    });
+  });
+  return {
+    port,
+    udpPort,
+    url: `ws://127.0.0.1:${port}`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      const [code] = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
