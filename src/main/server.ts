@@ -43,12 +43,12 @@ const STATUS_TEXT: Record<number, string> = {
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
-function reply(res: UWS.HttpResponse, status: number, body: string, contentType = 'text/plain'): void {
+function reply(res: UWS.HttpResponse, status: number, body: string, contentType = 'text/plain', closeConnection = false): void {
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`)
       .writeHeader('Content-Type', contentType)
       .writeHeader('Access-Control-Allow-Origin', '*')
-      .end(body);
+      .end(body, closeConnection);
   });
 }
 
@@ -149,14 +149,18 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     message: (ws, message, isBinary) => {
       ws.getUserData().session?.onFrame(message, isBinary);
     },
-    close: (ws) => {
+    close: (ws, code, message) => {
+      log.debug({ code, reason: Buffer.from(message).toString() }, 'signal socket closed');
       ws.getUserData().session?.onClose();
     },
   });
 
   // v1 (single PeerConnection) signalling is not implemented; a 404 without "requested room
   // does not exist" makes current SDKs fall back to /rtc.
-  app.get('/rtc/v1', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
+  // The refused upgrade also closes the TCP connection: livekit-client reacts to the close event of
+  // the failed v1 socket, and one that arrives late (after its retry on /rtc has begun) makes it
+  // tear down the new socket too.
+  app.get('/rtc/v1', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc', 'text/plain', true));
   app.get('/rtc/v1/validate', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
 
   app.get('/rtc/validate', (res, req) => {

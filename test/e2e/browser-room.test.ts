@@ -31,7 +31,9 @@ async function connect(page: Page, url: string, token: string): Promise<string> 
     const LK = (globalThis as any).LivekitClient;
     const w = globalThis as any;
     w.seen = { data: [] as string[], muted: [] as string[], disconnected: [] as string[] };
-    const room = new LK.Room({ adaptiveStream: false, dynacast: false });
+    // singlePeerConnection: false connects on /rtc directly (Strand has no v1 signalling yet;
+    // the default path falls back to /rtc, covered by its own test below).
+    const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
     w.room = room;
     room.on(LK.RoomEvent.DataReceived, (payload: Uint8Array) => w.seen.data.push(new TextDecoder().decode(payload)));
     room.on(LK.RoomEvent.TrackMuted, (pub: any) => w.seen.muted.push(pub.kind));
@@ -114,4 +116,30 @@ test('A publishes camera + microphone, B receives decoded media, data, mute and 
   await pageB.evaluate(async () => (globalThis as any).room.disconnect());
   await pageA.close();
   await pageB.close();
+});
+
+test('default Room options reach Strand through the /rtc/v1 → /rtc fallback', { timeout: 60_000 }, async () => {
+  const page = await browser.newPage();
+  const token = await joinToken(`fallback-${Date.now()}`, 'dora');
+  // livekit-client 2.23 sometimes closes its own fallback socket when the failed v1 socket's
+  // close event arrives late (a client-side race, seen in about 1 of 10 first connects); one
+  // retry tells that apart from a fallback that does not work at all.
+  const result = await page.evaluate(async ({ url, token }) => {
+    const LK = (globalThis as any).LivekitClient;
+    const errors: string[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const room = new LK.Room();
+      try {
+        await room.connect(url, token);
+        const sid = room.localParticipant.sid as string;
+        await room.disconnect();
+        return { sid, errors };
+      } catch (err) {
+        errors.push(String((err as Error).message));
+      }
+    }
+    return { sid: '', errors };
+  }, { url: strand.url, token });
+  assert.match(result.sid, /^PA_/, `connect failed: ${result.errors.join('; ')}`);
+  await page.close();
 });

@@ -40,6 +40,7 @@ export async function startStrand(opts: { workers?: number; args?: string[]; env
         resolve((JSON.parse(line) as { port: number }).port);
       }
     });
+    if (process.env.STRAND_TEST_LOG) child.stdout!.pipe(process.stderr);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`strand exited with ${code} before starting:\n${out}\n${err}`));

@@ -80,6 +80,7 @@ export class RoomManager {
       this.log.warn({ worker: slot, where: e.where }, `media worker error: ${e.message}`);
       return;
     }
+    if (e.ev === 'pcState') this.log.debug({ participant: e.participantSid, target: e.target, state: e.state }, 'peer connection state');
     const room = this.roomOfParticipant.get(e.participantSid);
     const p = room?.participantBySid(e.participantSid);
     if (room && p) room.onMediaEvent(p, e);
