@@ -110,7 +110,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   const app = uws.App();
 
   app.ws<SocketData>('/rtc', {
-    compression: uws.SHARED_COMPRESSOR,
+    compression: uws.DISABLED,
     maxPayloadLength: cfg.limit.signalMessageSizeLimit,
     // Clients ping every 5 s; a socket silent for longer than the ping timeout is dead.
     idleTimeout: 20,
@@ -126,7 +126,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
       authorizeJoin(token).then((claims) => {
         if (aborted) return;
         const data: SocketData = { claims, params: joinParams(query), reconnect: query.get('reconnect') === '1' };
-        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+        // Not wrapped in res.cork(): with uWS v20.57 a cork around an upgrade intermittently
+        // closed the new WebSocket right after `open` (about 1 first connect in 5 here). uWS
+        // prints a one-time performance warning for the uncorked 101 response instead.
+        res.upgrade(data, key, protocol, extensions, context);
       }, (err: unknown) => {
         if (aborted) return;
         const status = err instanceof HttpError ? err.status : 500;

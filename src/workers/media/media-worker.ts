@@ -22,11 +22,16 @@ class ParticipantPeers implements DataRecipient {
     this.subscriber?.sendData(reliable, buf);
   }
 
-  close(): void {
+  /** Closes both connections; resolves when libdatachannel has finished closing them. */
+  close(): Promise<void> {
     this.publisher?.close();
     this.subscriber?.close();
+    return Promise.all([this.publisher?.whenClosed, this.subscriber?.whenClosed]).then(() => undefined);
   }
 }
+
+/** How long shutdown waits for closing connections before releasing the addon anyway, ms. */
+const CLOSE_WAIT_MS = 1500;
 
 class RoomRouter {
   readonly participants = new Map<string, ParticipantPeers>();
@@ -39,6 +44,8 @@ export class MediaWorker {
   private rtcConfig: RtcConfig = { iceServers: [] };
   private readonly rooms = new Map<string, RoomRouter>();
   private readonly participants = new Map<string, ParticipantPeers>();
+  /** Connections still closing; shutdown waits for them before cleanup(). */
+  private readonly closing = new Set<Promise<void>>();
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -69,7 +76,7 @@ export class MediaWorker {
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
       case 'leave': this.leave(cmd.participantSid); return null;
       case 'stats': return this.stats();
-      case 'shutdown': this.shutdown(); return null;
+      case 'shutdown': await this.shutdown(); return null;
     }
   }
 
@@ -78,6 +85,9 @@ export class MediaWorker {
     this.events = cmd.events;
     setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
     this.native = loadNative();
+    // libdatachannel initialises its globals (thread pool, SCTP, TLS) on first use; doing it
+    // here, before the server accepts connections, keeps that work off the first join.
+    this.native.preload();
     this.rtcConfig = {
       iceServers: cmd.iceServers,
       enableIceUdpMux: true,
@@ -166,7 +176,9 @@ export class MediaWorker {
         for (const other of room.participants.values()) other.subscriber?.unsubscribe(r.trackSid);
       }
     }
-    p.close();
+    const closed = p.close();
+    this.closing.add(closed);
+    void closed.then(() => this.closing.delete(closed));
     this.participants.delete(sid);
     room?.participants.delete(sid);
     if (room && room.participants.size === 0) this.rooms.delete(p.info.roomId);
@@ -195,8 +207,14 @@ export class MediaWorker {
     return { slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped };
   }
 
-  private shutdown(): void {
+  private async shutdown(): Promise<void> {
     for (const sid of [...this.participants.keys()]) this.leave(sid);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.closing),
+      new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
     try {
       this.native?.cleanup();
     } catch (err) {

@@ -50,3 +50,24 @@ export class CandidateQueue {
 export function randomSsrc(): number {
   return (Math.floor(Math.random() * 0xfffffff0) + 1) >>> 0;
 }
+
+/**
+ * Resolves once libdatachannel reports a PeerConnection `closed`. cleanup() must wait for this:
+ * releasing the addon while a closing connection still has callbacks in flight aborts the
+ * process (napi_release_threadsafe_function on a released function).
+ */
+export class ClosedSignal {
+  readonly promise: Promise<void>;
+  private resolveFn!: () => void;
+  private settled = false;
+
+  constructor() {
+    this.promise = new Promise((resolve) => { this.resolveFn = resolve; });
+  }
+
+  resolve(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolveFn();
+  }
+}

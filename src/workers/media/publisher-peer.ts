@@ -9,7 +9,7 @@ import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, pars
 import { writeRemb } from '../../rtp/rtcp.js';
 import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
-import { CandidateQueue, gatheringComplete, randomSsrc } from './peer-util.js';
+import { CandidateQueue, ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 
 /** Where packets of one SSRC go. `receiver === null` means: known, and dropped (RTX for now). */
@@ -57,6 +57,7 @@ export class PublisherPeer implements RtcpSink {
   packetsIn = 0;
   packetsUnrouted = 0;
   private closed = false;
+  private readonly closedSignal = new ClosedSignal();
 
   constructor(
     private readonly native: Native,
@@ -97,6 +98,7 @@ export class PublisherPeer implements RtcpSink {
     const pc = new this.native.PeerConnection(`pub-${this.sid}`, this.config);
     this.pc = pc;
     pc.onStateChange(guard('publisher.onStateChange', (state: string) => {
+      if (state === 'closed') this.closedSignal.resolve();
       this.events.onStateChange(state);
       if (state === 'connected') this.startRemb();
     }));
@@ -262,9 +264,15 @@ export class PublisherPeer implements RtcpSink {
     }), REMB_INTERVAL_MS);
   }
 
+  /** Resolves when the native connection has finished closing (at once if there is none). */
+  get whenClosed(): Promise<void> {
+    return this.closedSignal.promise;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.pc) this.closedSignal.resolve();
     if (this.rembTimer) clearInterval(this.rembTimer);
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();

@@ -8,7 +8,7 @@ import { RTCP_PSFB, RtcpCursor, feedbackMediaSsrc, nextRtcp } from '../../rtp/rt
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
-import { gatheringComplete, randomSsrc } from './peer-util.js';
+import { ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
 import type { Receiver } from './receiver.js';
 
 const TRANSPORT_MID = 't';
@@ -42,6 +42,7 @@ export class SubscriberPeer {
   private readonly pendingCandidates: string[] = [];
   private readonly cursor = new RtcpCursor();
   private closed = false;
+  private readonly closedSignal = new ClosedSignal();
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
 
   constructor(
@@ -55,7 +56,10 @@ export class SubscriberPeer {
   async start(): Promise<string> {
     const pc = new this.native.PeerConnection(`sub-${this.sid}`, this.config);
     this.pc = pc;
-    pc.onStateChange(guard('subscriber.onStateChange', (state: string) => this.events.onStateChange(state)));
+    pc.onStateChange(guard('subscriber.onStateChange', (state: string) => {
+      if (state === 'closed') this.closedSignal.resolve();
+      this.events.onStateChange(state);
+    }));
     const media = new this.native.Video(TRANSPORT_MID, 'SendOnly');
     media.addVP8Codec(96);
     const track = pc.addTrack(media);
@@ -196,9 +200,15 @@ export class SubscriberPeer {
     }
   }
 
+  /** Resolves when the native connection has finished closing (at once if there is none). */
+  get whenClosed(): Promise<void> {
+    return this.closedSignal.promise;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.pc) this.closedSignal.resolve();
     for (const sub of this.subscriptions.values()) sub.receiver.removeDownTrack(sub.downTrack);
     this.subscriptions.clear();
     this.bySsrc.clear();
