@@ -106,8 +106,10 @@ export class MediaPool {
     const pool = this.pool;
     if (!pool) return;
     await Promise.allSettled(Array.from({ length: this.size }, (_, slot) => this.run(slot, { op: 'shutdown' })));
+    this.log.debug('media workers released their connections');
     for (const p of this.ports) p.close();
     this.pool = null;
     await pool.destroy();
+    this.log.debug('media workers stopped');
   }
 }

@@ -78,11 +78,11 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   }, log);
 
   /** Authenticates a join (WebSocket or validate): token, roomJoin grant, identity, room. */
-  async function authorizeJoin(token: string): Promise<ClaimGrants> {
+  function authorizeJoin(token: string): ClaimGrants {
     if (!token) throw new HttpError(401, 'no access token');
     let claims: ClaimGrants;
     try {
-      claims = await verifier.verify(token);
+      claims = verifier.verify(token);
     } catch (err) {
       if (err instanceof AuthError) throw new HttpError(err.status, err.message);
       throw err;
@@ -117,25 +117,18 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     maxBackpressure: 16 * 1024 * 1024,
     upgrade: (res, req, context) => {
       const query = new URLSearchParams(req.getQuery() ?? '');
-      const token = bearerToken(req, query);
-      const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
-      const extensions = req.getHeader('sec-websocket-extensions');
-      let aborted = false;
-      res.onAborted(() => { aborted = true; });
-      authorizeJoin(token).then((claims) => {
-        if (aborted) return;
-        const data: SocketData = { claims, params: joinParams(query), reconnect: query.get('reconnect') === '1' };
-        // Not wrapped in res.cork(): with uWS v20.57 a cork around an upgrade intermittently
-        // closed the new WebSocket right after `open` (about 1 first connect in 5 here). uWS
-        // prints a one-time performance warning for the uncorked 101 response instead.
-        res.upgrade(data, key, protocol, extensions, context);
-      }, (err: unknown) => {
-        if (aborted) return;
+      let claims: ClaimGrants;
+      try {
+        claims = authorizeJoin(bearerToken(req, query));
+      } catch (err) {
         const status = err instanceof HttpError ? err.status : 500;
         log.info({ status, reason: (err as Error).message }, 'signal connection refused');
         reply(res, status, (err as Error).message);
-      });
+        return;
+      }
+      const data: SocketData = { claims, params: joinParams(query), reconnect: query.get('reconnect') === '1' };
+      res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
       const data = ws.getUserData();
@@ -167,15 +160,12 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   app.get('/rtc/v1/validate', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
 
   app.get('/rtc/validate', (res, req) => {
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const token = bearerToken(req, query);
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    authorizeJoin(token).then(() => {
-      if (!aborted) reply(res, 200, 'success');
-    }, (err: unknown) => {
-      if (!aborted) reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
-    });
+    try {
+      authorizeJoin(bearerToken(req, new URLSearchParams(req.getQuery() ?? '')));
+      reply(res, 200, 'success');
+    } catch (err) {
+      reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
+    }
   });
 
   app.get('/', (res) => reply(res, 200, 'OK'));

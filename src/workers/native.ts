@@ -29,8 +29,9 @@ export function loadNative(): Native {
   try {
     loaded = require(copy) as Native;
   } finally {
-    // The mapping stays valid after the file is unlinked.
-    rmSync(dir, { recursive: true, force: true });
+    // The mapping stays valid after the file is unlinked. STRAND_KEEP_NATIVE_COPY=1 keeps the
+    // file so that gdb can symbolise a core dump.
+    if (!process.env.STRAND_KEEP_NATIVE_COPY) rmSync(dir, { recursive: true, force: true });
   }
   return loaded;
 }
@@ -60,4 +61,32 @@ export function guard<A extends unknown[]>(where: string, fn: (...args: A) => vo
       }
     }
   };
+}
+
+/**
+ * Native DataChannel and Track wrappers stay registered in node-datachannel's static instance
+ * sets until their "closed" callback runs; their destructors do not unregister them. If the JS
+ * wrapper is garbage-collected before that, cleanup() later walks a dangling pointer and the
+ * process crashes (seen as SIGSEGV in DataChannelWrapper::doClose at shutdown). So every
+ * wrapper is kept reachable here until libdatachannel reports it closed.
+ */
+const heldUntilClosed = new Set<object>();
+
+interface ClosableNative {
+  onClosed(cb: () => void): void;
+}
+
+/** Holds `obj` until its closed callback runs, then calls `onClosed` (if any). */
+export function holdUntilClosed<T extends ClosableNative & object>(obj: T, where: string, onClosed?: () => void): T {
+  heldUntilClosed.add(obj);
+  obj.onClosed(guard(where, () => {
+    heldUntilClosed.delete(obj);
+    onClosed?.();
+  }));
+  return obj;
+}
+
+/** Native wrappers still waiting for their closed callback (for diagnostics and tests). */
+export function heldNativeCount(): number {
+  return heldUntilClosed.size;
 }

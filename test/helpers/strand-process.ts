@@ -23,7 +23,8 @@ export async function startStrand(opts: { workers?: number; args?: string[]; env
   const workers = opts.workers ?? 2;
   const udpPort = nextUdp;
   nextUdp += workers + 2;
-  const child = spawn(process.execPath, [BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), ...(opts.args ?? [])], {
+  const wrap = process.env.STRAND_TEST_WRAP ? process.env.STRAND_TEST_WRAP.split(' ') : [];
+  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });
@@ -59,8 +60,9 @@ export async function startStrand(opts: { workers?: number; args?: string[]; env
       const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      const [code] = await exited;
+      const [code, sig] = await exited;
       clearTimeout(timer);
+      if (sig) err += `\n(strand was killed by ${sig})`;
       return code;
     },
   };

@@ -1,6 +1,10 @@
 // Access-token verification with LiveKit's rules: HS256 only, iss = a configured API key,
 // exp required, one minute of clock leeway.
-import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+//
+// Synchronous on purpose (node:crypto HMAC): the WebSocket upgrade must happen inside uWS's
+// upgrade handler. Upgrading later from an async continuation needs res.cork(), and with
+// uWS v20.57 a cork around an upgrade intermittently closed the new socket.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ClaimGrants, VideoGrant } from './grants.js';
 
 export class AuthError extends Error {
@@ -10,38 +14,41 @@ export class AuthError extends Error {
 }
 
 const LEEWAY_SECONDS = 60;
-const encoder = new TextEncoder();
+
+function decodeSegment(segment: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new AuthError(`invalid token: ${what} is not base64url JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new AuthError(`invalid token: ${what} is not an object`);
+  return value as Record<string, unknown>;
+}
 
 export class TokenVerifier {
-  private readonly secrets = new Map<string, Uint8Array>();
+  private readonly secrets = new Map<string, string>();
 
   constructor(keys: Record<string, string>) {
-    for (const [key, secret] of Object.entries(keys)) this.secrets.set(key, encoder.encode(secret));
+    for (const [key, secret] of Object.entries(keys)) this.secrets.set(key, secret);
   }
 
-  async verify(token: string): Promise<ClaimGrants> {
-    let unverified: Record<string, unknown>;
-    try {
-      unverified = decodeJwt(token);
-    } catch {
-      throw new AuthError('invalid token: not a JWT');
-    }
-    const apiKey = typeof unverified.iss === 'string' ? unverified.iss : '';
+  verify(token: string, nowSeconds = Date.now() / 1000): ClaimGrants {
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts.some((p) => p === '')) throw new AuthError('invalid token: not a JWT');
+    const [headerB64, payloadB64, signatureB64] = parts as [string, string, string];
+    const header = decodeSegment(headerB64, 'header');
+    if (header.alg !== 'HS256') throw new AuthError(`invalid token: algorithm ${String(header.alg)} is not HS256`);
+    const payload = decodeSegment(payloadB64, 'payload');
+    const apiKey = typeof payload.iss === 'string' ? payload.iss : '';
     const secret = this.secrets.get(apiKey);
     if (!secret) throw new AuthError('invalid API key');
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, secret, {
-        algorithms: ['HS256'],
-        issuer: apiKey,
-        clockTolerance: LEEWAY_SECONDS,
-        requiredClaims: ['exp'],
-      }));
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new AuthError('token expired');
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new AuthError('invalid token signature');
-      throw new AuthError(`invalid token: ${(err as Error).message}`);
-    }
+    const expected = createHmac('sha256', secret).update(`${headerB64}.${payloadB64}`).digest();
+    const actual = Buffer.from(signatureB64, 'base64url');
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new AuthError('invalid token signature');
+    if (typeof payload.exp !== 'number') throw new AuthError('invalid token: exp is required');
+    if (nowSeconds > payload.exp + LEEWAY_SECONDS) throw new AuthError('token expired');
+    if (typeof payload.nbf === 'number' && nowSeconds < payload.nbf - LEEWAY_SECONDS) throw new AuthError('token not valid yet');
     return claimsFrom(apiKey, payload);
   }
 }

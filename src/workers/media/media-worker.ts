@@ -3,7 +3,7 @@
 // cross-worker rooms extend RoomRouter with ring buffers.
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
-import { loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
+import { heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { relayDataPacket, type DataRecipient } from './data-relay.js';
 import { PublisherPeer } from './publisher-peer.js';
 import { SubscriberPeer } from './subscriber-peer.js';
@@ -209,12 +209,12 @@ export class MediaWorker {
 
   private async shutdown(): Promise<void> {
     for (const sid of [...this.participants.keys()]) this.leave(sid);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.closing),
-      new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_WAIT_MS); }),
-    ]);
-    clearTimeout(timer);
+    // Wait until every connection, track and data channel has reported closed: releasing the
+    // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    await Promise.race([Promise.all(this.closing), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
+    while (heldNativeCount() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (heldNativeCount() > 0) this.onError('shutdown', new Error(`${heldNativeCount()} native objects did not report closed`));
     try {
       this.native?.cleanup();
     } catch (err) {

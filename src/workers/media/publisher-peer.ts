@@ -7,7 +7,7 @@ import { SdpError, newSdpSession, readTransportParams, type TransportParams } fr
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
 import { writeRemb } from '../../rtp/rtcp.js';
-import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import { guard, holdUntilClosed, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { CandidateQueue, ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
@@ -116,7 +116,7 @@ export class PublisherPeer implements RtcpSink {
   private attachTrack(track: Track): void {
     if (track.mid() !== TRANSPORT_MID) return;
     // Kept referenced: a collected Track closes and media stops silently.
-    this.track = track;
+    this.track = holdUntilClosed(track, 'publisher.track.onClosed');
     track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
   }
 
@@ -127,10 +127,10 @@ export class PublisherPeer implements RtcpSink {
       if (typeof msg === 'string') return; // LiveKit data packets are binary protobuf
       this.events.onDataMessage(label, Buffer.isBuffer(msg) ? msg : Buffer.from(msg));
     }));
-    dc.onClosed(guard('publisher.dc.onClosed', () => {
+    holdUntilClosed(dc, 'publisher.dc.onClosed', () => {
       const i = this.channels.indexOf(dc);
       if (i >= 0) this.channels.splice(i, 1);
-    }));
+    });
   }
 
   private applyExtensionIds(offer: ParsedOffer): void {
@@ -277,6 +277,8 @@ export class PublisherPeer implements RtcpSink {
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
     try {
+      for (const dc of this.channels) dc.close();
+      this.track?.close();
       this.pc?.close();
     } catch (err) {
       this.events.onError('publisher.close', err);

@@ -6,7 +6,7 @@ import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } fr
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { RTCP_PSFB, RtcpCursor, feedbackMediaSsrc, nextRtcp } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
-import { guard, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import { guard, holdUntilClosed, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
 import { ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
 import type { Receiver } from './receiver.js';
@@ -62,11 +62,11 @@ export class SubscriberPeer {
     }));
     const media = new this.native.Video(TRANSPORT_MID, 'SendOnly');
     media.addVP8Codec(96);
-    const track = pc.addTrack(media);
+    const track = holdUntilClosed(pc.addTrack(media), 'subscriber.track.onClosed');
     this.track = track;
     track.onMessage(guard('subscriber.onMessage', (buf: Buffer) => this.onFeedback(buf)));
-    this.reliable = pc.createDataChannel('_reliable');
-    this.lossy = pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0 });
+    this.reliable = holdUntilClosed(pc.createDataChannel('_reliable'), 'subscriber.dc.onClosed');
+    this.lossy = holdUntilClosed(pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0 }), 'subscriber.dc.onClosed');
     for (const dc of [this.reliable, this.lossy]) {
       // Data arriving on the subscriber PC is not expected from LiveKit clients; drain it.
       dc.onMessage(guard('subscriber.dc.onMessage', () => undefined));
@@ -213,6 +213,9 @@ export class SubscriberPeer {
     this.subscriptions.clear();
     this.bySsrc.clear();
     try {
+      this.reliable?.close();
+      this.lossy?.close();
+      this.track?.close();
       this.pc?.close();
     } catch (err) {
       this.events.onError('subscriber.close', err);
