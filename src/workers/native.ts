@@ -5,7 +5,7 @@
 // A copy of the .node file at a unique path gets its own handle, statics and libdatachannel.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type NodeDataChannel from 'node-datachannel';
 
@@ -21,13 +21,24 @@ function addonPath(): string {
 
 let loaded: Native | null = null;
 
+/**
+ * glibc's RTLD_NODELETE (Node does not name it). When a worker's environment is torn down Node
+ * dlclose()s its addons, but libdatachannel's own threads may still be exiting and run
+ * thread-local destructors from the library; unmapped code there crashes the process (seen as
+ * SIGSEGV in __nptl_deallocate_tsd). With NODELETE the code stays mapped until the process exits.
+ */
+const RTLD_NODELETE = 0x1000;
+
 export function loadNative(): Native {
   if (loaded) return loaded;
   const dir = mkdtempSync(join(tmpdir(), 'strand-ndc-'));
   const copy = join(dir, 'node_datachannel.node');
   copyFileSync(addonPath(), copy);
   try {
-    loaded = require(copy) as Native;
+    const mod = { exports: {} as Native };
+    const flags = constants.dlopen.RTLD_LAZY | (process.platform === 'linux' ? RTLD_NODELETE : 0);
+    process.dlopen(mod, copy, flags);
+    loaded = mod.exports;
   } finally {
     // The mapping stays valid after the file is unlinked. STRAND_KEEP_NATIVE_COPY=1 keeps the
     // file so that gdb can symbolise a core dump.

@@ -56,7 +56,7 @@ export async function startStrand(opts: { workers?: number; args?: string[]; env
     stdout: () => out,
     stderr: () => err,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
