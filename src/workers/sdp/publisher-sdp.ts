@@ -169,11 +169,11 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
     const s = offer.sections[i]!;
     if (om.type === 'application') {
       if (s.rejected) {
-        media.push({ type: 'application', port: 0, protocol: om.protocol, payloads: om.payloads, mid: s.mid, rtp: [], fmtp: [] });
+        media.push({ type: 'application', port: 0, protocol: om.protocol, payloads: String(om.payloads ?? ''), mid: s.mid, rtp: [], fmtp: [] });
         continue;
       }
       const m: MediaDescription = {
-        type: 'application', port: 9, protocol: om.protocol, payloads: om.payloads,
+        type: 'application', port: 9, protocol: om.protocol, payloads: String(om.payloads ?? 'webrtc-datachannel'),
         connection: { version: 4, ip: '0.0.0.0' }, mid: s.mid, rtp: [], fmtp: [],
         sctpPort: transport.sctpPort ?? 5000, maxMessageSize: transport.maxMessageSize ?? 262144,
       };
@@ -185,7 +185,8 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
     }
     const codec = s.codec;
     if (s.rejected || !codec || (om.type !== 'audio' && om.type !== 'video')) {
-      const pt = om.payloads?.split(' ')[0] ?? '0';
+      // sdp-transform gives a lone payload type as a number.
+      const pt = String(om.payloads ?? '0').split(' ')[0] ?? '0';
       media.push({ type: om.type, port: 0, protocol: om.protocol, payloads: pt, mid: s.mid, direction: 'inactive', rtp: [], fmtp: [] });
       continue;
     }
