@@ -90,6 +90,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   const log = createLogger(cfg.logLevel);
   for (const w of early) log.warn(w);
+  // One participant's failed operation must never take the server down with it.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const server = await startServer(cfg, log);
   log.info({ port: server.port, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
 

@@ -1,5 +1,5 @@
 // Helpers shared by the publisher and subscriber peers around libdatachannel's lifecycle.
-import { guard, type PeerConnection } from '../native.js';
+import { guard, type Native, type PeerConnection, type RtcConfig } from '../native.js';
 
 /** Resolves once ICE gathering is complete (or after `timeoutMs`, with what was gathered). */
 export function gatheringComplete(pc: PeerConnection, timeoutMs = 3000): Promise<void> {
@@ -52,22 +52,41 @@ export function randomSsrc(): number {
 }
 
 /**
- * Resolves once libdatachannel reports a PeerConnection `closed`. cleanup() must wait for this:
- * releasing the addon while a closing connection still has callbacks in flight aborts the
- * process (napi_release_threadsafe_function on a released function).
+ * One native PeerConnection and its lifecycle, shared by the publisher and subscriber peers:
+ * the state callback, remote candidates queued until the remote description is set, an
+ * ordered close, and a promise that settles once libdatachannel reports the connection closed.
+ * cleanup() must wait for that: releasing the addon while a closing connection still has
+ * callbacks in flight aborts the process.
  */
-export class ClosedSignal {
-  readonly promise: Promise<void>;
-  private resolveFn!: () => void;
-  private settled = false;
+export class NativeConnection {
+  pc: PeerConnection | null = null;
+  readonly candidates: CandidateQueue;
+  readonly whenClosed: Promise<void>;
+  private resolveClosed!: () => void;
 
-  constructor() {
-    this.promise = new Promise((resolve) => { this.resolveFn = resolve; });
+  constructor(private readonly where: string, private readonly onError: (where: string, err: unknown) => void) {
+    this.whenClosed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.candidates = new CandidateQueue(() => this.pc, (err) => onError(`${where}.addRemoteCandidate`, err));
   }
 
-  resolve(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolveFn();
+  open(native: Native, name: string, config: RtcConfig, onState: (state: string) => void): PeerConnection {
+    const pc = new native.PeerConnection(name, config);
+    this.pc = pc;
+    pc.onStateChange(guard(`${this.where}.onStateChange`, (state: string) => {
+      if (state === 'closed') this.resolveClosed();
+      onState(state);
+    }));
+    return pc;
+  }
+
+  /** Closes `parts` (data channels, tracks) first, then the connection. */
+  close(parts: Array<{ close(): void } | null>): void {
+    if (!this.pc) this.resolveClosed();
+    try {
+      for (const part of parts) part?.close();
+      this.pc?.close();
+    } catch (err) {
+      this.onError(`${this.where}.close`, err);
+    }
   }
 }

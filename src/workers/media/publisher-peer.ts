@@ -7,9 +7,9 @@ import { SdpError, newSdpSession, readTransportParams, type TransportParams } fr
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
 import { writeRemb } from '../../rtp/rtcp.js';
-import { guard, holdUntilClosed, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
-import { CandidateQueue, ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
+import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 
 /** Where packets of one SSRC go. `receiver === null` means: known, and dropped (RTX for now). */
@@ -35,7 +35,7 @@ export interface PublisherPeerEvents {
 }
 
 export class PublisherPeer implements RtcpSink {
-  private pc: PeerConnection | null = null;
+  private readonly conn: NativeConnection;
   private connecting: Promise<void> | null = null;
   private track: Track | null = null;
   private readonly channels: DataChannel[] = [];
@@ -44,7 +44,6 @@ export class PublisherPeer implements RtcpSink {
   private readonly mids = new Map<string, MidState>();
   private readonly ssrcRoutes = new Map<number, SsrcRoute>();
   private readonly receiversBySid = new Map<string, Receiver>();
-  private readonly candidates: CandidateQueue;
   private extMid = 0;
   private extRid = 0;
   private extRepairedRid = 0;
@@ -57,7 +56,6 @@ export class PublisherPeer implements RtcpSink {
   packetsIn = 0;
   packetsUnrouted = 0;
   private closed = false;
-  private readonly closedSignal = new ClosedSignal();
 
   constructor(
     private readonly native: Native,
@@ -65,7 +63,7 @@ export class PublisherPeer implements RtcpSink {
     private readonly config: RtcConfig,
     private readonly events: PublisherPeerEvents,
   ) {
-    this.candidates = new CandidateQueue(() => this.pc, (err) => events.onError('addRemoteCandidate', err));
+    this.conn = new NativeConnection('publisher', events.onError);
   }
 
   get receivers(): Iterable<Receiver> {
@@ -95,17 +93,14 @@ export class PublisherPeer implements RtcpSink {
 
   private async connect(offer: ParsedOffer): Promise<void> {
     const view = publisherTransportView(offer);
-    const pc = new this.native.PeerConnection(`pub-${this.sid}`, this.config);
-    this.pc = pc;
-    pc.onStateChange(guard('publisher.onStateChange', (state: string) => {
-      if (state === 'closed') this.closedSignal.resolve();
+    const pc = this.conn.open(this.native, `pub-${this.sid}`, this.config, (state) => {
       this.events.onStateChange(state);
       if (state === 'connected') this.startRemb();
-    }));
+    });
     pc.onTrack(guard('publisher.onTrack', (track: Track) => this.attachTrack(track)));
     pc.onDataChannel(guard('publisher.onDataChannel', (dc: DataChannel) => this.attachDataChannel(dc)));
     pc.setRemoteDescription(view, 'offer');
-    this.candidates.flush();
+    this.conn.candidates.flush();
     pc.setLocalDescription('answer');
     await gatheringComplete(pc);
     const local = pc.localDescription();
@@ -196,7 +191,7 @@ export class PublisherPeer implements RtcpSink {
   }
 
   addRemoteCandidate(candidate: string): void {
-    this.candidates.add(candidate, TRANSPORT_MID);
+    this.conn.candidates.add(candidate, TRANSPORT_MID);
   }
 
   /** Per packet: the media path. No allocation except the native Buffer we are handed. */
@@ -266,23 +261,16 @@ export class PublisherPeer implements RtcpSink {
 
   /** Resolves when the native connection has finished closing (at once if there is none). */
   get whenClosed(): Promise<void> {
-    return this.closedSignal.promise;
+    return this.conn.whenClosed;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.pc) this.closedSignal.resolve();
     if (this.rembTimer) clearInterval(this.rembTimer);
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
-    try {
-      for (const dc of this.channels) dc.close();
-      this.track?.close();
-      this.pc?.close();
-    } catch (err) {
-      this.events.onError('publisher.close', err);
-    }
+    this.conn.close([...this.channels, this.track]);
     this.track = null;
     this.channels.length = 0;
   }

@@ -6,9 +6,9 @@ import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } fr
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { RTCP_PSFB, RtcpCursor, feedbackMediaSsrc, nextRtcp } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
-import { guard, holdUntilClosed, type DataChannel, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
+import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
-import { ClosedSignal, gatheringComplete, randomSsrc } from './peer-util.js';
+import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import type { Receiver } from './receiver.js';
 
 const TRANSPORT_MID = 't';
@@ -26,7 +26,7 @@ interface Subscription {
 }
 
 export class SubscriberPeer {
-  private pc: PeerConnection | null = null;
+  private readonly conn: NativeConnection;
   private track: Track | null = null;
   private reliable: DataChannel | null = null;
   private lossy: DataChannel | null = null;
@@ -36,13 +36,10 @@ export class SubscriberPeer {
   private readonly sections: SubscriberSection[] = [];
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly bySsrc = new Map<number, Subscription>();
-  private remoteSet = false;
   private offering = false;
   private dirty = false;
-  private readonly pendingCandidates: string[] = [];
   private readonly cursor = new RtcpCursor();
   private closed = false;
-  private readonly closedSignal = new ClosedSignal();
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
 
   constructor(
@@ -50,16 +47,13 @@ export class SubscriberPeer {
     private readonly sid: string,
     private readonly config: RtcConfig,
     private readonly events: SubscriberPeerEvents,
-  ) {}
+  ) {
+    this.conn = new NativeConnection('subscriber', events.onError);
+  }
 
   /** Creates the native connection and returns the first offer (data channels only, or fast start). */
   async start(): Promise<string> {
-    const pc = new this.native.PeerConnection(`sub-${this.sid}`, this.config);
-    this.pc = pc;
-    pc.onStateChange(guard('subscriber.onStateChange', (state: string) => {
-      if (state === 'closed') this.closedSignal.resolve();
-      this.events.onStateChange(state);
-    }));
+    const pc = this.conn.open(this.native, `sub-${this.sid}`, this.config, (state) => this.events.onStateChange(state));
     const media = new this.native.Video(TRANSPORT_MID, 'SendOnly');
     media.addVP8Codec(96);
     const track = holdUntilClosed(pc.addTrack(media), 'subscriber.track.onClosed');
@@ -90,29 +84,18 @@ export class SubscriberPeer {
     if (this.closed) return;
     if (!this.offering) throw new SdpError('answer without an outstanding subscriber offer');
     const view = subscriberViewAnswer(this.nativeOffer, sdp);
-    if (!this.remoteSet) {
-      this.pc!.setRemoteDescription(view, 'answer');
-      this.remoteSet = true;
-      for (const c of this.pendingCandidates.splice(0)) this.applyCandidate(c);
+    const pc = this.conn.pc;
+    // Only the first answer reaches libdatachannel; later ones change Strand's sections only.
+    if (pc && pc.remoteDescription() === null) {
+      pc.setRemoteDescription(view, 'answer');
+      this.conn.candidates.flush();
     }
     this.offering = false;
     if (this.dirty) this.renegotiate();
   }
 
   addRemoteCandidate(candidate: string): void {
-    if (!this.remoteSet) {
-      if (this.pendingCandidates.length < 64) this.pendingCandidates.push(candidate);
-      return;
-    }
-    this.applyCandidate(candidate);
-  }
-
-  private applyCandidate(candidate: string): void {
-    try {
-      this.pc?.addRemoteCandidate(candidate.startsWith('a=') ? candidate.slice(2) : candidate, TRANSPORT_MID);
-    } catch (err) {
-      this.events.onError('subscriber.addRemoteCandidate', err);
-    }
+    this.conn.candidates.add(candidate, TRANSPORT_MID);
   }
 
   /** Sends a new offer now, or once the outstanding one is answered. */
@@ -202,24 +185,16 @@ export class SubscriberPeer {
 
   /** Resolves when the native connection has finished closing (at once if there is none). */
   get whenClosed(): Promise<void> {
-    return this.closedSignal.promise;
+    return this.conn.whenClosed;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.pc) this.closedSignal.resolve();
     for (const sub of this.subscriptions.values()) sub.receiver.removeDownTrack(sub.downTrack);
     this.subscriptions.clear();
     this.bySsrc.clear();
-    try {
-      this.reliable?.close();
-      this.lossy?.close();
-      this.track?.close();
-      this.pc?.close();
-    } catch (err) {
-      this.events.onError('subscriber.close', err);
-    }
+    this.conn.close([this.reliable, this.lossy, this.track]);
     this.track = null;
     this.reliable = null;
     this.lossy = null;
