@@ -44,6 +44,8 @@ export type MediaCommand =
   | { op: 'remoteCandidate'; participantSid: string; target: SignalTargetName; candidate: string; mid: string }
   | { op: 'subscribe'; participantSid: string; trackSid: string }
   | { op: 'unsubscribe'; participantSid: string; trackSid: string }
+  /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
+  | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number }
   | { op: 'unpublish'; participantSid: string; trackSid: string }
   | { op: 'leave'; participantSid: string }
   | { op: 'stats' }
@@ -68,6 +70,7 @@ export interface MediaResults {
   remoteCandidate: null;
   subscribe: { ok: boolean; reason?: string };
   unsubscribe: null;
+  trackSettings: null;
   unpublish: null;
   leave: null;
   stats: WorkerStats;

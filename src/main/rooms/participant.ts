@@ -23,6 +23,8 @@ export class Participant {
   readonly pending = new Map<string, PendingTrackInfo>();
   /** Track sids this participant is subscribed to. */
   readonly subscriptions = new Set<string>();
+  /** Highest layer wanted per track sid (from UpdateTrackSettings); -1 = disabled. */
+  readonly trackSettings = new Map<string, number>();
   closed = false;
 
   constructor(

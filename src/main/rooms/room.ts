@@ -5,6 +5,7 @@ import { livekit } from '../../proto/index.js';
 import type { MediaEvent, PendingTrack } from '../../workers/protocol.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
+import { layerForSize } from '../../rtp/layer-selector.js';
 import { newId } from './ids.js';
 import { Participant, maySource } from './participant.js';
 
@@ -173,7 +174,11 @@ export class Room {
       p.send({ trackPublished: { cid, track: existing.info } });
       return;
     }
-    const layers = (req.layers ?? []).map((l) => ({ ...l }));
+    // Field by field: decoded protobufjs messages keep default values (quality LOW = 0) on
+    // the prototype, where a spread would not see them.
+    const layers: livekit.IVideoLayer[] = (req.layers ?? []).map((l) => ({
+      quality: l.quality ?? livekit.VideoQuality.LOW, width: l.width ?? 0, height: l.height ?? 0, bitrate: l.bitrate ?? 0,
+    }));
     const info: livekit.ITrackInfo = {
       sid: newId('TR_'),
       type,
@@ -267,6 +272,8 @@ export class Room {
       if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
       return;
     }
+    const maxLayer = p.trackSettings.get(trackSid);
+    if (maxLayer !== undefined) await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
     const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
     if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
   }
@@ -274,6 +281,31 @@ export class Room {
   async unsubscribe(p: Participant, trackSid: string): Promise<void> {
     if (!p.subscriptions.delete(trackSid)) return;
     await this.ctx.pool.run(this.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
+  }
+
+  /**
+   * A subscriber's UpdateTrackSettings (adaptive stream, setVideoQuality, disable): turned into
+   * the highest simulcast layer it needs, using the layer sizes the publisher announced.
+   */
+  async trackSettings(p: Participant, settings: livekit.IUpdateTrackSettings): Promise<void> {
+    for (const trackSid of settings.trackSids ?? []) {
+      const track = this.trackInfo(trackSid);
+      if (!track) continue;
+      const maxLayer = maxLayerFor(track, settings);
+      this.ctx.log.debug({ participant: p.sid, trackSid, width: settings.width, height: settings.height, disabled: settings.disabled, maxLayer }, 'track settings');
+      p.trackSettings.set(trackSid, maxLayer);
+      if (p.subscriptions.has(trackSid)) {
+        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
+      }
+    }
+  }
+
+  private trackInfo(trackSid: string): livekit.ITrackInfo | undefined {
+    for (const o of this.participants.values()) {
+      const t = o.tracks.get(trackSid);
+      if (t) return t;
+    }
+    return undefined;
   }
 
   /** Events from the media worker about this room's participants. */
@@ -302,4 +334,17 @@ export class Room {
     this.closed = true;
     await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true)));
   }
+}
+
+/** The highest layer index a subscriber needs for `track`, or -1 when it disabled the track. */
+export function maxLayerFor(track: livekit.ITrackInfo, s: livekit.IUpdateTrackSettings): number {
+  if (s.disabled) return -1;
+  const layers = (track.layers ?? []).map((l) => ({ width: l.width ?? 0, height: l.height ?? 0, quality: l.quality ?? 0 }));
+  if (layers.length === 0) return 0;
+  if ((s.width ?? 0) > 0 || (s.height ?? 0) > 0) return layerForSize(layers, s.width ?? 0, s.height ?? 0);
+  // No size: the (deprecated) quality field; the highest layer at or below it.
+  const quality = s.quality ?? livekit.VideoQuality.HIGH;
+  let best = 0;
+  for (const [i, l] of layers.entries()) if (l.quality <= quality) best = i;
+  return best;
 }

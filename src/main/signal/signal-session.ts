@@ -160,6 +160,8 @@ export class SignalSession implements SignalSink {
         break;
       }
       case 'trackSetting':
+        await room.trackSettings(p, req.trackSetting!);
+        break;
       case 'updateVideoTrack':
       case 'updateAudioTrack':
       case 'subscriptionPermission':

@@ -1,7 +1,10 @@
 // One published track as sent to one subscriber: picks the source layer, rewrites SSRC,
-// payload type, sequence numbers and timestamps, and sends on the subscriber's transport.
+// payload type, sequence numbers, timestamps and VP8 picture ids, and sends on the
+// subscriber's transport.
 import { writeU16, writeU32 } from '../../rtp/packet.js';
 import { RtpMunger } from '../../rtp/munger.js';
+import { desiredLayer, type LayerMask } from '../../rtp/layer-selector.js';
+import { Vp8Munger, type Vp8Descriptor } from '../../rtp/vp8.js';
 import type { Track } from '../native.js';
 
 /** What a DownTrack needs from the publisher side (implemented by Receiver). */
@@ -9,13 +12,16 @@ export interface KeyframeSource {
   requestKeyframe(layer: number): void;
 }
 
-/** How long a layer may be silent before a downtrack gives up on it, ms. */
-const LAYER_SILENCE_MS = 1500;
-
 export class DownTrack {
   readonly munger = new RtpMunger();
+  private readonly vp8 = new Vp8Munger();
   /** Layer currently forwarded, -1 before the first keyframe. */
   currentLayer = -1;
+  /**
+   * Highest layer the subscriber wants (from its track settings: size, quality); -1 pauses the
+   * track. Starts at "as high as there is", like LiveKit before the first settings arrive.
+   */
+  maxLayer = 31;
   packetsSent = 0;
   bytesSent = 0;
   sendErrors = 0;
@@ -33,25 +39,28 @@ export class DownTrack {
   ) {}
 
   /**
-   * Offers a packet of `layer`. Audio and single-layer video go straight through; for
-   * simulcast the downtrack stays on its layer and moves up (or away from a silent layer)
-   * only at a keyframe, so the decoder never sees a frame that references a missing one.
+   * Offers a packet of `layer`. The downtrack stays on its layer and moves to the layer it
+   * wants (see desiredLayer) only at a keyframe of that layer, so the decoder never gets a
+   * frame that references one it did not see; meanwhile it asks the publisher for one.
    */
   write(pkt: Uint8Array, len: number, seq: number, ts: number, layer: number, keyframe: boolean,
-    bestLayer: number, currentLayerSilentMs: number, nowMs: number): void {
-    if (this.closed) return;
+    active: LayerMask, vp8: Vp8Descriptor | null, nowMs: number): void {
+    if (this.closed || this.maxLayer < 0) return;
     if (layer !== this.currentLayer) {
-      const wantSwitch = this.currentLayer < 0 || layer > this.currentLayer
-        ? layer === bestLayer || this.currentLayer < 0
-        : currentLayerSilentMs > LAYER_SILENCE_MS;
-      if (!wantSwitch) return;
-      if (this.isVideo && !keyframe) {
-        if (layer === bestLayer) this.source.requestKeyframe(layer);
-        return;
+      if (this.isVideo) {
+        if (layer !== desiredLayer(this.maxLayer, active)) return;
+        if (!keyframe) {
+          this.source.requestKeyframe(layer);
+          return;
+        }
       }
       const elapsedMs = this.lastSendMs > 0 ? nowMs - this.lastSendMs : 0;
       this.munger.switchSource(seq, ts, this.munger.hasStarted ? Math.round((elapsedMs * this.clockRate) / 1000) : 1);
+      if (vp8 !== null) this.vp8.switchSource(vp8);
       this.currentLayer = layer;
+    } else if (this.isVideo) {
+      const want = desiredLayer(this.maxLayer, active);
+      if (want >= 0 && want !== layer) this.source.requestKeyframe(want);
     }
     if (!this.munger.map(seq, ts)) return;
     this.lastSendMs = nowMs;
@@ -59,6 +68,7 @@ export class DownTrack {
     writeU16(pkt, 2, this.munger.seq);
     writeU32(pkt, 4, this.munger.ts);
     writeU32(pkt, 8, this.ssrc);
+    if (vp8 !== null) this.vp8.rewrite(pkt, vp8);
     try {
       if (this.transport.sendMessageBinary(pkt as Buffer)) {
         this.packetsSent++;

@@ -73,6 +73,9 @@ export class MediaWorker {
       case 'unsubscribe':
         this.participants.get(cmd.participantSid)?.subscriber?.unsubscribe(cmd.trackSid);
         return null;
+      case 'trackSettings':
+        this.participants.get(cmd.participantSid)?.subscriber?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
+        return null;
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
       case 'leave': this.leave(cmd.participantSid); return null;
       case 'stats': return this.stats();

@@ -1,8 +1,12 @@
 // One published track on the receive side: its simulcast layers, the SSRCs learned for them,
 // and the downtracks it feeds. Packets arrive already demultiplexed by the PublisherPeer.
-import { isKeyframe, codecId } from '../../rtp/keyframe.js';
+import { CODEC_VP8, isKeyframe, codecId } from '../../rtp/keyframe.js';
+import { Vp8Descriptor, parseVp8Descriptor } from '../../rtp/vp8.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
 import type { DownTrack, KeyframeSource } from './down-track.js';
+
+/** A layer that sent nothing for this long is treated as stopped, ms. */
+const LAYER_ACTIVE_MS = 1000;
 
 /** Minimum time between two PLIs for one layer, ms (LiveKit: 500 ms low, 1 s mid/high). */
 const PLI_INTERVAL_MS = [500, 1000, 1000];
@@ -20,6 +24,7 @@ export class Receiver implements KeyframeSource {
   private readonly lastPliMs: number[];
   private readonly codec: number;
   private readonly pli = Buffer.alloc(PLI_SIZE);
+  private readonly vp8 = new Vp8Descriptor();
   packets = 0;
   bytes = 0;
 
@@ -46,10 +51,12 @@ export class Receiver implements KeyframeSource {
     return this.layerSsrcs.length;
   }
 
-  /** The highest layer that has sent within the last second. */
-  private bestLayer(nowMs: number): number {
-    for (let l = this.layerSsrcs.length - 1; l > 0; l--) if (nowMs - this.layerLastSeenMs[l]! < 1000) return l;
-    return 0;
+  /** Bit i set: layer i sent a packet within LAYER_ACTIVE_MS. */
+  activeLayers(nowMs: number): number {
+    let mask = 0;
+    const seen = this.layerLastSeenMs;
+    for (let l = 0; l < seen.length; l++) if (seen[l]! > 0 && nowMs - seen[l]! < LAYER_ACTIVE_MS) mask |= 1 << l;
+    return mask;
   }
 
   onPacket(pkt: Uint8Array, len: number, payloadOffset: number, payloadEnd: number, seq: number, ts: number, layer: number, nowMs: number): void {
@@ -59,13 +66,9 @@ export class Receiver implements KeyframeSource {
     const dts = this.downTracks;
     if (dts.length === 0) return;
     const keyframe = this.kind === 'video' && isKeyframe(this.codec, pkt, payloadOffset, payloadEnd);
-    const best = this.bestLayer(nowMs);
-    for (let i = 0; i < dts.length; i++) {
-      const dt = dts[i]!;
-      const cur = dt.currentLayer;
-      const silent = cur >= 0 ? nowMs - this.layerLastSeenMs[cur]! : Infinity;
-      dt.write(pkt, len, seq, ts, layer, keyframe, best, silent, nowMs);
-    }
+    const vp8 = this.codec === CODEC_VP8 && parseVp8Descriptor(pkt, payloadOffset, payloadEnd, this.vp8) ? this.vp8 : null;
+    const active = this.activeLayers(nowMs);
+    for (let i = 0; i < dts.length; i++) dts[i]!.write(pkt, len, seq, ts, layer, keyframe, active, vp8, nowMs);
   }
 
   addDownTrack(dt: DownTrack): void {

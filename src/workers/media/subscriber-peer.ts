@@ -148,6 +148,17 @@ export class SubscriberPeer {
     this.renegotiate();
   }
 
+  /** Applies a subscriber's track settings: the highest layer it wants, or -1 to pause. */
+  setMaxLayer(trackSid: string, maxLayer: number): void {
+    const sub = this.subscriptions.get(trackSid);
+    if (!sub) return;
+    const dt = sub.downTrack;
+    const wasPaused = dt.maxLayer < 0;
+    dt.maxLayer = maxLayer;
+    // Resuming or switching layers needs a keyframe on the layer it will move to.
+    if (maxLayer >= 0 && (wasPaused || dt.currentLayer !== maxLayer)) sub.receiver.requestKeyframe(Math.min(maxLayer, sub.receiver.layerCount - 1));
+  }
+
   get downTrackCount(): number {
     return this.subscriptions.size;
   }
