@@ -180,6 +180,19 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     });
   }
 
+  if (cfg.development) {
+    // Counters of every media worker (current downtracks only); metrics get their own endpoint.
+    app.get('/debug/stats', (res) => {
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'stats' }))).then((stats) => {
+        if (!aborted) reply(res, 200, JSON.stringify(stats), 'application/json');
+      }, (err: unknown) => {
+        if (!aborted) reply(res, 500, String((err as Error).message));
+      });
+    });
+  }
+
   app.any('/*', (res) => reply(res, 404, 'not found'));
 
   const listenSockets: UWS.us_listen_socket[] = [];

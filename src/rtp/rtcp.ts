@@ -82,3 +82,46 @@ export function nextRtcp(buf: Uint8Array, len: number, c: RtcpCursor): boolean {
 export function feedbackMediaSsrc(buf: Uint8Array, c: RtcpCursor): number {
   return c.length >= 12 ? readU32(buf, c.offset + 8) : 0;
 }
+
+/**
+ * Reads the lost sequence numbers of a generic NACK (RTPFB FMT 1) at the cursor into `out`.
+ * Returns how many were written (bounded by out.length).
+ */
+export function readNack(buf: Uint8Array, c: RtcpCursor, out: Uint16Array): number {
+  let n = 0;
+  for (let off = c.offset + 12; off + 4 <= c.offset + c.length; off += 4) {
+    const pid = (buf[off]! << 8) | buf[off + 1]!;
+    const blp = (buf[off + 2]! << 8) | buf[off + 3]!;
+    if (n < out.length) out[n++] = pid;
+    for (let b = 0; b < 16; b++) {
+      if ((blp & (1 << b)) !== 0 && n < out.length) out[n++] = (pid + b + 1) & 0xffff;
+    }
+  }
+  return n;
+}
+
+/** Writes a generic NACK for `count` sequence numbers (ascending, within 16 of the first of each group). */
+export function writeNack(buf: Uint8Array, senderSsrc: number, mediaSsrc: number, seqs: ArrayLike<number>, count: number): number {
+  let off = 12;
+  let i = 0;
+  while (i < count && off + 4 <= buf.length) {
+    const pid = seqs[i]!;
+    let blp = 0;
+    i++;
+    while (i < count) {
+      const d = (seqs[i]! - pid - 1) & 0xffff;
+      if (d >= 16) break;
+      blp |= 1 << d;
+      i++;
+    }
+    buf[off] = pid >> 8; buf[off + 1] = pid & 0xff; buf[off + 2] = blp >> 8; buf[off + 3] = blp & 0xff;
+    off += 4;
+  }
+  buf[0] = 0x81; // V=2, FMT=1
+  buf[1] = RTCP_RTPFB;
+  buf[2] = 0;
+  buf[3] = off / 4 - 1;
+  writeU32(buf, 4, senderSsrc);
+  writeU32(buf, 8, mediaSsrc);
+  return off;
+}

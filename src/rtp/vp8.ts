@@ -64,8 +64,9 @@ export function parseVp8Descriptor(buf: Uint8Array, off: number, end: number, d:
 export class Vp8Munger {
   private pictureIdOffset = 0;
   private tl0Offset = 0;
-  private lastPictureId = -1;
-  private lastTl0 = -1;
+  /** Values written into the last packet rewritten (-1 when it had none). */
+  lastPictureId = -1;
+  lastTl0 = -1;
 
   /** Re-bases so that the frame in `d` continues right after the last one forwarded. */
   switchSource(d: Vp8Descriptor): void {
@@ -97,4 +98,17 @@ export class Vp8Munger {
       this.lastTl0 = t;
     }
   }
+}
+
+/** Writes a picture id and TL0PICIDX into the descriptor `d` describes (for retransmissions). */
+export function writeVp8Ids(buf: Uint8Array, d: Vp8Descriptor, pictureId: number, tl0: number): void {
+  if (d.pictureIdOffset >= 0 && pictureId >= 0) {
+    if (d.pictureIdLong) {
+      buf[d.pictureIdOffset] = 0x80 | ((pictureId >> 8) & 0x7f);
+      buf[d.pictureIdOffset + 1] = pictureId & 0xff;
+    } else {
+      buf[d.pictureIdOffset] = pictureId & 0x7f;
+    }
+  }
+  if (d.tl0Offset >= 0 && tl0 >= 0) buf[d.tl0Offset] = tl0;
 }

@@ -59,6 +59,12 @@ export interface WorkerStats {
   packetsIn: number;
   packetsOut: number;
   packetsDropped: number;
+  /** Sequence numbers subscribers NACKed, RTX packets sent for them, and NACKs not in the cache. */
+  nacks: number;
+  retransmits: number;
+  retransmitMisses: number;
+  /** Packets dropped by the STRAND_TEST_DOWNTRACK_LOSS hook. */
+  testDrops: number;
 }
 
 /** The value each command resolves to. */

@@ -1,20 +1,31 @@
 // One published track as sent to one subscriber: picks the source layer, rewrites SSRC,
-// payload type, sequence numbers, timestamps and VP8 picture ids, and sends on the
-// subscriber's transport.
-import { writeU16, writeU32 } from '../../rtp/packet.js';
+// payload type, sequence numbers, timestamps and VP8 picture ids, sends on the subscriber's
+// transport, and answers the subscriber's NACKs with RTX from the receiver's packet cache.
+import { RTP_HEADER_SIZE, RtpHeader, parseRtpHeader, writeU16, writeU32 } from '../../rtp/packet.js';
 import { RtpMunger } from '../../rtp/munger.js';
 import { desiredLayer, type LayerMask } from '../../rtp/layer-selector.js';
-import { Vp8Munger, type Vp8Descriptor } from '../../rtp/vp8.js';
+import { MAX_PACKET_SIZE, type PacketCache } from '../../rtp/packet-cache.js';
+import { Sequencer } from '../../rtp/sequencer.js';
+import { Vp8Descriptor, Vp8Munger, parseVp8Descriptor, writeVp8Ids } from '../../rtp/vp8.js';
 import type { Track } from '../native.js';
 
 /** What a DownTrack needs from the publisher side (implemented by Receiver). */
-export interface KeyframeSource {
+export interface PacketSource {
   requestKeyframe(layer: number): void;
+  /** Per layer packet caches (video), or null when the source keeps none. */
+  readonly caches: PacketCache[] | null;
+}
+
+/** RTX parameters of a downtrack (RFC 4588), when the subscriber offer declares them. */
+export interface RtxParams {
+  ssrc: number;
+  payloadType: number;
 }
 
 export class DownTrack {
   readonly munger = new RtpMunger();
   private readonly vp8 = new Vp8Munger();
+  private readonly sequencer: Sequencer | null;
   /** Layer currently forwarded, -1 before the first keyframe. */
   currentLayer = -1;
   /**
@@ -22,11 +33,24 @@ export class DownTrack {
    * track. Starts at "as high as there is", like LiveKit before the first settings arrive.
    */
   maxLayer = 31;
+  /**
+   * Test hook: fraction of first transmissions dropped on purpose, to exercise loss recovery
+   * (set from STRAND_TEST_DOWNTRACK_LOSS; 0 in production).
+   */
+  lossRate = 0;
   packetsSent = 0;
   bytesSent = 0;
   sendErrors = 0;
+  nacksReceived = 0;
+  retransmits = 0;
+  retransmitMisses = 0;
+  testDrops = 0;
   private closed = false;
   private lastSendMs = 0;
+  private rtxSeq = Math.floor(Math.random() * 0x8000);
+  private rtxBuf: Buffer | null = null;
+  private readonly rtxHeader = new RtpHeader();
+  private readonly rtxVp8 = new Vp8Descriptor();
 
   constructor(
     readonly trackSid: string,
@@ -35,8 +59,11 @@ export class DownTrack {
     readonly isVideo: boolean,
     readonly clockRate: number,
     private readonly transport: Track,
-    private readonly source: KeyframeSource,
-  ) {}
+    private readonly source: PacketSource,
+    readonly rtx: RtxParams | null,
+  ) {
+    this.sequencer = rtx && source.caches ? new Sequencer(512) : null;
+  }
 
   /**
    * Offers a packet of `layer`. The downtrack stays on its layer and moves to the layer it
@@ -69,16 +96,76 @@ export class DownTrack {
     writeU32(pkt, 4, this.munger.ts);
     writeU32(pkt, 8, this.ssrc);
     if (vp8 !== null) this.vp8.rewrite(pkt, vp8);
+    if (this.sequencer !== null) {
+      this.sequencer.push(this.munger.seq, seq, layer, this.munger.ts, vp8 !== null ? this.vp8.lastPictureId : -1, vp8 !== null ? this.vp8.lastTl0 : -1);
+    }
+    if (this.lossRate > 0 && Math.random() < this.lossRate) {
+      this.testDrops++;
+      return;
+    }
+    this.send(pkt, len);
+  }
+
+  /**
+   * Answers a NACK for `outSeq`: the original packet from the cache, rewritten as it was sent,
+   * wrapped in RTX (RFC 4588: own SSRC and sequence, original sequence number first).
+   * Retransmitting on the media SSRC is not an option: SRTP rejects a reused sequence number.
+   */
+  retransmit(outSeq: number): void {
+    this.nacksReceived++;
+    const caches = this.source.caches;
+    if (this.sequencer === null || caches === null || this.rtx === null || !this.sequencer.lookup(outSeq)) {
+      this.retransmitMisses++;
+      return;
+    }
+    const cache = caches[this.sequencer.layer];
+    const off = cache ? cache.find(this.sequencer.inSeq) : -1;
+    if (!cache || off < 0) {
+      this.retransmitMisses++;
+      return;
+    }
+    const len = cache.lengthAt(off);
+    const src = cache.buffer.subarray(off, off + len);
+    const h = this.rtxHeader;
+    if (!parseRtpHeader(src, len, h)) {
+      this.retransmitMisses++;
+      return;
+    }
+    const out = (this.rtxBuf ??= Buffer.alloc(MAX_PACKET_SIZE + 2));
+    const payloadLen = len - h.payloadOffset - h.paddingLength;
+    const headerLen = RTP_HEADER_SIZE + h.csrcCount * 4;
+    if (headerLen + 2 + payloadLen > out.length) {
+      this.retransmitMisses++;
+      return;
+    }
+    out[0] = 0x80 | h.csrcCount; // no extension, no padding
+    out[1] = (h.marker ? 0x80 : 0) | this.rtx.payloadType;
+    writeU16(out, 2, this.rtxSeq);
+    this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+    writeU32(out, 4, this.sequencer.timestamp);
+    writeU32(out, 8, this.rtx.ssrc);
+    out.set(src.subarray(RTP_HEADER_SIZE, headerLen), RTP_HEADER_SIZE);
+    writeU16(out, headerLen, outSeq);
+    const payloadAt = headerLen + 2;
+    out.set(src.subarray(h.payloadOffset, h.payloadOffset + payloadLen), payloadAt);
+    if (this.sequencer.pictureId >= 0 && parseVp8Descriptor(out, payloadAt, payloadAt + payloadLen, this.rtxVp8)) {
+      writeVp8Ids(out, this.rtxVp8, this.sequencer.pictureId, this.sequencer.tl0);
+    }
+    if (this.send(out.subarray(0, payloadAt + payloadLen), payloadAt + payloadLen)) this.retransmits++;
+  }
+
+  private send(pkt: Uint8Array, len: number): boolean {
     try {
       if (this.transport.sendMessageBinary(pkt as Buffer)) {
         this.packetsSent++;
         this.bytesSent += len;
-      } else {
-        this.sendErrors++;
+        return true;
       }
+      this.sendErrors++;
     } catch {
       this.sendErrors++;
     }
+    return false;
   }
 
   close(): void {

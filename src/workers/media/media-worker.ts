@@ -30,6 +30,18 @@ class ParticipantPeers implements DataRecipient {
   }
 }
 
+/**
+ * Test hook: STRAND_TEST_DOWNTRACK_LOSS="<identity substring>:<rate>" drops that fraction of
+ * the first transmissions to matching subscribers, to exercise NACK/RTX on a clean loopback.
+ */
+function testLossRate(identity: string): number {
+  const spec = process.env.STRAND_TEST_DOWNTRACK_LOSS;
+  if (!spec) return 0;
+  const i = spec.lastIndexOf(':');
+  const rate = Number(spec.slice(i + 1));
+  return i > 0 && identity.includes(spec.slice(0, i)) && rate > 0 && rate < 1 ? rate : 0;
+}
+
 /** How long shutdown waits for closing connections before releasing the addon anyway, ms. */
 const CLOSE_WAIT_MS = 1500;
 
@@ -133,6 +145,7 @@ export class MediaWorker {
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
       onError: (where, err) => this.onError(where, err),
     });
+    p.subscriber.testLossRate = testLossRate(info.identity);
     const subscriberOffer = await p.subscriber.start();
     return { subscriberOffer };
   }
@@ -193,6 +206,10 @@ export class MediaWorker {
     let packetsIn = 0;
     let packetsOut = 0;
     let packetsDropped = 0;
+    let nacks = 0;
+    let retransmits = 0;
+    let retransmitMisses = 0;
+    let testDrops = 0;
     for (const p of this.participants.values()) {
       if (p.publisher) {
         packetsIn += p.publisher.packetsIn;
@@ -204,10 +221,17 @@ export class MediaWorker {
         for (const dt of p.subscriber.downTracks) {
           packetsOut += dt.packetsSent;
           packetsDropped += dt.sendErrors;
+          nacks += dt.nacksReceived;
+          retransmits += dt.retransmits;
+          retransmitMisses += dt.retransmitMisses;
+          testDrops += dt.testDrops;
         }
       }
     }
-    return { slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped };
+    return {
+      slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
+      nacks, retransmits, retransmitMisses, testDrops,
+    };
   }
 
   private async shutdown(): Promise<void> {

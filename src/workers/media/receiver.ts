@@ -2,8 +2,12 @@
 // and the downtracks it feeds. Packets arrive already demultiplexed by the PublisherPeer.
 import { CODEC_VP8, isKeyframe, codecId } from '../../rtp/keyframe.js';
 import { Vp8Descriptor, parseVp8Descriptor } from '../../rtp/vp8.js';
+import { PacketCache } from '../../rtp/packet-cache.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
-import type { DownTrack, KeyframeSource } from './down-track.js';
+import type { DownTrack, PacketSource } from './down-track.js';
+
+/** Packets kept per video layer for retransmission (LiveKit: rtc.packet_buffer_size_video). */
+export const VIDEO_CACHE_PACKETS = 500;
 
 /** A layer that sent nothing for this long is treated as stopped, ms. */
 const LAYER_ACTIVE_MS = 1000;
@@ -16,7 +20,7 @@ export interface RtcpSink {
   readonly rtcpSenderSsrc: number;
 }
 
-export class Receiver implements KeyframeSource {
+export class Receiver implements PacketSource {
   readonly downTracks: DownTrack[] = [];
   /** SSRC of each layer once learned (0 = not yet). */
   readonly layerSsrcs: number[];
@@ -25,6 +29,8 @@ export class Receiver implements KeyframeSource {
   private readonly codec: number;
   private readonly pli = Buffer.alloc(PLI_SIZE);
   private readonly vp8 = new Vp8Descriptor();
+  /** Per layer: recent packets, as received, for answering NACKs (video only). */
+  readonly caches: PacketCache[] | null;
   packets = 0;
   bytes = 0;
 
@@ -45,6 +51,7 @@ export class Receiver implements KeyframeSource {
     this.layerLastSeenMs = new Array<number>(n).fill(0);
     this.lastPliMs = new Array<number>(n).fill(0);
     this.codec = codecId(mimeType);
+    this.caches = kind === 'video' ? Array.from({ length: n }, () => new PacketCache(VIDEO_CACHE_PACKETS)) : null;
   }
 
   get layerCount(): number {
@@ -63,6 +70,8 @@ export class Receiver implements KeyframeSource {
     this.packets++;
     this.bytes += len;
     this.layerLastSeenMs[layer] = nowMs;
+    // Cached before the downtracks rewrite the shared buffer in place.
+    if (this.caches !== null) this.caches[layer]!.put(seq, pkt, len);
     const dts = this.downTracks;
     if (dts.length === 0) return;
     const keyframe = this.kind === 'video' && isKeyframe(this.codec, pkt, payloadOffset, payloadEnd);

@@ -4,7 +4,7 @@ import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
-import { RTCP_PSFB, RtcpCursor, feedbackMediaSsrc, nextRtcp } from '../../rtp/rtcp.js';
+import { RTCP_PSFB, RTCP_RTPFB, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
@@ -39,6 +39,9 @@ export class SubscriberPeer {
   private offering = false;
   private dirty = false;
   private readonly cursor = new RtcpCursor();
+  private readonly nackSeqs = new Uint16Array(256);
+  /** Test hook (STRAND_TEST_DOWNTRACK_LOSS): drop rate applied to this subscriber's downtracks. */
+  testLossRate = 0;
   private closed = false;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
 
@@ -119,12 +122,14 @@ export class SubscriberPeer {
     const pts = SUBSCRIBER_PAYLOAD_TYPES[receiver.mimeType];
     if (!pts) throw new SdpError(`codec ${receiver.mimeType} cannot be forwarded`);
     const ssrc = randomSsrc();
-    const downTrack = new DownTrack(receiver.trackSid, ssrc, pts.pt, receiver.kind === 'video', receiver.clockRate, this.track, receiver);
+    const rtx = receiver.caches !== null && pts.rtx !== undefined ? { ssrc: randomSsrc(), payloadType: pts.rtx } : null;
+    const downTrack = new DownTrack(receiver.trackSid, ssrc, pts.pt, receiver.kind === 'video', receiver.clockRate, this.track, receiver, rtx);
+    downTrack.lossRate = this.testLossRate;
     const section: SubscriberSection = {
       mid: String(this.sections.length + 1),
       kind: receiver.kind,
       downTrack: {
-        ssrc, cname: this.cname,
+        ssrc, rtxSsrc: rtx?.ssrc, cname: this.cname,
         streamId: `${receiver.publisherSid}|${receiver.trackSid}`, trackId: receiver.trackSid,
         mimeType: receiver.mimeType, clockRate: receiver.clockRate, channels: receiver.channels, fmtp: receiver.fmtp,
       },
@@ -178,7 +183,7 @@ export class SubscriberPeer {
     }
   }
 
-  /** RTCP from the subscriber: keyframe requests go upstream. NACK/RR/REMB come with the SFU issue. */
+  /** RTCP from the subscriber: NACKs are answered here, keyframe requests go upstream. */
   private onFeedback(buf: Buffer): void {
     const len = buf.length;
     if (!isRtcp(buf)) return;
@@ -186,6 +191,14 @@ export class SubscriberPeer {
     c.offset = 0;
     c.length = 0;
     while (nextRtcp(buf, len, c)) {
+      // Generic NACK (RTPFB FMT 1)
+      if (c.type === RTCP_RTPFB && c.count === 1) {
+        const sub = this.bySsrc.get(feedbackMediaSsrc(buf, c));
+        if (!sub) continue;
+        const n = readNack(buf, c, this.nackSeqs);
+        for (let i = 0; i < n; i++) sub.downTrack.retransmit(this.nackSeqs[i]!);
+        continue;
+      }
       // PLI (PSFB FMT 1) and FIR (PSFB FMT 4)
       if (c.type === RTCP_PSFB && (c.count === 1 || c.count === 4)) {
         const sub = this.bySsrc.get(c.count === 4 && c.length >= 20 ? buf.readUInt32BE(c.offset + 12) : feedbackMediaSsrc(buf, c));

@@ -18,6 +18,8 @@ export interface SubscriberSection {
   /** Null once the downtrack is gone: the section stays, inactive, so mids never move. */
   downTrack: null | {
     ssrc: number;
+    /** RTX SSRC (RFC 4588), paired with `ssrc` in an FID group. */
+    rtxSsrc?: number;
     cname: string;
     /** `PA_xxx|TR_yyy` — LiveKit clients split it to find participant and track. */
     streamId: string;
@@ -85,10 +87,11 @@ function mediaSection(s: SubscriberSection, transport: TransportParams): MediaDe
   }
   if (dt) {
     m.msid = [{ id: dt.streamId, appdata: dt.trackId }];
-    m.ssrcs = [
-      { id: dt.ssrc, attribute: 'cname', value: dt.cname },
-      { id: dt.ssrc, attribute: 'msid', value: `${dt.streamId} ${dt.trackId}` },
-    ];
+    m.ssrcs = [];
+    for (const ssrc of dt.rtxSsrc !== undefined ? [dt.ssrc, dt.rtxSsrc] : [dt.ssrc]) {
+      m.ssrcs.push({ id: ssrc, attribute: 'cname', value: dt.cname }, { id: ssrc, attribute: 'msid', value: `${dt.streamId} ${dt.trackId}` });
+    }
+    if (dt.rtxSsrc !== undefined) m.ssrcGroups = [{ semantics: 'FID', ssrcs: `${dt.ssrc} ${dt.rtxSsrc}` }];
   }
   applyTransportParams(m, transport, false);
   return m;

@@ -1,0 +1,93 @@
+// 5% loss between Strand and one subscriber (test-only drop hook in its downtracks): video
+// keeps decoding because Strand answers the subscriber's NACKs with RTX from its cache.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { WorkerStats } from '../../src/workers/protocol.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { joinToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
+
+let strand: StrandProcess;
+let browser: TestBrowser;
+
+before(async () => {
+  strand = await startStrand({ workers: 1, env: { STRAND_TEST_DOWNTRACK_LOSS: 'lossy:0.05' } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  assert.equal(await strand?.stop(), 0, strand?.stderr());
+});
+
+async function join(page: Page, token: string): Promise<void> {
+  await page.evaluate(async ({ url, token }) => {
+    const LK = (globalThis as any).LivekitClient;
+    const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
+    (globalThis as any).room = room;
+    room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
+      const el = track.attach();
+      el.muted = true;
+      (globalThis as any).document.body.appendChild(el);
+    });
+    await room.connect(url, token);
+  }, { url: strand.url, token });
+}
+
+async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
+  return page.evaluate(async () => {
+    let frames = 0;
+    let nacks = 0;
+    for (const p of (globalThis as any).room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        if (pub.kind !== 'video' || !pub.track?.receiver) continue;
+        (await pub.track.receiver.getStats()).forEach((s: any) => {
+          if (s.type === 'inbound-rtp') { frames += s.framesDecoded ?? 0; nacks += s.nackCount ?? 0; }
+        });
+      }
+    }
+    return { frames, nacks };
+  });
+}
+
+async function workerStats(): Promise<WorkerStats[]> {
+  return (await fetch(`${strand.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
+}
+
+test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscriber) and NACKs are answered', { timeout: 120_000 }, async () => {
+  const room = `loss-${Date.now()}`;
+  const pub = await browser.newPage();
+  await join(pub, await joinToken(room, 'publisher'));
+  await pub.evaluate(async () => {
+    await (globalThis as any).room.localParticipant.setCameraEnabled(true);
+  });
+  const clean = await browser.newPage();
+  const lossy = await browser.newPage();
+  await join(clean, await joinToken(room, 'clean'));
+  await join(lossy, await joinToken(room, 'lossy-subscriber'));
+  await waitFor(async () => (await decoded(clean)).frames > 30 && (await decoded(lossy)).frames > 0, 30_000, 'both subscribers to decode', 500);
+
+  const c0 = await decoded(clean);
+  const l0 = await decoded(lossy);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const c1 = await decoded(clean);
+  const l1 = await decoded(lossy);
+  const cleanRate = (c1.frames - c0.frames) / 10;
+  const lossyRate = (l1.frames - l0.frames) / 10;
+  const [stats] = await workerStats();
+  console.log(`frames/s clean ${cleanRate.toFixed(1)}, lossy ${lossyRate.toFixed(1)} (${((100 * lossyRate) / cleanRate).toFixed(0)}%); ` +
+    `browser NACKs ${l1.nacks}; Strand: ${stats!.testDrops} dropped, ${stats!.nacks} NACKed, ${stats!.retransmits} retransmitted, ${stats!.retransmitMisses} missed`);
+  assert.ok(cleanRate > 5, `clean subscriber decodes (${cleanRate} frames/s)`);
+  assert.ok(lossyRate >= 0.8 * cleanRate, `lossy subscriber decoded ${lossyRate} frames/s vs ${cleanRate}`);
+  assert.ok(stats!.testDrops > 0, 'the drop hook dropped packets');
+  assert.ok(stats!.nacks > 0 && stats!.retransmits > 0, 'Strand answered NACKs with retransmissions');
+
+  for (const page of [pub, clean, lossy]) {
+    await page.evaluate(async () => (globalThis as any).room.disconnect());
+    await page.close();
+  }
+});
