@@ -87,4 +87,6 @@ export type MediaEvent =
   | { ev: 'offer'; participantSid: string; sdp: string }
   | { ev: 'candidate'; participantSid: string; target: SignalTargetName; candidateInit: string }
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
+  /** A room's current speakers (loudest first), sent when they change. */
+  | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }
   | { ev: 'error'; where: string; message: string };

@@ -30,7 +30,7 @@ export interface TestBrowser {
 
 let bundled: Promise<void> | null = null;
 
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
   bundled ??= existsSync(BUNDLE) ? Promise.resolve() : bundleLivekitClient(BUNDLE);
   await bundled;
   const js = readFileSync(BUNDLE);
@@ -48,7 +48,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...extraArgs],
   });
   return {
     context,

@@ -24,6 +24,7 @@ export interface JoinParams {
 
 export class RoomManager {
   readonly rooms = new Map<string, Room>();
+  private readonly roomsBySid = new Map<string, Room>();
   private readonly roomOfParticipant = new Map<string, Room>();
   private readonly cleanupTimers = new Map<string, NodeJS.Timeout>();
 
@@ -43,6 +44,7 @@ export class RoomManager {
     const slot = this.pool.placeRoom(name);
     room = new Room(name, slot, this.ctx, this.cfg.room.emptyTimeout, this.cfg.room.departureTimeout, this.cfg.room.maxParticipants);
     this.rooms.set(name, room);
+    this.roomsBySid.set(room.sid, room);
     this.log.info({ room: name, sid: room.sid, worker: slot }, 'room created');
     return room;
   }
@@ -80,6 +82,10 @@ export class RoomManager {
       this.log.warn({ worker: slot, where: e.where }, `media worker error: ${e.message}`);
       return;
     }
+    if (e.ev === 'speakers') {
+      this.roomsBySid.get(e.roomId)?.onSpeakers(e.speakers);
+      return;
+    }
     if (e.ev === 'pcState') this.log.debug({ participant: e.participantSid, target: e.target, state: e.state }, 'peer connection state');
     const room = this.roomOfParticipant.get(e.participantSid);
     const p = room?.participantBySid(e.participantSid);
@@ -99,6 +105,7 @@ export class RoomManager {
       this.cleanupTimers.delete(room.name);
       if (room.participants.size > 0 || this.rooms.get(room.name) !== room) return;
       this.rooms.delete(room.name);
+      this.roomsBySid.delete(room.sid);
       this.pool.releaseRoom(room.name);
       room.closed = true;
       this.log.info({ room: room.name }, 'room closed');
@@ -112,5 +119,6 @@ export class RoomManager {
     this.cleanupTimers.clear();
     await Promise.allSettled([...this.rooms.values()].map((r) => r.close(reason)));
     this.rooms.clear();
+    this.roomsBySid.clear();
   }
 }

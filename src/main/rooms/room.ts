@@ -32,6 +32,8 @@ export class Room {
   readonly createdAtMs = Date.now();
   metadata = '';
   readonly participants = new Map<string, Participant>();
+  /** Speaker levels last sent to clients, by participant sid. */
+  private readonly speakerLevels = new Map<string, number>();
   private readonly byIdentity = new Map<string, Participant>();
   closed = false;
 
@@ -306,6 +308,26 @@ export class Room {
       if (t) return t;
     }
     return undefined;
+  }
+
+  /**
+   * The worker's current speakers → SpeakersChanged deltas (protocol > 2): participants whose
+   * level changed, and `active: false` for those who stopped speaking.
+   */
+  onSpeakers(speakers: Array<{ sid: string; level: number }>): void {
+    const changed: livekit.ISpeakerInfo[] = [];
+    const now = new Map(speakers.filter((s) => {
+      const p = this.participants.get(s.sid);
+      return p !== undefined && !p.hidden;
+    }).map((s) => [s.sid, s.level]));
+    for (const [sid, level] of now) {
+      if (this.speakerLevels.get(sid) !== level) changed.push({ sid, level, active: true });
+    }
+    for (const sid of this.speakerLevels.keys()) if (!now.has(sid)) changed.push({ sid, level: 0, active: false });
+    this.speakerLevels.clear();
+    for (const [sid, level] of now) this.speakerLevels.set(sid, level);
+    if (changed.length === 0) return;
+    for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
   }
 
   /** Events from the media worker about this room's participants. */

@@ -47,7 +47,25 @@ const CLOSE_WAIT_MS = 1500;
 
 class RoomRouter {
   readonly participants = new Map<string, ParticipantPeers>();
+  /** Speakers last reported to the main thread, "sid:level" joined, to send changes only. */
+  lastSpeakers = '';
+
+  /** Participants whose audio is speaking now, loudest first. */
+  speakers(nowMs: number): Array<{ sid: string; level: number }> {
+    const out: Array<{ sid: string; level: number }> = [];
+    for (const p of this.participants.values()) {
+      let level = 0;
+      for (const r of p.publisher?.receivers ?? []) {
+        if (r.audioLevel?.speaking(nowMs)) level = Math.max(level, r.audioLevel.level(nowMs));
+      }
+      if (level > 0) out.push({ sid: p.info.sid, level: Math.round(level * 100) / 100 });
+    }
+    return out.sort((a, b) => b.level - a.level);
+  }
 }
+
+/** LiveKit's audio.update_interval: how often speakers are re-evaluated, ms. */
+const SPEAKER_INTERVAL_MS = 400;
 
 export class MediaWorker {
   private native: Native | null = null;
@@ -58,6 +76,7 @@ export class MediaWorker {
   private readonly participants = new Map<string, ParticipantPeers>();
   /** Connections still closing; shutdown waits for them before cleanup(). */
   private readonly closing = new Set<Promise<void>>();
+  private speakerTimer: NodeJS.Timeout | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -112,7 +131,19 @@ export class MediaWorker {
       disableAutoNegotiation: true,
       forceMediaTransport: true,
     };
+    this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
     return { slot: this.slot };
+  }
+
+  private updateSpeakers(): void {
+    const nowMs = performance.now();
+    for (const [roomId, room] of this.rooms) {
+      const speakers = room.speakers(nowMs);
+      const key = speakers.map((s) => `${s.sid}:${s.level}`).join(',');
+      if (key === room.lastSpeakers) continue;
+      room.lastSpeakers = key;
+      this.emit({ ev: 'speakers', roomId, speakers });
+    }
   }
 
   private emit(e: MediaEvent): void {
@@ -235,6 +266,7 @@ export class MediaWorker {
   }
 
   private async shutdown(): Promise<void> {
+    if (this.speakerTimer) clearInterval(this.speakerTimer);
     for (const sid of [...this.participants.keys()]) this.leave(sid);
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.

@@ -1,7 +1,7 @@
 // The PeerConnection a participant publishes on. Owns the native transport track, answers
 // every offer with Strand's own SDP and demultiplexes incoming RTP by SSRC, learning new
 // SSRCs from the mid / rid / repaired-rid header extensions of their first packets.
-import { EXT_MID, EXT_REPAIRED_RID, EXT_RID } from '../sdp/codecs.js';
+import { EXT_AUDIO_LEVEL, EXT_MID, EXT_REPAIRED_RID, EXT_RID } from '../sdp/codecs.js';
 import { TRANSPORT_MID, parseOffer, publisherTransportView, writePublisherAnswer, type OfferedSection, type ParsedOffer } from '../sdp/publisher-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
@@ -47,6 +47,7 @@ export class PublisherPeer implements RtcpSink {
   private extMid = 0;
   private extRid = 0;
   private extRepairedRid = 0;
+  private extAudioLevel = 0;
   private readonly header = new RtpHeader();
   private readonly ext = new ExtensionValue();
   private readonly rembBuf = Buffer.alloc(20 + 4 * 64);
@@ -133,6 +134,7 @@ export class PublisherPeer implements RtcpSink {
       this.extMid ||= s.extensions.get(EXT_MID) ?? 0;
       this.extRid ||= s.extensions.get(EXT_RID) ?? 0;
       this.extRepairedRid ||= s.extensions.get(EXT_REPAIRED_RID) ?? 0;
+      this.extAudioLevel ||= s.extensions.get(EXT_AUDIO_LEVEL) ?? 0;
     }
   }
 
@@ -211,7 +213,11 @@ export class PublisherPeer implements RtcpSink {
     }
     const r = route.receiver;
     if (r === null) return;
-    r.onPacket(buf, len, h.payloadOffset, len - h.paddingLength, h.sequenceNumber, h.timestamp, route.layer, performance.now());
+    const nowMs = performance.now();
+    if (r.audioLevel !== null && findExtension(buf, h, this.extAudioLevel, this.ext)) {
+      r.observeAudioLevel(buf[this.ext.offset]! & 0x7f, h.timestamp, nowMs);
+    }
+    r.onPacket(buf, len, h.payloadOffset, len - h.paddingLength, h.sequenceNumber, h.timestamp, route.layer, nowMs);
   }
 
   /** First packet of an unknown SSRC: find its track and layer from the header extensions. */

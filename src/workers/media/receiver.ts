@@ -3,6 +3,7 @@
 import { CODEC_VP8, isKeyframe, codecId } from '../../rtp/keyframe.js';
 import { Vp8Descriptor, parseVp8Descriptor } from '../../rtp/vp8.js';
 import { PacketCache } from '../../rtp/packet-cache.js';
+import { AudioLevelObserver } from '../../rtp/audio-level.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
 import type { DownTrack, PacketSource } from './down-track.js';
 
@@ -31,8 +32,11 @@ export class Receiver implements PacketSource {
   private readonly vp8 = new Vp8Descriptor();
   /** Per layer: recent packets, as received, for answering NACKs (video only). */
   readonly caches: PacketCache[] | null;
+  /** Speech activity from the audio-level extension (audio only). */
+  readonly audioLevel: AudioLevelObserver | null;
   packets = 0;
   bytes = 0;
+  private lastAudioTs = -1;
 
   constructor(
     readonly trackSid: string,
@@ -52,10 +56,20 @@ export class Receiver implements PacketSource {
     this.lastPliMs = new Array<number>(n).fill(0);
     this.codec = codecId(mimeType);
     this.caches = kind === 'video' ? Array.from({ length: n }, () => new PacketCache(VIDEO_CACHE_PACKETS)) : null;
+    this.audioLevel = kind === 'audio' ? new AudioLevelObserver() : null;
   }
 
   get layerCount(): number {
     return this.layerSsrcs.length;
+  }
+
+  /** Feeds the audio-level observer; a packet's duration comes from its timestamp step. */
+  observeAudioLevel(dbov: number, ts: number, nowMs: number): void {
+    if (this.audioLevel === null) return;
+    const step = this.lastAudioTs < 0 ? 0 : ((ts - this.lastAudioTs) >>> 0) / (this.clockRate / 1000);
+    this.lastAudioTs = ts;
+    // 20 ms (Opus' usual frame) when the step is unusable: first packet, reordering, a gap.
+    this.audioLevel.observe(dbov, step > 0 && step <= 120 ? step : 20, nowMs);
   }
 
   /** Bit i set: layer i sent a packet within LAYER_ACTIVE_MS. */

@@ -1,0 +1,94 @@
+// Speaker detection: ActiveSpeakersChanged fires in the browser for a participant publishing
+// Chromium's fake microphone, and not for one whose microphone is muted.
+//
+// The fake microphone is fed a continuous tone: its default signal is a short beep about
+// once a second (loud for ~20% of each 400 ms window), which LiveKit's own defaults
+// (active for ≥ 40% of the window) do not count as speech either.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { joinToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
+
+let strand: StrandProcess;
+let browser: TestBrowser;
+
+before(async () => {
+  strand = await startStrand({ workers: 1 });
+  const wav = joinPath(mkdtempSync(joinPath(tmpdir(), 'strand-tone-')), 'tone.wav');
+  writeFileSync(wav, toneWav(440, 48000, 5));
+  browser = await launchBrowser([`--use-file-for-fake-audio-capture=${wav}`]);
+});
+
+after(async () => {
+  await browser?.close();
+  assert.equal(await strand?.stop(), 0, strand?.stderr());
+});
+
+async function join(page: Page, token: string): Promise<void> {
+  await page.evaluate(async ({ url, token }) => {
+    const LK = (globalThis as any).LivekitClient;
+    const room = new LK.Room({ singlePeerConnection: false });
+    const w = globalThis as any;
+    w.room = room;
+    w.speakersSeen = new Set<string>();
+    room.on(LK.RoomEvent.ActiveSpeakersChanged, (speakers: any[]) => {
+      for (const s of speakers) w.speakersSeen.add(s.identity);
+    });
+    await room.connect(url, token);
+  }, { url: strand.url, token });
+}
+
+test('ActiveSpeakersChanged fires for the fake microphone and not for a muted one', { timeout: 90_000 }, async () => {
+  const room = `speakers-${Date.now()}`;
+  const [talker, muted, listener] = [await browser.newPage(), await browser.newPage(), await browser.newPage()];
+  await join(talker, await joinToken(room, 'talker'));
+  await join(muted, await joinToken(room, 'muted'));
+  await join(listener, await joinToken(room, 'listener'));
+  await muted.evaluate(async () => {
+    const lp = (globalThis as any).room.localParticipant;
+    await lp.setMicrophoneEnabled(true);
+    await lp.setMicrophoneEnabled(false);
+  });
+  await talker.evaluate(async () => {
+    await (globalThis as any).room.localParticipant.setMicrophoneEnabled(true);
+  });
+  await waitFor(() => listener.evaluate(() => (globalThis as any).speakersSeen.has('talker')), 20_000, 'the talker to become an active speaker', 250);
+  // Give the muted participant the same chance to (wrongly) show up.
+  await new Promise((r) => setTimeout(r, 3000));
+  const seen = await listener.evaluate(() => [...(globalThis as any).speakersSeen] as string[]);
+  console.log(`active speakers seen by the listener: ${seen.join(', ')}`);
+  assert.ok(seen.includes('talker'));
+  assert.ok(!seen.includes('muted'));
+  for (const page of [talker, muted, listener]) {
+    await page.evaluate(async () => (globalThis as any).room.disconnect());
+    await page.close();
+  }
+});
+
+/** A 16-bit mono PCM WAV file with a sine tone at about -12 dBFS. */
+function toneWav(freq: number, rate: number, seconds: number): Buffer {
+  const samples = rate * seconds;
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + i * 2);
+  return buf;
+}
