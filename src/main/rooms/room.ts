@@ -6,6 +6,7 @@ import type { MediaEvent, PendingTrack } from '../../workers/protocol.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
+import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
 import { Participant, maySource } from './participant.js';
 
@@ -32,6 +33,9 @@ export class Room {
   readonly createdAtMs = Date.now();
   metadata = '';
   readonly participants = new Map<string, Participant>();
+  private readonly dynacast = new Dynacast((trackSid, update) => {
+    this.publisherOf(trackSid)?.send({ subscribedQualityUpdate: update });
+  });
   /** Speaker levels last sent to clients, by participant sid. */
   private readonly speakerLevels = new Map<string, number>();
   private readonly byIdentity = new Map<string, Participant>();
@@ -130,6 +134,8 @@ export class Room {
     this.participants.delete(p.sid);
     if (this.byIdentity.get(p.identity) === p) this.byIdentity.delete(p.identity);
     for (const other of this.participants.values()) for (const sid of p.tracks.keys()) other.subscriptions.delete(sid);
+    for (const sid of p.tracks.keys()) this.dynacast.remove(sid);
+    for (const sid of p.subscriptions) this.updateDynacast(sid);
     p.state = livekit.ParticipantInfo.State.DISCONNECTED;
     p.touch();
     if (!p.hidden) {
@@ -240,6 +246,7 @@ export class Room {
       if (other === p || !other.autoSubscribe) continue;
       for (const sid of newTracks) await this.subscribe(other, sid, true);
     }
+    for (const sid of newTracks) this.updateDynacast(sid);
   }
 
   async subscriberAnswer(p: Participant, sdp: string): Promise<void> {
@@ -276,12 +283,14 @@ export class Room {
     }
     const maxLayer = p.trackSettings.get(trackSid);
     if (maxLayer !== undefined) await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
+    this.updateDynacast(trackSid);
     const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
     if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
   }
 
   async unsubscribe(p: Participant, trackSid: string): Promise<void> {
     if (!p.subscriptions.delete(trackSid)) return;
+    this.updateDynacast(trackSid);
     await this.ctx.pool.run(this.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
   }
 
@@ -298,16 +307,30 @@ export class Room {
       p.trackSettings.set(trackSid, maxLayer);
       if (p.subscriptions.has(trackSid)) {
         await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
+        this.updateDynacast(trackSid);
       }
     }
   }
 
   private trackInfo(trackSid: string): livekit.ITrackInfo | undefined {
-    for (const o of this.participants.values()) {
-      const t = o.tracks.get(trackSid);
-      if (t) return t;
-    }
+    return this.publisherOf(trackSid)?.tracks.get(trackSid);
+  }
+
+  private publisherOf(trackSid: string): Participant | undefined {
+    for (const o of this.participants.values()) if (o.tracks.has(trackSid)) return o;
     return undefined;
+  }
+
+  /** Recomputes the highest layer any subscriber needs for a simulcast video track. */
+  private updateDynacast(trackSid: string): void {
+    const track = this.trackInfo(trackSid);
+    const layers = track?.layers ?? [];
+    if (!track || track.type !== livekit.TrackType.VIDEO || layers.length < 2) return;
+    let needed = -1;
+    for (const o of this.participants.values()) {
+      if (o.subscriptions.has(trackSid)) needed = Math.max(needed, Math.min(o.trackSettings.get(trackSid) ?? layers.length - 1, layers.length - 1));
+    }
+    this.dynacast.update(trackSid, layers, track.mimeType ?? 'video/VP8', needed);
   }
 
   /**
@@ -354,6 +377,7 @@ export class Room {
   /** Closes the room: everyone gets a LeaveRequest with `reason`. */
   async close(reason: livekit.DisconnectReason): Promise<void> {
     this.closed = true;
+    this.dynacast.close();
     await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true)));
   }
 }
