@@ -33,6 +33,11 @@ export class RtpMunger {
     return this.started;
   }
 
+  /** Maps a source timestamp (e.g. of a sender report) into the output space. */
+  mapTimestamp(inTs: number): number {
+    return (inTs + this.tsOffset) >>> 0;
+  }
+
   /**
    * Maps an input packet into the output space and reports whether it may be sent: a packet
    * at or before the last sequence number sent is refused (SRTP would reject it as a replay).

@@ -1,6 +1,7 @@
 // RTCP packets Strand builds itself (RFC 4585 PLI, draft-alvestrand REMB), written into
 // caller-owned buffers, and a walker over compound packets for the ones it reads.
 import { readU32, writeU32 } from './packet.js';
+import { REPORT_BLOCK_SIZE } from './receive-stats.js';
 
 export const RTCP_SR = 200;
 export const RTCP_RR = 201;
@@ -124,4 +125,62 @@ export function writeNack(buf: Uint8Array, senderSsrc: number, mediaSsrc: number
   writeU32(buf, 4, senderSsrc);
   writeU32(buf, 8, mediaSsrc);
   return off;
+}
+
+export const SR_SIZE = 28;
+
+/** The sender-info part of an SR at the cursor. */
+export class SenderReport {
+  ssrc = 0;
+  ntpSec = 0;
+  ntpFrac = 0;
+  rtpTimestamp = 0;
+}
+
+/** Reads an SR (PT 200) at the cursor. Returns false when it is too short. */
+export function readSenderReport(buf: Uint8Array, c: RtcpCursor, out: SenderReport): boolean {
+  if (c.type !== RTCP_SR || c.length < SR_SIZE) return false;
+  out.ssrc = readU32(buf, c.offset + 4);
+  out.ntpSec = readU32(buf, c.offset + 8);
+  out.ntpFrac = readU32(buf, c.offset + 12);
+  out.rtpTimestamp = readU32(buf, c.offset + 16);
+  return true;
+}
+
+/** Writes an SR with no report blocks. */
+export function writeSenderReport(buf: Uint8Array, ssrc: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number,
+  packetCount: number, octetCount: number): number {
+  buf[0] = 0x80;
+  buf[1] = RTCP_SR;
+  buf[2] = 0;
+  buf[3] = SR_SIZE / 4 - 1;
+  writeU32(buf, 4, ssrc);
+  writeU32(buf, 8, ntpSec);
+  writeU32(buf, 12, ntpFrac);
+  writeU32(buf, 16, rtpTimestamp);
+  writeU32(buf, 20, packetCount >>> 0);
+  writeU32(buf, 24, octetCount >>> 0);
+  return SR_SIZE;
+}
+
+/** Writes the header of an RR whose `count` report blocks follow at offset 8. */
+export function writeReceiverReportHeader(buf: Uint8Array, senderSsrc: number, count: number): number {
+  const len = 8 + count * REPORT_BLOCK_SIZE;
+  buf[0] = 0x80 | count;
+  buf[1] = RTCP_RR;
+  buf[2] = 0;
+  buf[3] = len / 4 - 1;
+  writeU32(buf, 4, senderSsrc);
+  return len;
+}
+
+/** Loss fraction (0–1) of the report block about `ssrc` in an RR or SR at the cursor, or -1. */
+export function reportedFractionLost(buf: Uint8Array, c: RtcpCursor, ssrc: number): number {
+  const first = c.offset + (c.type === RTCP_SR ? SR_SIZE : 8);
+  for (let i = 0; i < c.count; i++) {
+    const off = first + i * REPORT_BLOCK_SIZE;
+    if (off + REPORT_BLOCK_SIZE > c.offset + c.length) break;
+    if (readU32(buf, off) === ssrc) return buf[off + 4]! / 256;
+  }
+  return -1;
 }

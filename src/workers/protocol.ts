@@ -89,4 +89,6 @@ export type MediaEvent =
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
   /** A room's current speakers (loudest first), sent when they change. */
   | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }
+  /** Every participant's connection quality in a room, every 5 s. */
+  | { ev: 'quality'; roomId: string; updates: Array<{ sid: string; quality: number; score: number }> }
   | { ev: 'error'; where: string; message: string };

@@ -90,6 +90,36 @@ test('A publishes camera + microphone, B receives decoded media, data, mute and 
   assert.ok(stats);
   console.log(`B decoded ${stats.framesDecoded} frames and received ${stats.audioPackets} audio packets after ${Date.now() - started} ms`);
 
+  // RTCP: B's receivers saw Strand's sender reports (remote-outbound-rtp, needed for lip
+  // sync); A's senders got receiver reports with a round-trip time (remote-inbound-rtp).
+  const rtcp = await waitFor(async () => {
+    const srAtB = await pageB.evaluate(async () => {
+      let n = 0;
+      for (const p of (globalThis as any).room.remoteParticipants.values()) {
+        for (const pub of p.trackPublications.values()) {
+          (await pub.track?.receiver?.getStats())?.forEach((s: any) => { if (s.type === 'remote-outbound-rtp' && s.remoteTimestamp > 0) n++; });
+        }
+      }
+      return n;
+    });
+    const rrAtA = await pageA.evaluate(async () => {
+      let n = 0;
+      for (const pub of (globalThis as any).room.localParticipant.trackPublications.values()) {
+        (await pub.track?.sender?.getStats())?.forEach((s: any) => { if (s.type === 'remote-inbound-rtp' && s.roundTripTime !== undefined) n++; });
+      }
+      return n;
+    });
+    return srAtB >= 2 && rrAtA >= 2 ? { srAtB, rrAtA } : null;
+  }, 15_000, 'sender reports at B and receiver reports with RTT at A', 500);
+  console.log(`RTCP: ${rtcp.srAtB} streams with SRs at B, ${rtcp.rrAtA} with RR round-trip times at A`);
+
+  // Connection quality arrives every 5 s.
+  const quality = await waitFor(() => pageB.evaluate(() => {
+    const q = (globalThis as any).room.localParticipant.connectionQuality as string;
+    return q && q !== 'unknown' ? q : '';
+  }), 12_000, 'B to get a connection quality', 500);
+  assert.equal(quality, 'excellent');
+
   // Data: one packet to everyone, one to a third identity (A must not get it), one more to A.
   await pageB.evaluate(async () => {
     const lp = (globalThis as any).room.localParticipant;

@@ -86,6 +86,10 @@ export class RoomManager {
       this.roomsBySid.get(e.roomId)?.onSpeakers(e.speakers);
       return;
     }
+    if (e.ev === 'quality') {
+      this.roomsBySid.get(e.roomId)?.onQuality(e.updates);
+      return;
+    }
     if (e.ev === 'pcState') this.log.debug({ participant: e.participantSid, target: e.target, state: e.state }, 'peer connection state');
     const room = this.roomOfParticipant.get(e.participantSid);
     const p = room?.participantBySid(e.participantSid);

@@ -353,6 +353,18 @@ export class Room {
     for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
   }
 
+  /** Connection quality of every participant (every 5 s), sent to everyone who can see them. */
+  onQuality(updates: Array<{ sid: string; quality: number; score: number }>): void {
+    const visible = updates
+      .filter((u) => {
+        const p = this.participants.get(u.sid);
+        return p !== undefined && !p.hidden;
+      })
+      .map((u) => ({ participantSid: u.sid, quality: u.quality as livekit.ConnectionQuality, score: u.score }));
+    if (visible.length === 0) return;
+    for (const p of this.participants.values()) p.send({ connectionQuality: { updates: visible } });
+  }
+
   /** Events from the media worker about this room's participants. */
   onMediaEvent(p: Participant, e: MediaEvent): void {
     switch (e.ev) {

@@ -6,6 +6,7 @@ import { RtpMunger } from '../../rtp/munger.js';
 import { desiredLayer, type LayerMask } from '../../rtp/layer-selector.js';
 import { MAX_PACKET_SIZE, type PacketCache } from '../../rtp/packet-cache.js';
 import { Sequencer } from '../../rtp/sequencer.js';
+import { SR_SIZE, writeSenderReport, type SenderReport } from '../../rtp/rtcp.js';
 import { Vp8Descriptor, Vp8Munger, parseVp8Descriptor, writeVp8Ids } from '../../rtp/vp8.js';
 import type { Track } from '../native.js';
 
@@ -45,7 +46,10 @@ export class DownTrack {
   retransmits = 0;
   retransmitMisses = 0;
   testDrops = 0;
+  /** Loss fraction (0–1) the subscriber last reported for this downtrack. */
+  reportedLoss = 0;
   private closed = false;
+  private readonly srBuf = Buffer.alloc(SR_SIZE);
   private lastSendMs = 0;
   private rtxSeq = Math.floor(Math.random() * 0x8000);
   private rtxBuf: Buffer | null = null;
@@ -152,6 +156,21 @@ export class DownTrack {
       writeVp8Ids(out, this.rtxVp8, this.sequencer.pictureId, this.sequencer.tl0);
     }
     if (this.send(out.subarray(0, payloadAt + payloadLen), payloadAt + payloadLen)) this.retransmits++;
+  }
+
+  /**
+   * Sends the publisher's sender report on, re-expressed for this downtrack: same NTP time,
+   * its RTP timestamp mapped like the packets'. Audio and video of one publisher share the NTP
+   * clock, so the subscriber can keep them in sync.
+   */
+  sendSenderReport(sr: SenderReport): void {
+    if (this.closed || !this.munger.hasStarted) return;
+    writeSenderReport(this.srBuf, this.ssrc, sr.ntpSec, sr.ntpFrac, this.munger.mapTimestamp(sr.rtpTimestamp), this.packetsSent, this.bytesSent);
+    try {
+      this.transport.sendMessageBinary(this.srBuf);
+    } catch {
+      this.sendErrors++;
+    }
   }
 
   private send(pkt: Uint8Array, len: number): boolean {

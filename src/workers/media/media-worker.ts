@@ -4,6 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
 import { heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
+import { connectionQuality } from './connection-quality.js';
 import { relayDataPacket, type DataRecipient } from './data-relay.js';
 import { PublisherPeer } from './publisher-peer.js';
 import { SubscriberPeer } from './subscriber-peer.js';
@@ -11,6 +12,9 @@ import { SubscriberPeer } from './subscriber-peer.js';
 class ParticipantPeers implements DataRecipient {
   publisher: PublisherPeer | null = null;
   subscriber: SubscriberPeer | null = null;
+  /** Last states libdatachannel reported, for connection quality. */
+  publisherState = 'new';
+  subscriberState = 'new';
 
   constructor(readonly info: ParticipantDescriptor) {}
 
@@ -66,6 +70,10 @@ class RoomRouter {
 
 /** LiveKit's audio.update_interval: how often speakers are re-evaluated, ms. */
 const SPEAKER_INTERVAL_MS = 400;
+/** How often connection quality is reported, ms (LiveKit: 5 s). */
+const QUALITY_INTERVAL_MS = 5000;
+
+const DOWN_STATES = new Set(['disconnected', 'failed']);
 
 export class MediaWorker {
   private native: Native | null = null;
@@ -77,6 +85,7 @@ export class MediaWorker {
   /** Connections still closing; shutdown waits for them before cleanup(). */
   private readonly closing = new Set<Promise<void>>();
   private speakerTimer: NodeJS.Timeout | null = null;
+  private qualityTimer: NodeJS.Timeout | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -132,6 +141,7 @@ export class MediaWorker {
       forceMediaTransport: true,
     };
     this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
+    this.qualityTimer = setInterval(() => this.updateQuality(), QUALITY_INTERVAL_MS);
     return { slot: this.slot };
   }
 
@@ -143,6 +153,17 @@ export class MediaWorker {
       if (key === room.lastSpeakers) continue;
       room.lastSpeakers = key;
       this.emit({ ev: 'speakers', roomId, speakers });
+    }
+  }
+
+  private updateQuality(): void {
+    for (const [roomId, room] of this.rooms) {
+      const updates = [...room.participants.values()].map((p) => {
+        const loss = Math.max(p.publisher?.receiveLoss ?? 0, p.subscriber?.sendLoss ?? 0);
+        const connected = !DOWN_STATES.has(p.subscriberState) && !DOWN_STATES.has(p.publisherState);
+        return { sid: p.info.sid, ...connectionQuality(loss, connected) };
+      });
+      if (updates.length > 0) this.emit({ ev: 'quality', roomId, updates });
     }
   }
 
@@ -172,7 +193,10 @@ export class MediaWorker {
     room.participants.set(info.sid, p);
     this.participants.set(info.sid, p);
     p.subscriber = new SubscriberPeer(this.native, info.sid, this.rtcConfig, {
-      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state }),
+      onStateChange: (state) => {
+        p.subscriberState = state;
+        this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state });
+      },
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
       onError: (where, err) => this.onError(where, err),
     });
@@ -184,7 +208,10 @@ export class MediaWorker {
   private createPublisher(p: ParticipantPeers): PublisherPeer {
     const room = this.rooms.get(p.info.roomId);
     return new PublisherPeer(this.native!, p.info.sid, this.rtcConfig, {
-      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state }),
+      onStateChange: (state) => {
+        p.publisherState = state;
+        this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state });
+      },
       onDataMessage: (label, msg) => {
         if (room) relayDataPacket(p.info, label, msg, room.participants.values());
       },
@@ -267,6 +294,7 @@ export class MediaWorker {
 
   private async shutdown(): Promise<void> {
     if (this.speakerTimer) clearInterval(this.speakerTimer);
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
     for (const sid of [...this.participants.keys()]) this.leave(sid);
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.

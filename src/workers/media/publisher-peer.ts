@@ -6,7 +6,8 @@ import { TRANSPORT_MID, parseOffer, publisherTransportView, writePublisherAnswer
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
-import { writeRemb } from '../../rtp/rtcp.js';
+import { RTCP_SR, RtcpCursor, SenderReport, nextRtcp, readSenderReport, writeReceiverReportHeader, writeRemb } from '../../rtp/rtcp.js';
+import { REPORT_BLOCK_SIZE } from '../../rtp/receive-stats.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
@@ -53,6 +54,10 @@ export class PublisherPeer implements RtcpSink {
   private readonly rembBuf = Buffer.alloc(20 + 4 * 64);
   private readonly rembSsrcs: number[] = [];
   private rembTimer: NodeJS.Timeout | null = null;
+  private reportTicks = 0;
+  private readonly rrBuf = Buffer.alloc(8 + 31 * REPORT_BLOCK_SIZE);
+  private readonly cursor = new RtcpCursor();
+  private readonly sr = new SenderReport();
   readonly rtcpSenderSsrc = randomSsrc();
   packetsIn = 0;
   packetsUnrouted = 0;
@@ -199,7 +204,11 @@ export class PublisherPeer implements RtcpSink {
   /** Per packet: the media path. No allocation except the native Buffer we are handed. */
   private onMedia(buf: Buffer): void {
     const len = buf.length;
-    if (len < 4 || isRtcp(buf)) return; // publisher RTCP (SR/SDES) is read in the RTCP issue
+    if (len < 4) return;
+    if (isRtcp(buf)) {
+      this.onRtcp(buf, len);
+      return;
+    }
     const h = this.header;
     if (!parseRtpHeader(buf, len, h)) return;
     this.packetsIn++;
@@ -218,6 +227,18 @@ export class PublisherPeer implements RtcpSink {
       r.observeAudioLevel(buf[this.ext.offset]! & 0x7f, h.timestamp, nowMs);
     }
     r.onPacket(buf, len, h.payloadOffset, len - h.paddingLength, h.sequenceNumber, h.timestamp, route.layer, nowMs);
+  }
+
+  /** Publisher RTCP: sender reports feed receive statistics and the downstream SRs. */
+  private onRtcp(buf: Buffer, len: number): void {
+    const c = this.cursor;
+    c.offset = 0;
+    c.length = 0;
+    while (nextRtcp(buf, len, c)) {
+      if (c.type !== RTCP_SR || !readSenderReport(buf, c, this.sr)) continue;
+      const route = this.ssrcRoutes.get(this.sr.ssrc);
+      if (route?.receiver) route.receiver.onSenderReport(route.layer, this.sr, performance.now());
+    }
   }
 
   /** First packet of an unknown SSRC: find its track and layer from the header extensions. */
@@ -255,14 +276,49 @@ export class PublisherPeer implements RtcpSink {
     }
   }
 
-  /** Chromium caps itself near 300 kbit/s without REMB; tell it the path is wide. */
+  /**
+   * Periodic RTCP to the publisher: REMB every 500 ms (Chromium caps itself near 300 kbit/s
+   * without it), and a receiver report about every learned stream each second.
+   */
   private startRemb(): void {
     if (this.rembTimer) return;
-    this.rembTimer = setInterval(guard('publisher.remb', () => {
-      if (this.rembSsrcs.length === 0) return;
-      const n = writeRemb(this.rembBuf, this.rtcpSenderSsrc, REMB_BITRATE, this.rembSsrcs, Math.min(this.rembSsrcs.length, 64));
-      this.sendRtcp(this.rembBuf.subarray(0, n));
+    this.rembTimer = setInterval(guard('publisher.rtcp', () => {
+      if (this.rembSsrcs.length > 0) {
+        const n = writeRemb(this.rembBuf, this.rtcpSenderSsrc, REMB_BITRATE, this.rembSsrcs, Math.min(this.rembSsrcs.length, 64));
+        this.sendRtcp(this.rembBuf.subarray(0, n));
+      }
+      if (++this.reportTicks % 2 === 0) this.sendReceiverReport();
     }), REMB_INTERVAL_MS);
+  }
+
+  private sendReceiverReport(): void {
+    const now = performance.now();
+    let count = 0;
+    for (const r of this.receiversBySid.values()) {
+      for (let layer = 0; layer < r.layerSsrcs.length && count < 31; layer++) {
+        const ssrc = r.layerSsrcs[layer]!;
+        if (ssrc === 0) continue;
+        r.stats[layer]!.writeReportBlock(this.rrBuf, 8 + count * REPORT_BLOCK_SIZE, ssrc, now);
+        count++;
+      }
+    }
+    if (count === 0) return;
+    const len = writeReceiverReportHeader(this.rrBuf, this.rtcpSenderSsrc, count);
+    this.sendRtcp(this.rrBuf.subarray(0, len));
+  }
+
+  /** Average loss fraction (0–1) of the streams received, over the last report interval. */
+  get receiveLoss(): number {
+    let sum = 0;
+    let n = 0;
+    for (const r of this.receiversBySid.values()) {
+      for (let layer = 0; layer < r.layerSsrcs.length; layer++) {
+        if (r.layerSsrcs[layer] === 0) continue;
+        sum += r.stats[layer]!.lastFractionLost;
+        n++;
+      }
+    }
+    return n === 0 ? 0 : sum / n;
   }
 
   /** Resolves when the native connection has finished closing (at once if there is none). */

@@ -4,6 +4,8 @@ import { CODEC_VP8, isKeyframe, codecId } from '../../rtp/keyframe.js';
 import { Vp8Descriptor, parseVp8Descriptor } from '../../rtp/vp8.js';
 import { PacketCache } from '../../rtp/packet-cache.js';
 import { AudioLevelObserver } from '../../rtp/audio-level.js';
+import { ReceiveStats } from '../../rtp/receive-stats.js';
+import type { SenderReport } from '../../rtp/rtcp.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
 import type { DownTrack, PacketSource } from './down-track.js';
 
@@ -32,6 +34,8 @@ export class Receiver implements PacketSource {
   private readonly vp8 = new Vp8Descriptor();
   /** Per layer: recent packets, as received, for answering NACKs (video only). */
   readonly caches: PacketCache[] | null;
+  /** RFC 3550 receive statistics per layer, for receiver reports and connection quality. */
+  readonly stats: ReceiveStats[];
   /** Speech activity from the audio-level extension (audio only). */
   readonly audioLevel: AudioLevelObserver | null;
   packets = 0;
@@ -57,6 +61,7 @@ export class Receiver implements PacketSource {
     this.codec = codecId(mimeType);
     this.caches = kind === 'video' ? Array.from({ length: n }, () => new PacketCache(VIDEO_CACHE_PACKETS)) : null;
     this.audioLevel = kind === 'audio' ? new AudioLevelObserver() : null;
+    this.stats = Array.from({ length: n }, () => new ReceiveStats());
   }
 
   get layerCount(): number {
@@ -84,6 +89,7 @@ export class Receiver implements PacketSource {
     this.packets++;
     this.bytes += len;
     this.layerLastSeenMs[layer] = nowMs;
+    this.stats[layer]!.update(seq, ts, Math.floor((nowMs * this.clockRate) / 1000));
     // Cached before the downtracks rewrite the shared buffer in place.
     if (this.caches !== null) this.caches[layer]!.put(seq, pkt, len);
     const dts = this.downTracks;
@@ -92,6 +98,15 @@ export class Receiver implements PacketSource {
     const vp8 = this.codec === CODEC_VP8 && parseVp8Descriptor(pkt, payloadOffset, payloadEnd, this.vp8) ? this.vp8 : null;
     const active = this.activeLayers(nowMs);
     for (let i = 0; i < dts.length; i++) dts[i]!.write(pkt, len, seq, ts, layer, keyframe, active, vp8, nowMs);
+  }
+
+  /**
+   * A publisher SR for `layer`: kept for the RR's LSR/DLSR, and passed on to the downtracks
+   * forwarding that layer, which send it on with their own timestamps (lip sync downstream).
+   */
+  onSenderReport(layer: number, sr: SenderReport, nowMs: number): void {
+    this.stats[layer]?.onSenderReport(sr.ntpSec, sr.ntpFrac, nowMs);
+    for (const dt of this.downTracks) if (dt.currentLayer === layer) dt.sendSenderReport(sr);
   }
 
   addDownTrack(dt: DownTrack): void {

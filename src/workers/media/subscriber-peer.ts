@@ -4,7 +4,7 @@ import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
-import { RTCP_PSFB, RTCP_RTPFB, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack } from '../../rtp/rtcp.js';
+import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, reportedFractionLost } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
@@ -164,6 +164,13 @@ export class SubscriberPeer {
     if (maxLayer >= 0 && (wasPaused || dt.currentLayer !== maxLayer)) sub.receiver.requestKeyframe(Math.min(maxLayer, sub.receiver.layerCount - 1));
   }
 
+  /** Highest loss fraction (0–1) the client reports on any downtrack. */
+  get sendLoss(): number {
+    let loss = 0;
+    for (const sub of this.subscriptions.values()) loss = Math.max(loss, sub.downTrack.reportedLoss);
+    return loss;
+  }
+
   get downTrackCount(): number {
     return this.subscriptions.size;
   }
@@ -191,6 +198,13 @@ export class SubscriberPeer {
     c.offset = 0;
     c.length = 0;
     while (nextRtcp(buf, len, c)) {
+      if (c.type === RTCP_RR || c.type === RTCP_SR) {
+        for (const sub of this.subscriptions.values()) {
+          const loss = reportedFractionLost(buf, c, sub.downTrack.ssrc);
+          if (loss >= 0) sub.downTrack.reportedLoss = loss;
+        }
+        continue;
+      }
       // Generic NACK (RTPFB FMT 1)
       if (c.type === RTCP_RTPFB && c.count === 1) {
         const sub = this.bySsrc.get(feedbackMediaSsrc(buf, c));
