@@ -1,0 +1,145 @@
+// Forwarding cost, SFU logic vs a plain relay, at a given fan-out: the same synthetic VP8
+// stream is sent to N real node-datachannel connections (SRTP + sendto, receivers in another
+// process), once through a relay that only rewrites the SSRC and once through Strand's
+// Receiver → DownTrack path (layer selection, sequence/timestamp/picture-id munging, packet
+// cache and sequencer). Reports forwarded packets per CPU-second of this process.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import nodeDataChannel from 'node-datachannel';
+import { RtpHeader, parseRtpHeader, writeU32 } from '../src/rtp/packet.js';
+import { DownTrack } from '../src/workers/media/down-track.js';
+import { Receiver, type RtcpSink } from '../src/workers/media/receiver.js';
+
+export interface ForwardingResult {
+  mode: 'relay' | 'sfu';
+  fanout: number;
+  packetsIn: number;
+  packetsForwarded: number;
+  cpuSeconds: number;
+  wallSeconds: number;
+  packetsPerCpuSecond: number;
+  delivered: number;
+}
+
+const PAYLOAD = 1100;
+
+/** A VP8 RTP packet like Chromium's: mid/rid extension, 15-bit picture id, TL0PICIDX. */
+function vp8Packet(seq: number, ts: number, pictureId: number, key: boolean): Buffer {
+  const ext = [0x10, 0x30, 0x21, 0x66, 0, 0, 0, 0]; // id 1 "0" (mid), id 2 "f" (rid), padding
+  const buf = Buffer.alloc(12 + 4 + ext.length + 6 + PAYLOAD);
+  buf[0] = 0x90;
+  buf[1] = 96;
+  buf.writeUInt16BE(seq & 0xffff, 2);
+  buf.writeUInt32BE(ts >>> 0, 4);
+  buf.writeUInt32BE(0x11223344, 8);
+  buf.writeUInt16BE(0xbede, 12);
+  buf.writeUInt16BE(ext.length / 4, 14);
+  buf.set(ext, 16);
+  const d = 16 + ext.length;
+  buf.set([0x90, 0xe0, 0x80 | ((pictureId >> 8) & 0x7f), pictureId & 0xff, pictureId & 0xff, 0x00], d);
+  buf[d + 6] = key ? 0x00 : 0x01; // VP8 header P bit
+  return buf;
+}
+
+async function connect(fanout: number): Promise<{ pcs: nodeDataChannel.PeerConnection[]; tracks: nodeDataChannel.Track[]; sink: ReturnType<typeof fork> }> {
+  const sink = fork(fileURLToPath(new URL('./sink.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pcs: nodeDataChannel.PeerConnection[] = [];
+  const tracks: nodeDataChannel.Track[] = [];
+  const opened: Promise<void>[] = [];
+  const answers = new Map<number, (sdp: string) => void>();
+  sink.on('message', (m: { answer?: { id: number; sdp: string } }) => {
+    if (m.answer) answers.get(m.answer.id)?.(m.answer.sdp);
+  });
+  for (let i = 0; i < fanout; i++) {
+    const pc = new nodeDataChannel.PeerConnection(`out-${i}`, { iceServers: [], bindAddress: '127.0.0.1' });
+    const video = new nodeDataChannel.Video('v', 'SendOnly');
+    video.addVP8Codec(96);
+    const track = pc.addTrack(video);
+    opened.push(new Promise((resolve) => track.onOpen(() => resolve())));
+    pcs.push(pc);
+    tracks.push(track);
+    const answer = new Promise<string>((resolve) => answers.set(i, resolve));
+    await new Promise<void>((resolve) => {
+      pc.onGatheringStateChange((s) => { if (s === 'complete') resolve(); });
+      pc.setLocalDescription('offer');
+    });
+    sink.send({ offer: { id: i, sdp: pc.localDescription()!.sdp } });
+    pc.setRemoteDescription(await answer, 'answer');
+  }
+  await Promise.race([Promise.all(opened), new Promise((_, reject) => setTimeout(() => reject(new Error('tracks did not open')), 15000))]);
+  return { pcs, tracks, sink };
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
+async function delivered(sink: ReturnType<typeof fork>): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { received?: number }) => {
+      if (m.received === undefined) return;
+      sink.off('message', on);
+      resolve(m.received);
+    };
+    sink.on('message', on);
+    sink.send({ report: true });
+  });
+}
+
+/** Sends `packets` packets at about `rate` packets/s through `forward`, in small bursts. */
+async function pump(packets: number, rate: number, forward: (pkt: Buffer, i: number) => void): Promise<number> {
+  const burst = 50;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < packets; i += burst) {
+    for (let j = i; j < Math.min(packets, i + burst); j++) forward(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j === 0), j);
+    const due = Number(process.hrtime.bigint() - started) / 1e9;
+    const target = (i + burst) / rate;
+    if (target > due) await new Promise((r) => setTimeout(r, (target - due) * 1000));
+    else await new Promise((r) => setImmediate(r));
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+export async function runForwarding(fanout: number, packets: number, rate: number): Promise<ForwardingResult[]> {
+  const { pcs, tracks, sink } = await connect(fanout);
+  const results: ForwardingResult[] = [];
+  try {
+    // Plain relay: rewrite the SSRC per branch and send.
+    let before = await delivered(sink);
+    let cpu = process.cpuUsage();
+    let wall = await pump(packets, rate, (pkt) => {
+      for (let t = 0; t < tracks.length; t++) {
+        writeU32(pkt, 8, 0x1000 + t);
+        tracks[t]!.sendMessageBinary(pkt);
+      }
+    });
+    let used = cpuSeconds(cpu);
+    await new Promise((r) => setTimeout(r, 500));
+    results.push({ mode: 'relay', fanout, packetsIn: packets, packetsForwarded: packets * fanout, cpuSeconds: used, wallSeconds: wall,
+      packetsPerCpuSecond: (packets * fanout) / used, delivered: (await delivered(sink)) - before });
+
+    // Strand's path: header parse + extension lookup, Receiver, DownTracks.
+    const rtcp: RtcpSink = { sendRtcp: () => undefined, rtcpSenderSsrc: 1 };
+    const receiver = new Receiver('TR_bench', 'PA_bench', 'video', 'video/VP8', 90000, undefined, undefined, ['q', 'h', 'f'], rtcp);
+    const downTracks = tracks.map((t, i) => new DownTrack('TR_bench', 0x2000 + i, 96, true, 90000, t, receiver, { ssrc: 0x3000 + i, payloadType: 97 }));
+    for (const dt of downTracks) receiver.addDownTrack(dt);
+    const h = new RtpHeader();
+    before = await delivered(sink);
+    cpu = process.cpuUsage();
+    wall = await pump(packets, rate, (pkt) => {
+      if (!parseRtpHeader(pkt, pkt.length, h)) return;
+      receiver.onPacket(pkt, pkt.length, h.payloadOffset, pkt.length - h.paddingLength, h.sequenceNumber, h.timestamp, 2, performance.now());
+    });
+    used = cpuSeconds(cpu);
+    await new Promise((r) => setTimeout(r, 500));
+    const forwarded = downTracks.reduce((n, dt) => n + dt.packetsSent, 0);
+    results.push({ mode: 'sfu', fanout, packetsIn: packets, packetsForwarded: forwarded, cpuSeconds: used, wallSeconds: wall,
+      packetsPerCpuSecond: forwarded / used, delivered: (await delivered(sink)) - before });
+  } finally {
+    sink.send({ stop: true });
+    for (const pc of pcs) pc.close();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return results;
+}
