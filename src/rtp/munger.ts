@@ -5,6 +5,8 @@ export class RtpMunger {
   private started = false;
   private seqOffset = 0;
   private tsOffset = 0;
+  /** First output sequence number of the current source. */
+  private epochStart = 0;
   /** Last sequence number / timestamp sent, in the output space. */
   lastSeq = 0;
   lastTs = 0;
@@ -24,6 +26,7 @@ export class RtpMunger {
    */
   switchSource(inSeq: number, inTs: number, tsGap: number): void {
     this.seqOffset = (this.lastSeq + 1 - inSeq) & 0xffff;
+    this.epochStart = (this.lastSeq + 1) & 0xffff;
     const gap = tsGap > 0 ? tsGap : 1;
     this.tsOffset = (this.lastTs + gap - inTs) >>> 0;
     this.started = true;
@@ -31,6 +34,28 @@ export class RtpMunger {
 
   get hasStarted(): boolean {
     return this.started;
+  }
+
+  /**
+   * The input sequence number an output one stands for, when it lies within the current
+   * source (since the last switch, up to the last packet sent), else -1. Used for packets
+   * that never reached Strand the first time and so were never sent.
+   */
+  unmapSeq(outSeq: number): number {
+    if (!this.started) return -1;
+    const pos = (outSeq - this.epochStart) & 0xffff;
+    if (pos > ((this.lastSeq - this.epochStart) & 0xffff)) return -1;
+    return (outSeq - this.seqOffset) & 0xffff;
+  }
+
+  /**
+   * The output sequence number an input one maps to within the current source, if that number
+   * has already been passed (sent or skipped as lost), else -1.
+   */
+  mapPassedSeq(inSeq: number): number {
+    if (!this.started) return -1;
+    const outSeq = (inSeq + this.seqOffset) & 0xffff;
+    return this.unmapSeq(outSeq) === inSeq ? outSeq : -1;
   }
 
   /** Maps a source timestamp (e.g. of a sender report) into the output space. */

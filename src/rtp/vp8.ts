@@ -77,6 +77,15 @@ export class Vp8Munger {
     if (d.tl0Offset >= 0) this.tl0Offset = this.lastTl0 < 0 ? 0 : (this.lastTl0 + 1 - d.tl0PicIdx) & 0xff;
   }
 
+  /** The output picture id for a source one, under the current mapping. */
+  mapPictureId(id: number, long: boolean): number {
+    return (id + this.pictureIdOffset) & (long ? 0x7fff : 0x7f);
+  }
+
+  mapTl0(tl0: number): number {
+    return (tl0 + this.tl0Offset) & 0xff;
+  }
+
   /** Rewrites picture id and TL0PICIDX in place. */
   rewrite(buf: Uint8Array, d: Vp8Descriptor): void {
     if (d.pictureIdOffset >= 0) {

@@ -63,8 +63,14 @@ export interface WorkerStats {
   nacks: number;
   retransmits: number;
   retransmitMisses: number;
-  /** Packets dropped by the STRAND_TEST_DOWNTRACK_LOSS hook. */
+  /** Packets dropped by the STRAND_TEST_DOWNTRACK_LOSS / STRAND_TEST_UPSTREAM_LOSS hooks. */
   testDrops: number;
+  /** Upstream: packets found missing, sequence numbers NACKed to publishers, packets repaired by RTX. */
+  upstreamLost: number;
+  upstreamNacks: number;
+  upstreamRepaired: number;
+  /** Repairs sent on to subscribers without waiting for their NACKs. */
+  repairsForwarded: number;
 }
 
 /** The value each command resolves to. */

@@ -24,7 +24,7 @@ after(async () => {
   assert.equal(await strand?.stop(), 0, strand?.stderr());
 });
 
-async function join(page: Page, token: string): Promise<void> {
+async function join(page: Page, token: string, url = strand.url): Promise<void> {
   await page.evaluate(async ({ url, token }) => {
     const LK = (globalThis as any).LivekitClient;
     const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
@@ -35,7 +35,7 @@ async function join(page: Page, token: string): Promise<void> {
       (globalThis as any).document.body.appendChild(el);
     });
     await room.connect(url, token);
-  }, { url: strand.url, token });
+  }, { url, token });
 }
 
 async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
@@ -54,8 +54,8 @@ async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
   });
 }
 
-async function workerStats(): Promise<WorkerStats[]> {
-  return (await fetch(`${strand.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
+async function workerStats(server = strand): Promise<WorkerStats[]> {
+  return (await fetch(`${server.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
 }
 
 test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscriber) and NACKs are answered', { timeout: 120_000 }, async () => {
@@ -89,5 +89,47 @@ test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscribe
   for (const page of [pub, clean, lossy]) {
     await page.evaluate(async () => (globalThis as any).room.disconnect());
     await page.close();
+  }
+});
+
+test('with 5% loss between publisher and Strand, Strand NACKs upstream and the subscriber keeps decoding', { timeout: 120_000 }, async () => {
+  const lossy = await startStrand({ workers: 1, env: { STRAND_TEST_UPSTREAM_LOSS: '0.05' } });
+  try {
+    const room = `upstream-${Date.now()}`;
+    const pub = await browser.newPage();
+    await join(pub, await joinToken(room, 'publisher'), lossy.url);
+    await pub.evaluate(async () => {
+      await (globalThis as any).room.localParticipant.setCameraEnabled(true);
+    });
+    const sub = await browser.newPage();
+    await join(sub, await joinToken(room, 'viewer'), lossy.url);
+    const encodedF = () => pub.evaluate(async () => {
+      let frames = 0;
+      for (const p of (globalThis as any).room.localParticipant.trackPublications.values()) {
+        if (p.kind !== 'video') continue;
+        (await p.track.sender.getStats()).forEach((s: any) => { if (s.type === 'outbound-rtp' && s.rid === 'f') frames = s.framesEncoded ?? 0; });
+      }
+      return frames;
+    });
+    await waitFor(async () => (await decoded(sub)).frames > 30, 30_000, 'the viewer to decode', 500);
+    const [s0, e0] = [await decoded(sub), await encodedF()];
+    await new Promise((r) => setTimeout(r, 10_000));
+    const [s1, e1] = [await decoded(sub), await encodedF()];
+    const decodedRate = (s1.frames - s0.frames) / 10;
+    const encodedRate = (e1 - e0) / 10;
+    const [stats] = await workerStats(lossy);
+    console.log(`upstream loss: publisher encoded ${encodedRate.toFixed(1)} frames/s on f, viewer decoded ${decodedRate.toFixed(1)} ` +
+      `(${((100 * decodedRate) / encodedRate).toFixed(0)}%); Strand: ${stats!.testDrops} dropped, ${stats!.upstreamLost} found missing, ` +
+      `${stats!.upstreamNacks} NACKed upstream, ${stats!.upstreamRepaired} repaired, ${stats!.repairsForwarded} forwarded at once, ` +
+      `${stats!.retransmits} RTX sent to the viewer`);
+    assert.ok(encodedRate > 5);
+    assert.ok(decodedRate >= 0.8 * encodedRate, `viewer decoded ${decodedRate} of ${encodedRate} frames/s`);
+    assert.ok(stats!.upstreamNacks > 0 && stats!.upstreamRepaired > 0, 'Strand NACKed the publisher and got repairs');
+    for (const page of [pub, sub]) {
+      await page.evaluate(async () => (globalThis as any).room.disconnect());
+      await page.close();
+    }
+  } finally {
+    assert.equal(await lossy.stop(), 0, lossy.stderr());
   }
 });

@@ -45,6 +45,8 @@ export class DownTrack {
   nacksReceived = 0;
   retransmits = 0;
   retransmitMisses = 0;
+  /** Upstream repairs sent on without waiting for a NACK. */
+  repairsForwarded = 0;
   testDrops = 0;
   /** Loss fraction (0–1) the subscriber last reported for this downtrack. */
   reportedLoss = 0;
@@ -117,45 +119,70 @@ export class DownTrack {
    */
   retransmit(outSeq: number): void {
     this.nacksReceived++;
+    this.sendRtx(outSeq);
+  }
+
+  /**
+   * A packet lost upstream and now repaired by the publisher: if this downtrack already
+   * passed its sequence number, the subscriber is missing it too, so it goes out as RTX at
+   * once instead of waiting for the subscriber's NACK (which may have given up already).
+   */
+  forwardRepair(layer: number, inSeq: number): void {
+    if (this.closed || layer !== this.currentLayer) return;
+    const outSeq = this.munger.mapPassedSeq(inSeq);
+    if (outSeq >= 0 && this.sendRtx(outSeq)) this.repairsForwarded++;
+  }
+
+  private sendRtx(outSeq: number): boolean {
     const caches = this.source.caches;
-    if (this.sequencer === null || caches === null || this.rtx === null || !this.sequencer.lookup(outSeq)) {
+    if (caches === null || this.rtx === null) {
       this.retransmitMisses++;
-      return;
+      return false;
     }
-    const cache = caches[this.sequencer.layer];
-    const off = cache ? cache.find(this.sequencer.inSeq) : -1;
+    // What was sent under outSeq; or, for a packet lost upstream and never sent, what would
+    // have been (the current source's mapping) once the publisher's repair is in the cache.
+    const seqr = this.sequencer;
+    const known = seqr !== null && seqr.lookup(outSeq);
+    const inSeq = known ? seqr.inSeq : this.munger.unmapSeq(outSeq);
+    const layer = known ? seqr.layer : this.currentLayer;
+    const cache = inSeq >= 0 && layer >= 0 ? caches[layer] : undefined;
+    const off = cache ? cache.find(inSeq) : -1;
     if (!cache || off < 0) {
       this.retransmitMisses++;
-      return;
+      return false;
     }
     const len = cache.lengthAt(off);
     const src = cache.buffer.subarray(off, off + len);
     const h = this.rtxHeader;
     if (!parseRtpHeader(src, len, h)) {
       this.retransmitMisses++;
-      return;
+      return false;
     }
     const out = (this.rtxBuf ??= Buffer.alloc(MAX_PACKET_SIZE + 2));
     const payloadLen = len - h.payloadOffset - h.paddingLength;
     const headerLen = RTP_HEADER_SIZE + h.csrcCount * 4;
     if (headerLen + 2 + payloadLen > out.length) {
       this.retransmitMisses++;
-      return;
+      return false;
     }
     out[0] = 0x80 | h.csrcCount; // no extension, no padding
     out[1] = (h.marker ? 0x80 : 0) | this.rtx.payloadType;
     writeU16(out, 2, this.rtxSeq);
     this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
-    writeU32(out, 4, this.sequencer.timestamp);
+    writeU32(out, 4, known ? seqr.timestamp : this.munger.mapTimestamp(h.timestamp));
     writeU32(out, 8, this.rtx.ssrc);
     out.set(src.subarray(RTP_HEADER_SIZE, headerLen), RTP_HEADER_SIZE);
     writeU16(out, headerLen, outSeq);
     const payloadAt = headerLen + 2;
     out.set(src.subarray(h.payloadOffset, h.payloadOffset + payloadLen), payloadAt);
-    if (this.sequencer.pictureId >= 0 && parseVp8Descriptor(out, payloadAt, payloadAt + payloadLen, this.rtxVp8)) {
-      writeVp8Ids(out, this.rtxVp8, this.sequencer.pictureId, this.sequencer.tl0);
+    const d = this.rtxVp8;
+    if (parseVp8Descriptor(out, payloadAt, payloadAt + payloadLen, d) && d.pictureIdOffset >= 0) {
+      if (known) writeVp8Ids(out, d, seqr.pictureId, seqr.tl0);
+      else writeVp8Ids(out, d, this.vp8.mapPictureId(d.pictureId, d.pictureIdLong), d.tl0Offset >= 0 ? this.vp8.mapTl0(d.tl0PicIdx) : -1);
     }
-    if (this.send(out.subarray(0, payloadAt + payloadLen), payloadAt + payloadLen)) this.retransmits++;
+    if (!this.send(out.subarray(0, payloadAt + payloadLen), payloadAt + payloadLen)) return false;
+    this.retransmits++;
+    return true;
   }
 
   /**

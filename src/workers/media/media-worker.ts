@@ -268,11 +268,21 @@ export class MediaWorker {
     let retransmits = 0;
     let retransmitMisses = 0;
     let testDrops = 0;
+    let upstreamLost = 0;
+    let upstreamNacks = 0;
+    let upstreamRepaired = 0;
+    let repairsForwarded = 0;
     for (const p of this.participants.values()) {
       if (p.publisher) {
         packetsIn += p.publisher.packetsIn;
         packetsDropped += p.publisher.packetsUnrouted;
-        for (const _ of p.publisher.receivers) publishedTracks++;
+        upstreamNacks += p.publisher.nacksSent;
+        testDrops += p.publisher.testDrops;
+        for (const r of p.publisher.receivers) {
+          publishedTracks++;
+          upstreamRepaired += r.repaired;
+          for (const l of r.loss ?? []) upstreamLost += l.lost;
+        }
       }
       if (p.subscriber) {
         downTracks += p.subscriber.downTrackCount;
@@ -283,12 +293,13 @@ export class MediaWorker {
           retransmits += dt.retransmits;
           retransmitMisses += dt.retransmitMisses;
           testDrops += dt.testDrops;
+          repairsForwarded += dt.repairsForwarded;
         }
       }
     }
     return {
       slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
-      nacks, retransmits, retransmitMisses, testDrops,
+      nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded,
     };
   }
 

@@ -6,17 +6,20 @@ import { TRANSPORT_MID, parseOffer, publisherTransportView, writePublisherAnswer
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
-import { RTCP_SR, RtcpCursor, SenderReport, nextRtcp, readSenderReport, writeReceiverReportHeader, writeRemb } from '../../rtp/rtcp.js';
+import { RTCP_SR, RtcpCursor, SenderReport, nextRtcp, readSenderReport, writeNack, writeReceiverReportHeader, writeRemb } from '../../rtp/rtcp.js';
+import { MAX_PACKET_SIZE } from '../../rtp/packet-cache.js';
 import { REPORT_BLOCK_SIZE } from '../../rtp/receive-stats.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 
-/** Where packets of one SSRC go. `receiver === null` means: known, and dropped (RTX for now). */
+/** Where packets of one SSRC go. `receiver === null` means: known, and dropped. */
 interface SsrcRoute {
   receiver: Receiver | null;
   layer: number;
+  /** An RTX stream repairing `layer` (RFC 4588). */
+  rtx: boolean;
 }
 
 /** A media section of the negotiated offer, with the receiver of its track. */
@@ -28,6 +31,13 @@ interface MidState {
 /** Bitrate Strand asks publishers to use until bandwidth estimation lands, bit/s. */
 const REMB_BITRATE = 5_000_000;
 const REMB_INTERVAL_MS = 500;
+const NACK_INTERVAL_MS = 50;
+
+/** Test hook: STRAND_TEST_UPSTREAM_LOSS="<rate>" drops that fraction of incoming video packets. */
+function upstreamTestLossRate(): number {
+  const rate = Number(process.env.STRAND_TEST_UPSTREAM_LOSS ?? 0);
+  return rate > 0 && rate < 1 ? rate : 0;
+}
 
 export interface PublisherPeerEvents {
   onStateChange(state: string): void;
@@ -58,6 +68,14 @@ export class PublisherPeer implements RtcpSink {
   private readonly rrBuf = Buffer.alloc(8 + 31 * REPORT_BLOCK_SIZE);
   private readonly cursor = new RtcpCursor();
   private readonly sr = new SenderReport();
+  private readonly repairBuf = Buffer.alloc(MAX_PACKET_SIZE);
+  private readonly nackBuf = Buffer.alloc(12 + 4 * 64);
+  private readonly nackSeqs = new Uint16Array(64);
+  private nackTimer: NodeJS.Timeout | null = null;
+  /** Test hook (STRAND_TEST_UPSTREAM_LOSS): fraction of incoming video packets dropped. */
+  private readonly testLossRate = upstreamTestLossRate();
+  nacksSent = 0;
+  testDrops = 0;
   readonly rtcpSenderSsrc = randomSsrc();
   packetsIn = 0;
   packetsUnrouted = 0;
@@ -167,7 +185,7 @@ export class PublisherPeer implements RtcpSink {
       this.mids.set(s.mid, { section: s, receiver });
       this.receiversBySid.set(p.sid, receiver);
       for (const { ssrc, rtx } of s.ssrcs) {
-        this.ssrcRoutes.set(ssrc, { receiver: rtx ? null : receiver, layer: 0 });
+        this.ssrcRoutes.set(ssrc, { receiver, layer: 0, rtx });
         if (!rtx) receiver.layerSsrcs[0] = ssrc;
       }
       published.push({ trackSid: p.sid, mid: s.mid, mimeType: s.codec.mimeType, rids: s.rids });
@@ -193,7 +211,7 @@ export class PublisherPeer implements RtcpSink {
 
   private removeReceiver(r: Receiver): void {
     this.receiversBySid.delete(r.trackSid);
-    for (const [ssrc, route] of this.ssrcRoutes) if (route.receiver === r) this.ssrcRoutes.set(ssrc, { receiver: null, layer: 0 });
+    for (const [ssrc, route] of this.ssrcRoutes) if (route.receiver === r) this.ssrcRoutes.set(ssrc, { receiver: null, layer: 0, rtx: false });
     r.close();
   }
 
@@ -223,10 +241,61 @@ export class PublisherPeer implements RtcpSink {
     const r = route.receiver;
     if (r === null) return;
     const nowMs = performance.now();
+    if (route.rtx) {
+      this.onRtx(buf, len, h, r, route.layer, nowMs);
+      return;
+    }
+    if (this.testLossRate > 0 && r.kind === 'video' && Math.random() < this.testLossRate) {
+      this.testDrops++;
+      return;
+    }
     if (r.audioLevel !== null && findExtension(buf, h, this.extAudioLevel, this.ext)) {
       r.observeAudioLevel(buf[this.ext.offset]! & 0x7f, h.timestamp, nowMs);
     }
     r.onPacket(buf, len, h.payloadOffset, len - h.paddingLength, h.sequenceNumber, h.timestamp, route.layer, nowMs);
+  }
+
+  /** An RTX packet from the publisher: unwrapped into the original packet for the cache. */
+  private onRtx(buf: Buffer, len: number, h: RtpHeader, r: Receiver, layer: number, nowMs: number): void {
+    const payloadEnd = len - h.paddingLength;
+    const ssrc = r.layerSsrcs[layer] ?? 0;
+    const pt = this.mediaPayloadType(r);
+    if (payloadEnd - h.payloadOffset <= 2 || ssrc === 0 || pt < 0) return; // padding-only probe
+    const osn = (buf[h.payloadOffset]! << 8) | buf[h.payloadOffset + 1]!;
+    const headerLen = 12 + h.csrcCount * 4;
+    const out = this.repairBuf;
+    const total = headerLen + payloadEnd - h.payloadOffset - 2;
+    if (total > out.length) return;
+    out.set(buf.subarray(0, headerLen), 0);
+    out[0] = 0x80 | h.csrcCount; // extensions and padding dropped
+    out[1] = (buf[1]! & 0x80) | pt;
+    out[2] = osn >> 8;
+    out[3] = osn & 0xff;
+    out.writeUInt32BE(ssrc, 8);
+    out.set(buf.subarray(h.payloadOffset + 2, payloadEnd), headerLen);
+    r.onRepaired(layer, out, total, osn, nowMs);
+  }
+
+  private mediaPayloadType(r: Receiver): number {
+    for (const state of this.mids.values()) if (state.receiver === r) return state.section.codec?.payloadType ?? -1;
+    return -1;
+  }
+
+  /** NACKs upstream gaps (every 50 ms while any are pending). */
+  private sendNacks(): void {
+    const now = performance.now();
+    for (const r of this.receiversBySid.values()) {
+      if (r.loss === null) continue;
+      for (let layer = 0; layer < r.loss.length; layer++) {
+        const tracker = r.loss[layer]!;
+        const ssrc = r.layerSsrcs[layer]!;
+        if (tracker.pending === 0 || ssrc === 0) continue;
+        const n = tracker.due(now, this.nackSeqs);
+        if (n === 0) continue;
+        this.nacksSent += n;
+        this.sendRtcp(this.nackBuf.subarray(0, writeNack(this.nackBuf, this.rtcpSenderSsrc, ssrc, this.nackSeqs, n)));
+      }
+    }
   }
 
   /** Publisher RTCP: sender reports feed receive statistics and the downstream SRs. */
@@ -248,21 +317,29 @@ export class PublisherPeer implements RtcpSink {
     if (!state) return undefined;
     const r = state.receiver;
     let route: SsrcRoute;
-    if (r === null || (state.section.codec?.rtxPayloadType !== undefined && h.payloadType === state.section.codec.rtxPayloadType)
-      || findExtension(buf, h, this.extRepairedRid, this.ext)) {
-      route = { receiver: null, layer: 0 }; // RTX repairs are used once NACK handling lands
-    } else if (state.section.rids.length > 0) {
+    const simulcast = state.section.rids.length > 0;
+    const isRtx = state.section.codec?.rtxPayloadType !== undefined && h.payloadType === state.section.codec.rtxPayloadType;
+    if (r === null) {
+      route = { receiver: null, layer: 0, rtx: false };
+    } else if (findExtension(buf, h, this.extRepairedRid, this.ext)) {
+      const layer = simulcast ? state.section.rids.indexOf(extensionString(buf, this.ext)) : 0;
+      if (layer < 0) return undefined;
+      route = { receiver: r, layer, rtx: true };
+    } else if (isRtx) {
+      // RTX without repaired-rid can only be matched when there is one layer.
+      route = { receiver: simulcast ? null : r, layer: 0, rtx: true };
+    } else if (simulcast) {
       if (!findExtension(buf, h, this.extRid, this.ext)) return undefined;
       const layer = state.section.rids.indexOf(extensionString(buf, this.ext));
       if (layer < 0) return undefined;
-      route = { receiver: r, layer };
+      route = { receiver: r, layer, rtx: false };
       r.layerSsrcs[layer] = h.ssrc;
     } else {
-      route = { receiver: r, layer: 0 };
+      route = { receiver: r, layer: 0, rtx: false };
       r.layerSsrcs[0] = h.ssrc;
     }
     this.ssrcRoutes.set(h.ssrc, route);
-    if (route.receiver && route.receiver.kind === 'video') this.rembSsrcs.push(h.ssrc);
+    if (route.receiver && route.receiver.kind === 'video' && !route.rtx) this.rembSsrcs.push(h.ssrc);
     return route;
   }
 
@@ -289,6 +366,7 @@ export class PublisherPeer implements RtcpSink {
       }
       if (++this.reportTicks % 2 === 0) this.sendReceiverReport();
     }), REMB_INTERVAL_MS);
+    this.nackTimer = setInterval(guard('publisher.nack', () => this.sendNacks()), NACK_INTERVAL_MS);
   }
 
   private sendReceiverReport(): void {
@@ -330,6 +408,7 @@ export class PublisherPeer implements RtcpSink {
     if (this.closed) return;
     this.closed = true;
     if (this.rembTimer) clearInterval(this.rembTimer);
+    if (this.nackTimer) clearInterval(this.nackTimer);
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
     this.conn.close([...this.channels, this.track]);

@@ -5,6 +5,7 @@ import { Vp8Descriptor, parseVp8Descriptor } from '../../rtp/vp8.js';
 import { PacketCache } from '../../rtp/packet-cache.js';
 import { AudioLevelObserver } from '../../rtp/audio-level.js';
 import { ReceiveStats } from '../../rtp/receive-stats.js';
+import { LossTracker } from '../../rtp/loss-tracker.js';
 import type { SenderReport } from '../../rtp/rtcp.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
 import type { DownTrack, PacketSource } from './down-track.js';
@@ -34,6 +35,10 @@ export class Receiver implements PacketSource {
   private readonly vp8 = new Vp8Descriptor();
   /** Per layer: recent packets, as received, for answering NACKs (video only). */
   readonly caches: PacketCache[] | null;
+  /** Upstream sequence gaps per layer, to NACK the publisher (video only). */
+  readonly loss: LossTracker[] | null;
+  /** Packets the publisher repaired with RTX. */
+  repaired = 0;
   /** RFC 3550 receive statistics per layer, for receiver reports and connection quality. */
   readonly stats: ReceiveStats[];
   /** Speech activity from the audio-level extension (audio only). */
@@ -62,6 +67,7 @@ export class Receiver implements PacketSource {
     this.caches = kind === 'video' ? Array.from({ length: n }, () => new PacketCache(VIDEO_CACHE_PACKETS)) : null;
     this.audioLevel = kind === 'audio' ? new AudioLevelObserver() : null;
     this.stats = Array.from({ length: n }, () => new ReceiveStats());
+    this.loss = kind === 'video' ? Array.from({ length: n }, () => new LossTracker()) : null;
   }
 
   get layerCount(): number {
@@ -90,6 +96,7 @@ export class Receiver implements PacketSource {
     this.bytes += len;
     this.layerLastSeenMs[layer] = nowMs;
     this.stats[layer]!.update(seq, ts, Math.floor((nowMs * this.clockRate) / 1000));
+    if (this.loss !== null) this.loss[layer]!.onPacket(seq, nowMs);
     // Cached before the downtracks rewrite the shared buffer in place.
     if (this.caches !== null) this.caches[layer]!.put(seq, pkt, len);
     const dts = this.downTracks;
@@ -98,6 +105,22 @@ export class Receiver implements PacketSource {
     const vp8 = this.codec === CODEC_VP8 && parseVp8Descriptor(pkt, payloadOffset, payloadEnd, this.vp8) ? this.vp8 : null;
     const active = this.activeLayers(nowMs);
     for (let i = 0; i < dts.length; i++) dts[i]!.write(pkt, len, seq, ts, layer, keyframe, active, vp8, nowMs);
+  }
+
+  /**
+   * A packet the publisher sent again (RTX, unwrapped): into the cache, and, when it really
+   * was lost, on to the downtracks as RTX of their own (never on the media SSRC: a downtrack
+   * never sends a sequence number twice or out of order, SRTP replay protection).
+   */
+  onRepaired(layer: number, pkt: Uint8Array, len: number, seq: number, nowMs: number): void {
+    if (this.caches === null || this.loss === null) return;
+    // Chromium also sends RTX as bandwidth probes (copies of packets that were not lost).
+    const wasLost = this.loss[layer]!.isMissing(seq);
+    this.caches[layer]!.put(seq, pkt, len);
+    this.loss[layer]!.onPacket(seq, nowMs);
+    if (!wasLost) return;
+    this.repaired++;
+    for (const dt of this.downTracks) dt.forwardRepair(layer, seq);
   }
 
   /**
