@@ -45,7 +45,7 @@ export type MediaCommand =
   | { op: 'subscribe'; participantSid: string; trackSid: string }
   | { op: 'unsubscribe'; participantSid: string; trackSid: string }
   /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
-  | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number }
+  | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number; priority: number }
   | { op: 'unpublish'; participantSid: string; trackSid: string }
   | { op: 'leave'; participantSid: string }
   | { op: 'stats' }
@@ -71,6 +71,9 @@ export interface WorkerStats {
   upstreamRepaired: number;
   /** Repairs sent on to subscribers without waiting for their NACKs. */
   repairsForwarded: number;
+  /** Lowest and highest subscriber bandwidth estimate (REMB) reported, bit/s (0: none). */
+  subscriberEstimateMin: number;
+  subscriberEstimateMax: number;
 }
 
 /** The value each command resolves to. */
@@ -95,6 +98,8 @@ export type MediaEvent =
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
   /** A room's current speakers (loudest first), sent when they change. */
   | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }
+  /** A subscriber's track paused or resumed for lack of bandwidth. */
+  | { ev: 'streamState'; participantSid: string; publisherSid: string; trackSid: string; paused: boolean }
   /** Every participant's connection quality in a room, every 5 s. */
   | { ev: 'quality'; roomId: string; updates: Array<{ sid: string; quality: number; score: number }> }
   | { ev: 'error'; where: string; message: string };

@@ -25,6 +25,8 @@ export class Participant {
   readonly subscriptions = new Set<string>();
   /** Highest layer wanted per track sid (from UpdateTrackSettings); -1 = disabled. */
   readonly trackSettings = new Map<string, number>();
+  /** UpdateTrackSettings.priority per track sid, for the stream allocator. */
+  readonly trackPriorities = new Map<string, number>();
   closed = false;
 
   constructor(

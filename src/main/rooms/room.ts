@@ -282,7 +282,10 @@ export class Room {
       return;
     }
     const maxLayer = p.trackSettings.get(trackSid);
-    if (maxLayer !== undefined) await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
+    if (maxLayer !== undefined) {
+      const priority = p.trackPriorities.get(trackSid) ?? 0;
+      await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority });
+    }
     this.updateDynacast(trackSid);
     const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
     if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
@@ -305,8 +308,9 @@ export class Room {
       const maxLayer = maxLayerFor(track, settings);
       this.ctx.log.debug({ participant: p.sid, trackSid, width: settings.width, height: settings.height, disabled: settings.disabled, maxLayer }, 'track settings');
       p.trackSettings.set(trackSid, maxLayer);
+      p.trackPriorities.set(trackSid, settings.priority ?? 0);
       if (p.subscriptions.has(trackSid)) {
-        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer });
+        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority: settings.priority ?? 0 });
         this.updateDynacast(trackSid);
       }
     }
@@ -380,6 +384,11 @@ export class Room {
           p.touch();
           this.broadcastParticipant(p);
         }
+        break;
+      case 'streamState':
+        p.send({ streamStateUpdate: { streamStates: [{
+          participantSid: e.publisherSid, trackSid: e.trackSid, state: e.paused ? livekit.StreamState.PAUSED : livekit.StreamState.ACTIVE,
+        }] } });
         break;
       case 'error':
         break;

@@ -34,6 +34,10 @@ export class DownTrack {
    * track. Starts at "as high as there is", like LiveKit before the first settings arrive.
    */
   maxLayer = 31;
+  /** Highest layer the subscriber's bandwidth allows (stream allocator); -1 pauses. */
+  bandwidthCap = 31;
+  /** UpdateTrackSettings.priority, for the stream allocator. */
+  priority = 0;
   /**
    * Test hook: fraction of first transmissions dropped on purpose, to exercise loss recovery
    * (set from STRAND_TEST_DOWNTRACK_LOSS; 0 in production).
@@ -78,10 +82,11 @@ export class DownTrack {
    */
   write(pkt: Uint8Array, len: number, seq: number, ts: number, layer: number, keyframe: boolean,
     active: LayerMask, vp8: Vp8Descriptor | null, nowMs: number): void {
-    if (this.closed || this.maxLayer < 0) return;
+    const max = this.maxLayer < this.bandwidthCap ? this.maxLayer : this.bandwidthCap;
+    if (this.closed || max < 0) return;
     if (layer !== this.currentLayer) {
       if (this.isVideo) {
-        if (layer !== desiredLayer(this.maxLayer, active)) return;
+        if (layer !== desiredLayer(max, active)) return;
         if (!keyframe) {
           this.source.requestKeyframe(layer);
           return;
@@ -92,7 +97,7 @@ export class DownTrack {
       if (vp8 !== null) this.vp8.switchSource(vp8);
       this.currentLayer = layer;
     } else if (this.isVideo) {
-      const want = desiredLayer(this.maxLayer, active);
+      const want = desiredLayer(max, active);
       if (want >= 0 && want !== layer) this.source.requestKeyframe(want);
     }
     if (!this.munger.map(seq, ts)) return;

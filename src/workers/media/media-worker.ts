@@ -74,6 +74,8 @@ const SPEAKER_INTERVAL_MS = 400;
 const QUALITY_INTERVAL_MS = 5000;
 
 const DOWN_STATES = new Set(['disconnected', 'failed']);
+/** How often layer bitrates are measured and subscriber bandwidth reallocated, ms. */
+const ALLOCATION_INTERVAL_MS = 1000;
 
 export class MediaWorker {
   private native: Native | null = null;
@@ -86,6 +88,7 @@ export class MediaWorker {
   private readonly closing = new Set<Promise<void>>();
   private speakerTimer: NodeJS.Timeout | null = null;
   private qualityTimer: NodeJS.Timeout | null = null;
+  private allocationTimer: NodeJS.Timeout | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -113,9 +116,12 @@ export class MediaWorker {
       case 'unsubscribe':
         this.participants.get(cmd.participantSid)?.subscriber?.unsubscribe(cmd.trackSid);
         return null;
-      case 'trackSettings':
-        this.participants.get(cmd.participantSid)?.subscriber?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
+      case 'trackSettings': {
+        const subscriber = this.participants.get(cmd.participantSid)?.subscriber;
+        subscriber?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
+        subscriber?.setPriority(cmd.trackSid, cmd.priority);
         return null;
+      }
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
       case 'leave': this.leave(cmd.participantSid); return null;
       case 'stats': return this.stats();
@@ -142,6 +148,7 @@ export class MediaWorker {
     };
     this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
     this.qualityTimer = setInterval(() => this.updateQuality(), QUALITY_INTERVAL_MS);
+    this.allocationTimer = setInterval(() => this.allocate(), ALLOCATION_INTERVAL_MS);
     return { slot: this.slot };
   }
 
@@ -154,6 +161,11 @@ export class MediaWorker {
       room.lastSpeakers = key;
       this.emit({ ev: 'speakers', roomId, speakers });
     }
+  }
+
+  private allocate(): void {
+    for (const p of this.participants.values()) for (const r of p.publisher?.receivers ?? []) r.tickRates(ALLOCATION_INTERVAL_MS / 1000);
+    for (const p of this.participants.values()) p.subscriber?.allocateBandwidth();
   }
 
   private updateQuality(): void {
@@ -198,6 +210,7 @@ export class MediaWorker {
         this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state });
       },
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
+      onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
       onError: (where, err) => this.onError(where, err),
     });
     p.subscriber.testLossRate = testLossRate(info.identity);
@@ -272,6 +285,8 @@ export class MediaWorker {
     let upstreamNacks = 0;
     let upstreamRepaired = 0;
     let repairsForwarded = 0;
+    let estimateMin = 0;
+    let estimateMax = 0;
     for (const p of this.participants.values()) {
       if (p.publisher) {
         packetsIn += p.publisher.packetsIn;
@@ -286,6 +301,11 @@ export class MediaWorker {
       }
       if (p.subscriber) {
         downTracks += p.subscriber.downTrackCount;
+        const e = p.subscriber.estimate;
+        if (e > 0) {
+          estimateMin = estimateMin === 0 ? e : Math.min(estimateMin, e);
+          estimateMax = Math.max(estimateMax, e);
+        }
         for (const dt of p.subscriber.downTracks) {
           packetsOut += dt.packetsSent;
           packetsDropped += dt.sendErrors;
@@ -300,12 +320,14 @@ export class MediaWorker {
     return {
       slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
       nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded,
+      subscriberEstimateMin: estimateMin, subscriberEstimateMax: estimateMax,
     };
   }
 
   private async shutdown(): Promise<void> {
     if (this.speakerTimer) clearInterval(this.speakerTimer);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
+    if (this.allocationTimer) clearInterval(this.allocationTimer);
     for (const sid of [...this.participants.keys()]) this.leave(sid);
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.

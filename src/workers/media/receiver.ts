@@ -46,6 +46,9 @@ export class Receiver implements PacketSource {
   packets = 0;
   bytes = 0;
   private lastAudioTs = -1;
+  private readonly layerBytes: number[];
+  /** Bitrate of each layer over the last rate tick, bit/s. */
+  readonly layerBitrates: number[];
 
   constructor(
     readonly trackSid: string,
@@ -67,6 +70,8 @@ export class Receiver implements PacketSource {
     this.caches = kind === 'video' ? Array.from({ length: n }, () => new PacketCache(VIDEO_CACHE_PACKETS)) : null;
     this.audioLevel = kind === 'audio' ? new AudioLevelObserver() : null;
     this.stats = Array.from({ length: n }, () => new ReceiveStats());
+    this.layerBytes = new Array<number>(n).fill(0);
+    this.layerBitrates = new Array<number>(n).fill(0);
     this.loss = kind === 'video' ? Array.from({ length: n }, () => new LossTracker()) : null;
   }
 
@@ -83,6 +88,14 @@ export class Receiver implements PacketSource {
     this.audioLevel.observe(dbov, step > 0 && step <= 120 ? step : 20, nowMs);
   }
 
+  /** Turns the bytes counted since the last call into per-layer bitrates. */
+  tickRates(seconds: number): void {
+    for (let l = 0; l < this.layerBytes.length; l++) {
+      this.layerBitrates[l] = (this.layerBytes[l]! * 8) / seconds;
+      this.layerBytes[l] = 0;
+    }
+  }
+
   /** Bit i set: layer i sent a packet within LAYER_ACTIVE_MS. */
   activeLayers(nowMs: number): number {
     let mask = 0;
@@ -95,6 +108,7 @@ export class Receiver implements PacketSource {
     this.packets++;
     this.bytes += len;
     this.layerLastSeenMs[layer] = nowMs;
+    this.layerBytes[layer] += len;
     this.stats[layer]!.update(seq, ts, Math.floor((nowMs * this.clockRate) / 1000));
     if (this.loss !== null) this.loss[layer]!.onPacket(seq, nowMs);
     // Cached before the downtracks rewrite the shared buffer in place.

@@ -4,10 +4,11 @@ import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
-import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, reportedFractionLost } from '../../rtp/rtcp.js';
+import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, readRembBitrate, reportedFractionLost } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
+import { CONGESTION_ESTIMATE_SHARE, CONGESTION_LOSS, RECOVERY_TICKS, allocate } from './stream-allocator.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import type { Receiver } from './receiver.js';
 
@@ -16,6 +17,8 @@ const TRANSPORT_MID = 't';
 export interface SubscriberPeerEvents {
   onStateChange(state: string): void;
   onOffer(sdp: string): void;
+  /** A track was paused (or resumed) for lack of bandwidth: StreamStateUpdate to the client. */
+  onStreamState(publisherSid: string, trackSid: string, paused: boolean): void;
   onError(where: string, err: unknown): void;
 }
 
@@ -40,6 +43,9 @@ export class SubscriberPeer {
   private dirty = false;
   private readonly cursor = new RtcpCursor();
   private readonly nackSeqs = new Uint16Array(256);
+  /** The client's receive-side bandwidth estimate (REMB), bit/s; 0 until it sends one. */
+  estimate = 0;
+  private calmTicks = 0;
   /** Test hook (STRAND_TEST_DOWNTRACK_LOSS): drop rate applied to this subscriber's downtracks. */
   testLossRate = 0;
   private closed = false;
@@ -164,6 +170,50 @@ export class SubscriberPeer {
     if (maxLayer >= 0 && (wasPaused || dt.currentLayer !== maxLayer)) sub.receiver.requestKeyframe(Math.min(maxLayer, sub.receiver.layerCount - 1));
   }
 
+  /**
+   * Once a second: under congestion, caps each video downtrack's layer by priority within the
+   * client's estimate (pausing what does not fit); after RECOVERY_TICKS calm seconds, lifts
+   * the caps one step per second.
+   */
+  allocateBandwidth(): void {
+    const video = [...this.subscriptions.values()].filter((s) => s.receiver.kind === 'video');
+    if (video.length === 0) return;
+    let sending = 0;
+    for (const s of video) {
+      const cap = Math.min(s.downTrack.maxLayer, s.downTrack.bandwidthCap);
+      if (cap >= 0 && s.downTrack.currentLayer >= 0) sending += s.receiver.layerBitrates[s.downTrack.currentLayer] ?? 0;
+    }
+    const congested = this.estimate > 0 && (this.sendLoss > CONGESTION_LOSS || this.estimate < CONGESTION_ESTIMATE_SHARE * sending);
+    if (congested) {
+      this.calmTicks = 0;
+      const caps = allocate(video.map((s) => ({
+        id: s.receiver.trackSid, priority: s.downTrack.priority, maxLayer: s.downTrack.maxLayer, layerBitrates: s.receiver.layerBitrates,
+      })), this.estimate);
+      for (const s of video) this.setBandwidthCap(s, caps.get(s.receiver.trackSid) ?? 31);
+      return;
+    }
+    if (++this.calmTicks < RECOVERY_TICKS) return;
+    for (const s of video) {
+      const cap = s.downTrack.bandwidthCap;
+      if (cap < s.receiver.layerCount - 1) this.setBandwidthCap(s, cap + 1 >= s.receiver.layerCount - 1 ? 31 : cap + 1);
+    }
+  }
+
+  private setBandwidthCap(sub: Subscription, cap: number): void {
+    const dt = sub.downTrack;
+    if (dt.bandwidthCap === cap) return;
+    const wasPaused = dt.bandwidthCap < 0;
+    dt.bandwidthCap = cap;
+    if (cap >= 0) sub.receiver.requestKeyframe(Math.min(cap, sub.receiver.layerCount - 1));
+    if (wasPaused !== cap < 0) this.events.onStreamState(sub.receiver.publisherSid, sub.receiver.trackSid, cap < 0);
+  }
+
+  /** Sets a track's allocation priority (UpdateTrackSettings.priority). */
+  setPriority(trackSid: string, priority: number): void {
+    const sub = this.subscriptions.get(trackSid);
+    if (sub) sub.downTrack.priority = priority;
+  }
+
   /** Highest loss fraction (0–1) the client reports on any downtrack. */
   get sendLoss(): number {
     let loss = 0;
@@ -211,6 +261,11 @@ export class SubscriberPeer {
         if (!sub) continue;
         const n = readNack(buf, c, this.nackSeqs);
         for (let i = 0; i < n; i++) sub.downTrack.retransmit(this.nackSeqs[i]!);
+        continue;
+      }
+      if (c.type === RTCP_PSFB && c.count === 15) {
+        const bitrate = readRembBitrate(buf, c.offset, c.length);
+        if (bitrate >= 0) this.estimate = bitrate;
         continue;
       }
       // PLI (PSFB FMT 1) and FIR (PSFB FMT 4)
