@@ -2,28 +2,15 @@
 // microphone flow from A to B, data packets flow (and respect destinations), mute and leave
 // are seen by the other side.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
-
-before(async () => {
-  strand = await startStrand({ workers: 2 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  const code = await strand?.stop();
-  assert.equal(code, 0, `strand exit code\n${strand?.stderr()}`);
-});
+const ctx = useStrandAndBrowser({ workers: 2 });
 
 /** Connects a livekit-client Room in the page and records what it sees on `window.seen`. */
 async function connect(page: Page, url: string, token: string): Promise<string> {
@@ -72,10 +59,10 @@ async function inboundStats(page: Page): Promise<{ framesDecoded: number; audioP
 
 test('A publishes camera + microphone, B receives decoded media, data, mute and leave', { timeout: 90_000 }, async () => {
   const room = `browser-${Date.now()}`;
-  const pageA = await browser.newPage();
-  const pageB = await browser.newPage();
-  await connect(pageA, strand.url, await joinToken(room, 'alice'));
-  await connect(pageB, strand.url, await joinToken(room, 'bob'));
+  const pageA = await ctx.browser.newPage();
+  const pageB = await ctx.browser.newPage();
+  await connect(pageA, ctx.strand.url, await joinToken(room, 'alice'));
+  await connect(pageB, ctx.strand.url, await joinToken(room, 'bob'));
 
   // A publishes with the SDK's defaults (simulcast on).
   await pageA.evaluate(async () => {
@@ -149,7 +136,7 @@ test('A publishes camera + microphone, B receives decoded media, data, mute and 
 });
 
 test('default Room options reach Strand through the /rtc/v1 → /rtc fallback', { timeout: 60_000 }, async () => {
-  const page = await browser.newPage();
+  const page = await ctx.browser.newPage();
   const token = await joinToken(`fallback-${Date.now()}`, 'dora');
   // livekit-client 2.23 sometimes closes its own fallback socket when the failed v1 socket's
   // close event arrives late (a client-side race, seen in about 1 of 10 first connects); one
@@ -169,7 +156,7 @@ test('default Room options reach Strand through the /rtc/v1 → /rtc fallback', 
       }
     }
     return { sid: '', errors };
-  }, { url: strand.url, token });
+  }, { url: ctx.strand.url, token });
   assert.match(result.sid, /^PA_/, `connect failed: ${result.errors.join('; ')}`);
   await page.close();
 });

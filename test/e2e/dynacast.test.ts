@@ -1,27 +1,15 @@
 // REMB and dynacast seen from the publishing browser: it is not bandwidth-limited on
 // loopback, and it stops encoding the high layer once nobody needs it.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { connectRoom, leaveAll, publishCamera, useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
-
-before(async () => {
-  strand = await startStrand({ workers: 1 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  assert.equal(await strand?.stop(), 0, strand?.stderr());
-});
+const ctx = useStrandAndBrowser();
 
 /** Per simulcast rid of the published camera: frames encoded and the limitation reason. */
 async function outbound(page: Page): Promise<Record<string, { frames: number; reason: string; width: number }>> {
@@ -39,22 +27,11 @@ async function outbound(page: Page): Promise<Record<string, { frames: number; re
 
 test('the publisher is not bandwidth-limited, and stops the f layer when its only subscriber disables it', { timeout: 120_000 }, async () => {
   const room = `dynacast-${Date.now()}`;
-  const pub = await browser.newPage();
-  await pub.evaluate(async ({ url, token }) => {
-    const LK = (globalThis as any).LivekitClient;
-    const r = new LK.Room({ dynacast: true, singlePeerConnection: false });
-    (globalThis as any).room = r;
-    await r.connect(url, token);
-    await r.localParticipant.setCameraEnabled(true, { resolution: { width: 1280, height: 720, frameRate: 30 } });
-  }, { url: strand.url, token: await joinToken(room, 'publisher') });
-  const sub = await browser.newPage();
-  await sub.evaluate(async ({ url, token }) => {
-    const LK = (globalThis as any).LivekitClient;
-    const r = new LK.Room({ adaptiveStream: false, singlePeerConnection: false });
-    (globalThis as any).room = r;
-    r.on(LK.RoomEvent.TrackSubscribed, (track: any) => { (globalThis as any).document.body.appendChild(track.attach()); });
-    await r.connect(url, token);
-  }, { url: strand.url, token: await joinToken(room, 'viewer') });
+  const pub = await ctx.browser.newPage();
+  await connectRoom(pub, ctx.strand.url, await joinToken(room, 'publisher'), { dynacast: true });
+  await publishCamera(pub);
+  const sub = await ctx.browser.newPage();
+  await connectRoom(sub, ctx.strand.url, await joinToken(room, 'viewer'), { adaptiveStream: false });
 
   // REMB: with Strand's estimate the encoder reaches the full 1280-wide layer and is not
   // limited by bandwidth (without REMB Chromium caps itself near 300 kbit/s).
@@ -83,8 +60,5 @@ test('the publisher is not bandwidth-limited, and stops the f layer when its onl
   }, 10_000, 'the publisher to stop encoding f', 0);
   console.log(`f layer stopped ${Date.now() - disabledAt} ms after the subscriber disabled the track`);
 
-  for (const page of [pub, sub]) {
-    await page.evaluate(async () => (globalThis as any).room.disconnect());
-    await page.close();
-  }
+  await leaveAll([pub, sub]);
 });

@@ -1,41 +1,20 @@
 // 5% loss between Strand and one subscriber (test-only drop hook in its downtracks): video
 // keeps decoding because Strand answers the subscriber's NACKs with RTX from its cache.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { WorkerStats } from '../../src/workers/protocol.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { connectRoom, leaveAll, useStrandAndBrowser } from '../helpers/e2e.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
+const ctx = useStrandAndBrowser({ env: { STRAND_TEST_DOWNTRACK_LOSS: 'lossy:0.05' } });
 
-before(async () => {
-  strand = await startStrand({ workers: 1, env: { STRAND_TEST_DOWNTRACK_LOSS: 'lossy:0.05' } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  assert.equal(await strand?.stop(), 0, strand?.stderr());
-});
-
-async function join(page: Page, token: string, url = strand.url): Promise<void> {
-  await page.evaluate(async ({ url, token }) => {
-    const LK = (globalThis as any).LivekitClient;
-    const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
-    (globalThis as any).room = room;
-    room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
-      const el = track.attach();
-      el.muted = true;
-      (globalThis as any).document.body.appendChild(el);
-    });
-    await room.connect(url, token);
-  }, { url, token });
+async function join(page: Page, token: string, url = ctx.strand.url): Promise<void> {
+  await connectRoom(page, url, token, { adaptiveStream: false, dynacast: false });
 }
 
 async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
@@ -54,19 +33,19 @@ async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
   });
 }
 
-async function workerStats(server = strand): Promise<WorkerStats[]> {
+async function workerStats(server: StrandProcess = ctx.strand): Promise<WorkerStats[]> {
   return (await fetch(`${server.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
 }
 
 test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscriber) and NACKs are answered', { timeout: 120_000 }, async () => {
   const room = `loss-${Date.now()}`;
-  const pub = await browser.newPage();
+  const pub = await ctx.browser.newPage();
   await join(pub, await joinToken(room, 'publisher'));
   await pub.evaluate(async () => {
     await (globalThis as any).room.localParticipant.setCameraEnabled(true);
   });
-  const clean = await browser.newPage();
-  const lossy = await browser.newPage();
+  const clean = await ctx.browser.newPage();
+  const lossy = await ctx.browser.newPage();
   await join(clean, await joinToken(room, 'clean'));
   await join(lossy, await joinToken(room, 'lossy-subscriber'));
   await waitFor(async () => (await decoded(clean)).frames > 30 && (await decoded(lossy)).frames > 0, 30_000, 'both subscribers to decode', 500);
@@ -86,22 +65,19 @@ test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscribe
   assert.ok(stats!.testDrops > 0, 'the drop hook dropped packets');
   assert.ok(stats!.nacks > 0 && stats!.retransmits > 0, 'Strand answered NACKs with retransmissions');
 
-  for (const page of [pub, clean, lossy]) {
-    await page.evaluate(async () => (globalThis as any).room.disconnect());
-    await page.close();
-  }
+  await leaveAll([pub, clean, lossy]);
 });
 
 test('with 5% loss between publisher and Strand, Strand NACKs upstream and the subscriber keeps decoding', { timeout: 120_000 }, async () => {
   const lossy = await startStrand({ workers: 1, env: { STRAND_TEST_UPSTREAM_LOSS: '0.05' } });
   try {
     const room = `upstream-${Date.now()}`;
-    const pub = await browser.newPage();
+    const pub = await ctx.browser.newPage();
     await join(pub, await joinToken(room, 'publisher'), lossy.url);
     await pub.evaluate(async () => {
       await (globalThis as any).room.localParticipant.setCameraEnabled(true);
     });
-    const sub = await browser.newPage();
+    const sub = await ctx.browser.newPage();
     await join(sub, await joinToken(room, 'viewer'), lossy.url);
     const encodedF = () => pub.evaluate(async () => {
       let frames = 0;
@@ -125,10 +101,7 @@ test('with 5% loss between publisher and Strand, Strand NACKs upstream and the s
     assert.ok(encodedRate > 5);
     assert.ok(decodedRate >= 0.8 * encodedRate, `viewer decoded ${decodedRate} of ${encodedRate} frames/s`);
     assert.ok(stats!.upstreamNacks > 0 && stats!.upstreamRepaired > 0, 'Strand NACKed the publisher and got repairs');
-    for (const page of [pub, sub]) {
-      await page.evaluate(async () => (globalThis as any).room.disconnect());
-      await page.close();
-    }
+    await leaveAll([pub, sub]);
   } finally {
     assert.equal(await lossy.stop(), 0, lossy.stderr());
   }

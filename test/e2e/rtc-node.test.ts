@@ -1,32 +1,21 @@
 // @livekit/rtc-node and a browser in one room: each hears the other's audio through Strand.
-import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { dispose } from '@livekit/rtc-node';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { useStrandAndBrowser } from '../helpers/e2e.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
-
-before(async () => {
-  strand = await startStrand({ workers: 1 });
-  browser = await launchBrowser();
-});
-
+const ctx = useStrandAndBrowser();
 after(async () => {
-  await browser?.close();
   await dispose();
-  assert.equal(await strand?.stop(), 0, strand?.stderr());
 });
 
 test('rtc-node publishes a tone the browser receives, and hears the browser microphone', { timeout: 90_000 }, async () => {
   const room = `node-${Date.now()}`;
-  const page = await browser.newPage();
+  const page = await ctx.browser.newPage();
   await page.evaluate(async ({ url, token }) => {
     const LK = (globalThis as any).LivekitClient;
     const r = new LK.Room({ singlePeerConnection: false });
@@ -37,11 +26,11 @@ test('rtc-node publishes a tone the browser receives, and hears the browser micr
     });
     await r.connect(url, token);
     await r.localParticipant.setMicrophoneEnabled(true);
-  }, { url: strand.url, token: await joinToken(room, 'browser') });
+  }, { url: ctx.strand.url, token: await joinToken(room, 'browser') });
 
   const node = new NodeParticipant();
   try {
-    await node.connect(strand.url, await joinToken(room, 'node-bot'));
+    await node.connect(ctx.strand.url, await joinToken(room, 'node-bot'));
     await node.publishTone();
 
     const browserPackets = await waitFor(() => page.evaluate(async () => {

@@ -1,27 +1,15 @@
 // Simulcast: subscribers get the layer their element needs (adaptive stream), and a resize
 // switches layers within seconds without freezing the picture.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { connectRoom, leaveAll, publishCamera, useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
-
-before(async () => {
-  strand = await startStrand({ workers: 1 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  assert.equal(await strand?.stop(), 0, strand?.stderr());
-});
+const ctx = useStrandAndBrowser();
 
 /** Joins with adaptive stream and renders remote video into a fixed-size element. */
 async function subscriber(page: Page, token: string, width: number, height: number): Promise<void> {
@@ -39,7 +27,7 @@ async function subscriber(page: Page, token: string, width: number, height: numb
       doc.body.appendChild(el);
     });
     await room.connect(url, token);
-  }, { url: strand.url, token, width, height });
+  }, { url: ctx.strand.url, token, width, height });
 }
 
 async function videoStats(page: Page): Promise<{ frameWidth: number; framesDecoded: number; freezeCount: number }> {
@@ -62,17 +50,12 @@ async function videoStats(page: Page): Promise<{ frameWidth: number; framesDecod
 
 test('a 320×180 element gets the low layer, a 1280×720 element the high one, and a resize switches', { timeout: 120_000 }, async () => {
   const room = `simulcast-${Date.now()}`;
-  const publisher = await browser.newPage();
-  await publisher.evaluate(async ({ url, token }) => {
-    const LK = (globalThis as any).LivekitClient;
-    const r = new LK.Room({ dynacast: true, singlePeerConnection: false });
-    (globalThis as any).room = r;
-    await r.connect(url, token);
-    await r.localParticipant.setCameraEnabled(true, { resolution: { width: 1280, height: 720, frameRate: 30 } });
-  }, { url: strand.url, token: await joinToken(room, 'pub') });
+  const publisher = await ctx.browser.newPage();
+  await connectRoom(publisher, ctx.strand.url, await joinToken(room, 'pub'), { dynacast: true });
+  await publishCamera(publisher);
 
-  const small = await browser.newPage();
-  const large = await browser.newPage();
+  const small = await ctx.browser.newPage();
+  const large = await ctx.browser.newPage();
   await subscriber(small, await joinToken(room, 'small'), 320, 180);
   await subscriber(large, await joinToken(room, 'large'), 1280, 720);
 
@@ -106,8 +89,5 @@ test('a 320×180 element gets the low layer, a 1280×720 element the high one, a
   assert.ok(afterSwitch.freezeCount - before.freezeCount <= 1, `freezeCount went ${before.freezeCount} → ${afterSwitch.freezeCount}`);
   assert.ok(afterSwitch.framesDecoded > switched.framesDecoded, 'video keeps decoding after the switch');
 
-  for (const page of [publisher, small, large]) {
-    await page.evaluate(async () => (globalThis as any).room.disconnect());
-    await page.close();
-  }
+  await leaveAll([publisher, small, large]);
 });

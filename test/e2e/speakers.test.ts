@@ -8,29 +8,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { leaveAll, useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-let strand: StrandProcess;
-let browser: TestBrowser;
-
-before(async () => {
-  strand = await startStrand({ workers: 1 });
-  const wav = joinPath(mkdtempSync(joinPath(tmpdir(), 'strand-tone-')), 'tone.wav');
-  writeFileSync(wav, toneWav(440, 48000, 5));
-  browser = await launchBrowser([`--use-file-for-fake-audio-capture=${wav}`]);
-});
-
-after(async () => {
-  await browser?.close();
-  assert.equal(await strand?.stop(), 0, strand?.stderr());
-});
+const wav = joinPath(mkdtempSync(joinPath(tmpdir(), 'strand-tone-')), 'tone.wav');
+writeFileSync(wav, toneWav(440, 48000, 5));
+const ctx = useStrandAndBrowser({ browserArgs: [`--use-file-for-fake-audio-capture=${wav}`] });
 
 async function join(page: Page, token: string): Promise<void> {
   await page.evaluate(async ({ url, token }) => {
@@ -43,12 +31,12 @@ async function join(page: Page, token: string): Promise<void> {
       for (const s of speakers) w.speakersSeen.add(s.identity);
     });
     await room.connect(url, token);
-  }, { url: strand.url, token });
+  }, { url: ctx.strand.url, token });
 }
 
 test('ActiveSpeakersChanged fires for the fake microphone and not for a muted one', { timeout: 90_000 }, async () => {
   const room = `speakers-${Date.now()}`;
-  const [talker, muted, listener] = [await browser.newPage(), await browser.newPage(), await browser.newPage()];
+  const [talker, muted, listener] = [await ctx.browser.newPage(), await ctx.browser.newPage(), await ctx.browser.newPage()];
   await join(talker, await joinToken(room, 'talker'));
   await join(muted, await joinToken(room, 'muted'));
   await join(listener, await joinToken(room, 'listener'));
@@ -67,10 +55,7 @@ test('ActiveSpeakersChanged fires for the fake microphone and not for a muted on
   console.log(`active speakers seen by the listener: ${seen.join(', ')}`);
   assert.ok(seen.includes('talker'));
   assert.ok(!seen.includes('muted'));
-  for (const page of [talker, muted, listener]) {
-    await page.evaluate(async () => (globalThis as any).room.disconnect());
-    await page.close();
-  }
+  await leaveAll([talker, muted, listener]);
 });
 
 /** A 16-bit mono PCM WAV file with a sine tone at about -12 dBFS. */

@@ -1,0 +1,66 @@
+// Shared set-up of the browser end-to-end tests: one Strand and one Chromium per test file,
+// and livekit-client rooms driven in pages.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from './browser.js';
+import { startStrand, type StrandProcess } from './strand-process.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
+
+export interface E2eContext {
+  readonly strand: StrandProcess;
+  readonly browser: TestBrowser;
+}
+
+/** Starts Strand and Chromium before the file's tests and stops both after (Strand must exit 0). */
+export function useStrandAndBrowser(opts: { workers?: number; env?: NodeJS.ProcessEnv; browserArgs?: string[] } = {}): E2eContext {
+  let strand: StrandProcess | undefined;
+  let browser: TestBrowser | undefined;
+  before(async () => {
+    strand = await startStrand({ workers: opts.workers ?? 1, env: opts.env });
+    browser = await launchBrowser(opts.browserArgs);
+  });
+  after(async () => {
+    await browser?.close();
+    if (strand) assert.equal(await strand.stop(), 0, strand.stderr());
+  });
+  return {
+    get strand() { return strand!; },
+    get browser() { return browser!; },
+  };
+}
+
+/**
+ * Connects a livekit-client Room in `page` as `window.room`, attaching every subscribed track
+ * to the page (muted). `singlePeerConnection: false` connects on /rtc directly (Strand has no
+ * v1 signalling yet); `options` are further RoomOptions.
+ */
+export async function connectRoom(page: Page, url: string, token: string, options: Record<string, unknown> = {}): Promise<void> {
+  await page.evaluate(async ({ url, token, options }) => {
+    const LK = (globalThis as any).LivekitClient;
+    const room = new LK.Room({ singlePeerConnection: false, ...options });
+    (globalThis as any).room = room;
+    room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
+      const el = track.attach();
+      el.muted = true;
+      (globalThis as any).document.body.appendChild(el);
+    });
+    await room.connect(url, token);
+  }, { url, token, options });
+}
+
+/** Publishes the fake camera at 1280×720 (simulcast, as the SDK does by default). */
+export async function publishCamera(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await (globalThis as any).room.localParticipant.setCameraEnabled(true, { resolution: { width: 1280, height: 720, frameRate: 30 } });
+  });
+}
+
+/** Disconnects each page's room and closes the pages. */
+export async function leaveAll(pages: Page[]): Promise<void> {
+  for (const page of pages) {
+    await page.evaluate(async () => (globalThis as any).room.disconnect());
+    await page.close();
+  }
+}
