@@ -98,6 +98,8 @@ export type MediaEvent =
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
   /** A room's current speakers (loudest first), sent when they change. */
   | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }
+  /** The SSRC of a published track's layer, once learned from its first packets. */
+  | { ev: 'layerSsrc'; participantSid: string; trackSid: string; layer: number; ssrc: number }
   /** A subscriber's track paused or resumed for lack of bandwidth. */
   | { ev: 'streamState'; participantSid: string; publisherSid: string; trackSid: string; paused: boolean }
   /** Every participant's connection quality in a room, every 5 s. */

@@ -68,6 +68,17 @@ test('a 320×180 element gets the low layer, a 1280×720 element the high one, a
     return s.framesDecoded > 30 && s.frameWidth > 0 && s.frameWidth <= 400 ? s : null;
   }, 20_000, 'the 320×180 subscriber to receive ~320-wide frames', 500);
   console.log(`small element: ${low.frameWidth}px, large element: ${high.frameWidth}px`);
+  // TrackInfo carries the three layers with the SSRCs Strand learned for them.
+  const layers: Array<{ rid: string; ssrc: number }> = await large.evaluate(() => {
+    for (const p of (globalThis as any).room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        if (pub.kind === 'video') return (pub.trackInfo?.layers ?? []).map((l: any) => ({ rid: l.rid as string, ssrc: l.ssrc as number }));
+      }
+    }
+    return [];
+  });
+  assert.deepEqual(layers.map((l) => l.rid), ['q', 'h', 'f']);
+  assert.ok(layers.every((l) => l.ssrc > 0), `layer SSRCs ${JSON.stringify(layers)}`);
 
   // Resize the small element: within 3 s it gets 1280-wide frames, with at most one freeze.
   const before = await videoStats(small);

@@ -385,6 +385,16 @@ export class Room {
           this.broadcastParticipant(p);
         }
         break;
+      case 'layerSsrc': {
+        const track = p.tracks.get(e.trackSid);
+        const layer = track?.layers?.[e.layer];
+        if (track && layer && layer.ssrc !== e.ssrc) {
+          layer.ssrc = e.ssrc;
+          p.touch();
+          this.broadcastParticipant(p);
+        }
+        break;
+      }
       case 'streamState':
         p.send({ streamStateUpdate: { streamStates: [{
           participantSid: e.publisherSid, trackSid: e.trackSid, state: e.paused ? livekit.StreamState.PAUSED : livekit.StreamState.ACTIVE,

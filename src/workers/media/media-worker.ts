@@ -225,6 +225,7 @@ export class MediaWorker {
         p.publisherState = state;
         this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state });
       },
+      onLayerSsrc: (trackSid, layer, ssrc) => this.emit({ ev: 'layerSsrc', participantSid: p.info.sid, trackSid, layer, ssrc }),
       onDataMessage: (label, msg) => {
         if (room) relayDataPacket(p.info, label, msg, room.participants.values());
       },

@@ -42,6 +42,8 @@ function upstreamTestLossRate(): number {
 export interface PublisherPeerEvents {
   onStateChange(state: string): void;
   onDataMessage(label: string, msg: Buffer): void;
+  /** A track's layer SSRC became known (for TrackInfo). */
+  onLayerSsrc(trackSid: string, layer: number, ssrc: number): void;
   onError(where: string, err: unknown): void;
 }
 
@@ -334,9 +336,11 @@ export class PublisherPeer implements RtcpSink {
       if (layer < 0) return undefined;
       route = { receiver: r, layer, rtx: false };
       r.layerSsrcs[layer] = h.ssrc;
+      this.events.onLayerSsrc(r.trackSid, layer, h.ssrc);
     } else {
       route = { receiver: r, layer: 0, rtx: false };
       r.layerSsrcs[0] = h.ssrc;
+      this.events.onLayerSsrc(r.trackSid, 0, h.ssrc);
     }
     this.ssrcRoutes.set(h.ssrc, route);
     if (route.receiver && route.receiver.kind === 'video' && !route.rtx) this.rembSsrcs.push(h.ssrc);
