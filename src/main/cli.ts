@@ -92,7 +92,15 @@ export async function main(argv: string[]): Promise<void> {
   for (const w of early) log.warn(w);
   // One participant's failed operation must never take the server down with it.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  const server = await startServer(cfg, log);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(cfg, log);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot start');
+    log.flush?.();
+    console.error(`strand: ${(err as Error).message}`);
+    process.exit(1);
+  }
   log.info({ port: server.port, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
 
   let stopping = false;

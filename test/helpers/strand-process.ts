@@ -17,9 +17,24 @@ export interface StrandProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-let nextUdp = 20000 + Math.floor(Math.random() * 20000);
+// Below Linux's ephemeral range (32768+), where browsers' and SDKs' own sockets would collide.
+let nextUdp = 10000 + Math.floor(Math.random() * 20000);
 
-export async function startStrand(opts: { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<StrandProcess> {
+type StartOptions = { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv };
+
+/** Starts Strand; when its UDP ports are taken by another program, tries other ports. */
+export async function startStrand(opts: StartOptions = {}): Promise<StrandProcess> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 4 || !/ICE UDP port .* is not available/.test(String((err as Error).message))) throw err;
+      nextUdp = 10000 + Math.floor(Math.random() * 20000);
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<StrandProcess> {
   const workers = opts.workers ?? 2;
   const udpPort = nextUdp;
   nextUdp += workers + 2;
