@@ -174,13 +174,34 @@ export function writeReceiverReportHeader(buf: Uint8Array, senderSsrc: number, c
   return len;
 }
 
-/** Loss fraction (0–1) of the report block about `ssrc` in an RR or SR at the cursor, or -1. */
-export function reportedFractionLost(buf: Uint8Array, c: RtcpCursor, ssrc: number): number {
+/** Fields of a report block (RFC 3550 §6.4.1) about one SSRC. */
+export class ReportBlock {
+  fractionLost = 0;
+  /** Interarrival jitter, timestamp units. */
+  jitter = 0;
+  /** Middle 32 bits of the NTP time of the last SR, and the delay since, in 1/65536 s. */
+  lastSr = 0;
+  delaySinceLastSr = 0;
+}
+
+/** Reads the report block about `ssrc` from an RR or SR at the cursor; false if it has none. */
+export function readReportBlock(buf: Uint8Array, c: RtcpCursor, ssrc: number, out: ReportBlock): boolean {
   const first = c.offset + (c.type === RTCP_SR ? SR_SIZE : 8);
   for (let i = 0; i < c.count; i++) {
     const off = first + i * REPORT_BLOCK_SIZE;
     if (off + REPORT_BLOCK_SIZE > c.offset + c.length) break;
-    if (readU32(buf, off) === ssrc) return buf[off + 4]! / 256;
+    if (readU32(buf, off) !== ssrc) continue;
+    out.fractionLost = buf[off + 4]! / 256;
+    out.jitter = readU32(buf, off + 12);
+    out.lastSr = readU32(buf, off + 16);
+    out.delaySinceLastSr = readU32(buf, off + 20);
+    return true;
   }
-  return -1;
+  return false;
+}
+
+/** Loss fraction (0–1) of the report block about `ssrc` in an RR or SR at the cursor, or -1. */
+export function reportedFractionLost(buf: Uint8Array, c: RtcpCursor, ssrc: number): number {
+  const b = new ReportBlock();
+  return readReportBlock(buf, c, ssrc, b) ? b.fractionLost : -1;
 }

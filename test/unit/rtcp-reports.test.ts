@@ -66,9 +66,13 @@ test('sender reports round-trip; RR report blocks are found by SSRC', () => {
   assert.equal(reportedFractionLost(rr, rc, 8), -1);
 });
 
-test('connection quality buckets', () => {
-  assert.equal(connectionQuality(0, true).quality, livekit.ConnectionQuality.EXCELLENT);
-  assert.equal(connectionQuality(0.05, true).quality, livekit.ConnectionQuality.GOOD);
-  assert.equal(connectionQuality(0.2, true).quality, livekit.ConnectionQuality.POOR);
-  assert.equal(connectionQuality(0, false).quality, livekit.ConnectionQuality.LOST);
+test('connection quality from loss, jitter and RTT (E-model MOS)', () => {
+  const q = (loss: number, jitterMs: number, rttMs: number) => connectionQuality({ loss, jitterMs, rttMs }, true);
+  assert.equal(q(0, 1, 1).quality, livekit.ConnectionQuality.EXCELLENT);
+  assert.ok(q(0, 1, 1).score > 4.3);
+  assert.equal(q(0.05, 10, 50).quality, livekit.ConnectionQuality.GOOD);
+  assert.equal(q(0.2, 10, 50).quality, livekit.ConnectionQuality.POOR);
+  assert.equal(q(0, 80, 600).quality, livekit.ConnectionQuality.POOR, 'long delays alone degrade it');
+  assert.ok(q(0, 30, 300).score < q(0, 1, 20).score);
+  assert.equal(connectionQuality({ loss: 0, jitterMs: 0, rttMs: 0 }, false).quality, livekit.ConnectionQuality.LOST);
 });

@@ -52,8 +52,13 @@ export class DownTrack {
   /** Upstream repairs sent on without waiting for a NACK. */
   repairsForwarded = 0;
   testDrops = 0;
-  /** Loss fraction (0–1) the subscriber last reported for this downtrack. */
+  /** What the subscriber last reported for this downtrack: loss 0–1, jitter and RTT in ms. */
   reportedLoss = 0;
+  reportedJitterMs = 0;
+  rttMs = 0;
+  /** The last SR sent: its NTP middle bits (the publisher's clock) and when it went out. */
+  private lastSrNtpMid = -1;
+  private lastSrSentMs = 0;
   private closed = false;
   private readonly srBuf = Buffer.alloc(SR_SIZE);
   private lastSendMs = 0;
@@ -198,10 +203,25 @@ export class DownTrack {
   sendSenderReport(sr: SenderReport): void {
     if (this.closed || !this.munger.hasStarted) return;
     writeSenderReport(this.srBuf, this.ssrc, sr.ntpSec, sr.ntpFrac, this.munger.mapTimestamp(sr.rtpTimestamp), this.packetsSent, this.bytesSent);
+    this.lastSrNtpMid = (((sr.ntpSec & 0xffff) << 16) | (sr.ntpFrac >>> 16)) >>> 0;
+    this.lastSrSentMs = performance.now();
     try {
       this.transport.sendMessageBinary(this.srBuf);
     } catch {
       this.sendErrors++;
+    }
+  }
+
+  /**
+   * A report block from the subscriber about this downtrack. The RTT uses Strand's own send
+   * time of the SR it refers to: the NTP time inside SRs is the publisher's.
+   */
+  onReport(fractionLost: number, jitter: number, lastSr: number, delaySinceLastSr: number): void {
+    this.reportedLoss = fractionLost;
+    this.reportedJitterMs = (jitter * 1000) / this.clockRate;
+    if (lastSr !== 0 && lastSr === this.lastSrNtpMid) {
+      const rtt = performance.now() - this.lastSrSentMs - (delaySinceLastSr * 1000) / 65536;
+      if (rtt >= 0) this.rttMs = rtt;
     }
   }
 

@@ -172,8 +172,10 @@ export class MediaWorker {
     for (const [roomId, room] of this.rooms) {
       const updates = [...room.participants.values()].map((p) => {
         const loss = Math.max(p.publisher?.receiveLoss ?? 0, p.subscriber?.sendLoss ?? 0);
+        const delays = p.subscriber?.linkDelays ?? { jitterMs: 0, rttMs: 0 };
+        const jitterMs = Math.max(delays.jitterMs, p.publisher?.receiveJitterMs ?? 0);
         const connected = !DOWN_STATES.has(p.subscriberState) && !DOWN_STATES.has(p.publisherState);
-        return { sid: p.info.sid, ...connectionQuality(loss, connected) };
+        return { sid: p.info.sid, ...connectionQuality({ loss, jitterMs, rttMs: delays.rttMs }, connected) };
       });
       if (updates.length > 0) this.emit({ ev: 'quality', roomId, updates });
     }

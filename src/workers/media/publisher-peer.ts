@@ -389,6 +389,17 @@ export class PublisherPeer implements RtcpSink {
     this.sendRtcp(this.rrBuf.subarray(0, len));
   }
 
+  /** Highest interarrival jitter of the streams received, ms. */
+  get receiveJitterMs(): number {
+    let jitter = 0;
+    for (const r of this.receiversBySid.values()) {
+      for (let layer = 0; layer < r.layerSsrcs.length; layer++) {
+        if (r.layerSsrcs[layer] !== 0) jitter = Math.max(jitter, (r.stats[layer]!.jitter * 1000) / r.clockRate);
+      }
+    }
+    return jitter;
+  }
+
   /** Average loss fraction (0–1) of the streams received, over the last report interval. */
   get receiveLoss(): number {
     let sum = 0;

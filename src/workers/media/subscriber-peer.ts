@@ -4,7 +4,7 @@ import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
-import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, readRembBitrate, reportedFractionLost } from '../../rtp/rtcp.js';
+import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, ReportBlock, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, readRembBitrate, readReportBlock } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import { DownTrack } from './down-track.js';
@@ -43,6 +43,7 @@ export class SubscriberPeer {
   private dirty = false;
   private readonly cursor = new RtcpCursor();
   private readonly nackSeqs = new Uint16Array(256);
+  private readonly block = new ReportBlock();
   /** The client's receive-side bandwidth estimate (REMB), bit/s; 0 until it sends one. */
   estimate = 0;
   private calmTicks = 0;
@@ -221,6 +222,17 @@ export class SubscriberPeer {
     return loss;
   }
 
+  /** Worst jitter and round-trip time the client's reports show, ms. */
+  get linkDelays(): { jitterMs: number; rttMs: number } {
+    let jitterMs = 0;
+    let rttMs = 0;
+    for (const sub of this.subscriptions.values()) {
+      jitterMs = Math.max(jitterMs, sub.downTrack.reportedJitterMs);
+      rttMs = Math.max(rttMs, sub.downTrack.rttMs);
+    }
+    return { jitterMs, rttMs };
+  }
+
   get downTrackCount(): number {
     return this.subscriptions.size;
   }
@@ -249,9 +261,9 @@ export class SubscriberPeer {
     c.length = 0;
     while (nextRtcp(buf, len, c)) {
       if (c.type === RTCP_RR || c.type === RTCP_SR) {
+        const b = this.block;
         for (const sub of this.subscriptions.values()) {
-          const loss = reportedFractionLost(buf, c, sub.downTrack.ssrc);
-          if (loss >= 0) sub.downTrack.reportedLoss = loss;
+          if (readReportBlock(buf, c, sub.downTrack.ssrc, b)) sub.downTrack.onReport(b.fractionLost, b.jitter, b.lastSr, b.delaySinceLastSr);
         }
         continue;
       }
