@@ -1,3 +1,6 @@
+// Prints the fields (number, name, type) or enum values of LiveKit protocol messages as the
+// installed @livekit/protocol defines them, to check proto/ against LiveKit:
+//   node scripts/proto-fields.mjs SignalRequest TrackInfo VideoQuality
 import * as P from '@livekit/protocol';
 for (const name of process.argv.slice(2)) {
   const T = P[name];

@@ -41,7 +41,7 @@ export type MediaCommand =
   | { op: 'join'; participant: ParticipantDescriptor }
   | { op: 'publisherOffer'; participantSid: string; sdp: string; pending: PendingTrack[] }
   | { op: 'subscriberAnswer'; participantSid: string; sdp: string }
-  | { op: 'remoteCandidate'; participantSid: string; target: SignalTargetName; candidate: string; mid: string }
+  | { op: 'remoteCandidate'; participantSid: string; target: SignalTargetName; candidate: string }
   | { op: 'subscribe'; participantSid: string; trackSid: string }
   | { op: 'unsubscribe'; participantSid: string; trackSid: string }
   /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
@@ -94,7 +94,6 @@ export interface MediaResults {
 
 export type MediaEvent =
   | { ev: 'offer'; participantSid: string; sdp: string }
-  | { ev: 'candidate'; participantSid: string; target: SignalTargetName; candidateInit: string }
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
   /** A room's current speakers (loudest first), sent when they change. */
   | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }

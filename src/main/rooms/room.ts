@@ -254,7 +254,7 @@ export class Room {
   }
 
   async remoteCandidate(p: Participant, target: 'publisher' | 'subscriber', candidate: string): Promise<void> {
-    await this.ctx.pool.run(this.slot, { op: 'remoteCandidate', participantSid: p.sid, target, candidate, mid: '' });
+    await this.ctx.pool.run(this.slot, { op: 'remoteCandidate', participantSid: p.sid, target, candidate });
   }
 
   setMuted(p: Participant, trackSid: string, muted: boolean): void {
@@ -374,9 +374,6 @@ export class Room {
     switch (e.ev) {
       case 'offer':
         p.send({ offer: { type: 'offer', sdp: e.sdp } });
-        break;
-      case 'candidate':
-        p.send({ trickle: { candidateInit: e.candidateInit, target: e.target === 'publisher' ? 0 : 1 } });
         break;
       case 'pcState':
         if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {

@@ -120,10 +120,6 @@ export class SubscriberPeer {
     this.events.onOffer(this.writeOffer());
   }
 
-  has(trackSid: string): boolean {
-    return this.subscriptions.has(trackSid);
-  }
-
   subscribe(receiver: Receiver): void {
     if (this.closed || !this.track || this.subscriptions.has(receiver.trackSid)) return;
     const pts = SUBSCRIBER_PAYLOAD_TYPES[receiver.mimeType];
