@@ -94,6 +94,8 @@ export interface MediaResults {
 
 export type MediaEvent =
   | { ev: 'offer'; participantSid: string; sdp: string }
+  /** A Strand ICE candidate to trickle to the client (RTCIceCandidateInit as JSON). */
+  | { ev: 'candidate'; participantSid: string; target: SignalTargetName; candidateInit: string }
   | { ev: 'pcState'; participantSid: string; target: SignalTargetName; state: string }
   /** A room's current speakers (loudest first), sent when they change. */
   | { ev: 'speakers'; roomId: string; speakers: Array<{ sid: string; level: number }> }

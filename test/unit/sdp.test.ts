@@ -97,6 +97,7 @@ test('subscriber offer: data section first, one sendonly section per downtrack w
   assert.match(text, /\r\na=ssrc:222 msid:PA_a\|TR_v TR_v\r\n/);
   assert.deepEqual(o.media[2]!.rtp.map((r) => r.codec), ['VP8', 'rtx']);
   assert.equal(o.media[3]!.ssrcs, undefined);
+  assert.doesNotMatch(text, /a=candidate|end-of-candidates/, 'candidates are trickled after the answer');
 });
 
 test('subscriber view answer: libdatachannel offer answered with the client parameters, directions flipped', () => {
@@ -114,4 +115,11 @@ test('subscriber view answer: libdatachannel offer answered with the client para
   assert.equal(view.media[0]!.iceUfrag, readTransportParams(parseSdp(OFFER)).iceUfrag);
   assert.equal(view.media[1]!.sctpPort, 5000);
   assert.throws(() => subscriberViewAnswer(nativeOffer, OFFER), SdpError, 'an answer may not say actpass');
+});
+
+test('views of a client description never claim its candidates are complete (they keep trickling)', () => {
+  const withCandidates = OFFER.replace('a=mid:0\r\n', 'a=mid:0\r\na=candidate:1 1 udp 2122194687 192.0.2.2 40000 typ host\r\na=end-of-candidates\r\n');
+  const view = publisherTransportView(parseOffer(withCandidates));
+  assert.match(view, /a=candidate:1 1 udp 2122194687 192\.0\.2\.2 40000 typ host/);
+  assert.doesNotMatch(view, /end-of-candidates/);
 });

@@ -375,6 +375,9 @@ export class Room {
       case 'offer':
         p.send({ offer: { type: 'offer', sdp: e.sdp } });
         break;
+      case 'candidate':
+        p.send({ trickle: { candidateInit: e.candidateInit, target: e.target === 'publisher' ? livekit.SignalTarget.PUBLISHER : livekit.SignalTarget.SUBSCRIBER } });
+        break;
       case 'pcState':
         if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
           p.state = livekit.ParticipantInfo.State.ACTIVE;

@@ -3,7 +3,7 @@
 // cross-worker rooms extend RoomRouter with ring buffers.
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
-import { heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
+import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { connectionQuality } from './connection-quality.js';
 import { relayDataPacket, type DataRecipient } from './data-relay.js';
 import { PublisherPeer } from './publisher-peer.js';
@@ -137,6 +137,13 @@ export class MediaWorker {
     // libdatachannel initialises its globals (thread pool, SCTP, TLS) on first use; doing it
     // here, before the server accepts connections, keeps that work off the first join.
     this.native.preload();
+    // STRAND_NATIVE_LOG=Verbose|Debug|Info|Warning|Error forwards libdatachannel's own log.
+    const nativeLog = process.env.STRAND_NATIVE_LOG;
+    if (nativeLog) {
+      this.native.initLogger(nativeLog as Parameters<Native['initLogger']>[0], guard('initLogger', (level: string, message: string) => {
+        process.stdout.write(`[libdatachannel ${this.slot} ${level}] ${message}\n`);
+      }));
+    }
     this.rtcConfig = {
       iceServers: cmd.iceServers,
       enableIceUdpMux: true,
@@ -212,6 +219,7 @@ export class MediaWorker {
         this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state });
       },
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
+      onCandidate: (candidateInit) => this.emit({ ev: 'candidate', participantSid: info.sid, target: 'subscriber', candidateInit }),
       onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
       onError: (where, err) => this.onError(where, err),
     });

@@ -2,7 +2,7 @@
 // track every downtrack sends on, the `_reliable`/`_lossy` data channels, and the real SDP.
 import { SUBSCRIBER_PAYLOAD_TYPES } from '../sdp/codecs.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
-import { subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
+import { candidateInits, subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { RTCP_PSFB, RTCP_RR, RTCP_RTPFB, RTCP_SR, ReportBlock, RtcpCursor, feedbackMediaSsrc, nextRtcp, readNack, readRembBitrate, readReportBlock } from '../../rtp/rtcp.js';
 import { isRtcp } from '../../rtp/packet.js';
@@ -17,6 +17,8 @@ const TRANSPORT_MID = 't';
 export interface SubscriberPeerEvents {
   onStateChange(state: string): void;
   onOffer(sdp: string): void;
+  /** A local candidate to trickle to the client. */
+  onCandidate(candidateInit: string): void;
   /** A track was paused (or resumed) for lack of bandwidth: StreamStateUpdate to the client. */
   onStreamState(publisherSid: string, trackSid: string, paused: boolean): void;
   onError(where: string, err: unknown): void;
@@ -99,6 +101,8 @@ export class SubscriberPeer {
     if (pc && pc.remoteDescription() === null) {
       pc.setRemoteDescription(view, 'answer');
       this.conn.candidates.flush();
+      // Only now may the client reach us: libdatachannel knows its DTLS fingerprint.
+      for (const init of candidateInits(this.nativeOffer)) this.events.onCandidate(init);
     }
     this.offering = false;
     if (this.dirty) this.renegotiate();

@@ -138,11 +138,11 @@ export function publisherTransportView(offer: ParsedOffer): string {
     rtp: [{ payload: 111, codec: 'opus', rate: 48000, encoding: 2 }],
     fmtp: [],
   };
-  applyTransportParams(transport, t, true);
+  applyTransportParams(transport, t, true, false);
   const media: MediaDescription[] = [transport];
   const app = offer.sdp.media.find((m) => m.type === 'application' && m.port !== 0);
   if (app) {
-    const copy = { ...app, mid: String(app.mid) };
+    const copy = { ...app, mid: String(app.mid), endOfCandidates: undefined };
     applyTransportParams(copy, t, false);
     media.push(copy);
   }

@@ -34,6 +34,11 @@ export interface SubscriberSection {
 /** The mid Strand gives the data channel section of the real offer. */
 export const DATA_MID = '0';
 
+/**
+ * The real subscriber offer. It carries no candidates: they are trickled once the client's
+ * answer is applied (see SubscriberPeer), because libdatachannel is the DTLS server here and
+ * rejects a handshake that arrives before it knows the client's fingerprint.
+ */
 export function writeSubscriberOffer(transport: TransportParams, sections: SubscriberSection[], session: SdpSession): string {
   const media: MediaDescription[] = [];
   const app: MediaDescription = {
@@ -41,7 +46,7 @@ export function writeSubscriberOffer(transport: TransportParams, sections: Subsc
     connection: { version: 4, ip: '0.0.0.0' }, mid: DATA_MID, rtp: [], fmtp: [],
     sctpPort: transport.sctpPort ?? 5000, maxMessageSize: transport.maxMessageSize ?? 262144,
   };
-  applyTransportParams(app, transport, true);
+  applyTransportParams(app, transport, false);
   media.push(app);
   for (const s of sections) media.push(mediaSection(s, transport));
   const offer: SessionDescription = {
@@ -114,10 +119,17 @@ export function subscriberViewAnswer(nativeOffer: string, clientAnswer: string):
     } else {
       copy.direction = m.direction === 'sendonly' ? 'recvonly' : m.direction === 'recvonly' ? 'sendonly' : m.direction;
     }
-    applyTransportParams(copy, t, true);
+    applyTransportParams(copy, t, true, false);
     return copy;
   });
   return sdpTransform.write({ ...lib, groups: lib.groups, media });
 }
 
 export { readTransportParams };
+
+/** Strand's candidates from libdatachannel's offer, as RTCIceCandidateInit JSON for trickling. */
+export function candidateInits(nativeOffer: string): string[] {
+  return nativeOffer.split(/\r?\n/)
+    .filter((l) => l.startsWith('a=candidate:'))
+    .map((l) => JSON.stringify({ candidate: l.slice(2).trim(), sdpMid: DATA_MID, sdpMLineIndex: 0 }));
+}

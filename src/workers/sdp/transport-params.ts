@@ -50,14 +50,20 @@ export function readTransportParams(sdp: SessionDescription): TransportParams {
   };
 }
 
-/** Writes the transport attributes onto a media section. */
-export function applyTransportParams(m: MediaDescription, t: TransportParams, withCandidates: boolean): void {
+/**
+ * Writes the transport attributes onto a media section, with the candidates when asked.
+ * `complete` adds end-of-candidates: right for Strand's own descriptions (libdatachannel has
+ * finished gathering), wrong for the views of a client's description given to libdatachannel,
+ * whose candidates keep trickling in: told the list is complete, libjuice fails ICE as soon as
+ * the candidates it has fail, before the client's loopback candidate arrives.
+ */
+export function applyTransportParams(m: MediaDescription, t: TransportParams, withCandidates: boolean, complete = true): void {
   m.iceUfrag = t.iceUfrag;
   m.icePwd = t.icePwd;
   m.fingerprint = { type: t.fingerprint.type, hash: t.fingerprint.hash };
   m.setup = t.setup;
   if (withCandidates && t.candidates.length > 0) {
     m.candidates = t.candidates.map((c) => ({ ...c }));
-    m.endOfCandidates = 'end-of-candidates';
+    if (complete) m.endOfCandidates = 'end-of-candidates';
   }
 }
