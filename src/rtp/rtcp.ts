@@ -12,12 +12,17 @@ export const RTCP_PSFB = 206;
 
 export const PLI_SIZE = 12;
 
+/** The common header: V=2, no padding, `countOrFmt` (RC or FMT), packet type, length. */
+function writeHeader(buf: Uint8Array, countOrFmt: number, type: number, length: number): void {
+  buf[0] = 0x80 | countOrFmt;
+  buf[1] = type;
+  buf[2] = 0;
+  buf[3] = length / 4 - 1; // in 32-bit words minus one
+}
+
 /** Picture Loss Indication: PSFB, FMT 1. */
 export function writePli(buf: Uint8Array, senderSsrc: number, mediaSsrc: number): number {
-  buf[0] = 0x81; // V=2, FMT=1
-  buf[1] = RTCP_PSFB;
-  buf[2] = 0;
-  buf[3] = 2; // length in 32-bit words minus one
+  writeHeader(buf, 1, RTCP_PSFB, PLI_SIZE);
   writeU32(buf, 4, senderSsrc);
   writeU32(buf, 8, mediaSsrc);
   return PLI_SIZE;
@@ -27,10 +32,7 @@ export function writePli(buf: Uint8Array, senderSsrc: number, mediaSsrc: number)
 export function writeRemb(buf: Uint8Array, senderSsrc: number, bitrate: number, ssrcs: ArrayLike<number>, count: number): number {
   const n = Math.min(count, 255);
   const len = 20 + 4 * n;
-  buf[0] = 0x8f; // V=2, FMT=15
-  buf[1] = RTCP_PSFB;
-  buf[2] = 0;
-  buf[3] = len / 4 - 1;
+  writeHeader(buf, 15, RTCP_PSFB, len);
   writeU32(buf, 4, senderSsrc);
   writeU32(buf, 8, 0);
   buf[12] = 0x52; buf[13] = 0x45; buf[14] = 0x4d; buf[15] = 0x42; // "REMB"
@@ -118,10 +120,7 @@ export function writeNack(buf: Uint8Array, senderSsrc: number, mediaSsrc: number
     buf[off] = pid >> 8; buf[off + 1] = pid & 0xff; buf[off + 2] = blp >> 8; buf[off + 3] = blp & 0xff;
     off += 4;
   }
-  buf[0] = 0x81; // V=2, FMT=1
-  buf[1] = RTCP_RTPFB;
-  buf[2] = 0;
-  buf[3] = off / 4 - 1;
+  writeHeader(buf, 1, RTCP_RTPFB, off);
   writeU32(buf, 4, senderSsrc);
   writeU32(buf, 8, mediaSsrc);
   return off;
@@ -150,10 +149,7 @@ export function readSenderReport(buf: Uint8Array, c: RtcpCursor, out: SenderRepo
 /** Writes an SR with no report blocks. */
 export function writeSenderReport(buf: Uint8Array, ssrc: number, ntpSec: number, ntpFrac: number, rtpTimestamp: number,
   packetCount: number, octetCount: number): number {
-  buf[0] = 0x80;
-  buf[1] = RTCP_SR;
-  buf[2] = 0;
-  buf[3] = SR_SIZE / 4 - 1;
+  writeHeader(buf, 0, RTCP_SR, SR_SIZE);
   writeU32(buf, 4, ssrc);
   writeU32(buf, 8, ntpSec);
   writeU32(buf, 12, ntpFrac);
@@ -166,10 +162,7 @@ export function writeSenderReport(buf: Uint8Array, ssrc: number, ntpSec: number,
 /** Writes the header of an RR whose `count` report blocks follow at offset 8. */
 export function writeReceiverReportHeader(buf: Uint8Array, senderSsrc: number, count: number): number {
   const len = 8 + count * REPORT_BLOCK_SIZE;
-  buf[0] = 0x80 | count;
-  buf[1] = RTCP_RR;
-  buf[2] = 0;
-  buf[3] = len / 4 - 1;
+  writeHeader(buf, count, RTCP_RR, len);
   writeU32(buf, 4, senderSsrc);
   return len;
 }
@@ -200,8 +193,3 @@ export function readReportBlock(buf: Uint8Array, c: RtcpCursor, ssrc: number, ou
   return false;
 }
 
-/** Loss fraction (0–1) of the report block about `ssrc` in an RR or SR at the cursor, or -1. */
-export function reportedFractionLost(buf: Uint8Array, c: RtcpCursor, ssrc: number): number {
-  const b = new ReportBlock();
-  return readReportBlock(buf, c, ssrc, b) ? b.fractionLost : -1;
-}

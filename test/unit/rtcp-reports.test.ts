@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReceiveStats, REPORT_BLOCK_SIZE } from '../../src/rtp/receive-stats.js';
 import {
-  RTCP_RR, RtcpCursor, SenderReport, nextRtcp, readSenderReport, reportedFractionLost, writeReceiverReportHeader, writeSenderReport,
+  RTCP_RR, ReportBlock, RtcpCursor, SenderReport, nextRtcp, readReportBlock, readSenderReport, writeReceiverReportHeader, writeSenderReport,
 } from '../../src/rtp/rtcp.js';
 import { readU32 } from '../../src/rtp/packet.js';
 import { connectionQuality } from '../../src/workers/media/connection-quality.js';
@@ -61,9 +61,12 @@ test('sender reports round-trip; RR report blocks are found by SSRC', () => {
   const rc = new RtcpCursor();
   assert.ok(nextRtcp(rr, len, rc));
   assert.equal(rc.type, RTCP_RR);
-  assert.equal(reportedFractionLost(rr, rc, 7), Math.floor(256 / 10) / 256);
-  assert.equal(reportedFractionLost(rr, rc, 9), 0);
-  assert.equal(reportedFractionLost(rr, rc, 8), -1);
+  const block = new ReportBlock();
+  assert.ok(readReportBlock(rr, rc, 7, block));
+  assert.equal(block.fractionLost, Math.floor(256 / 10) / 256);
+  assert.ok(readReportBlock(rr, rc, 9, block));
+  assert.equal(block.fractionLost, 0);
+  assert.ok(!readReportBlock(rr, rc, 8, block), 'no block about that SSRC');
 });
 
 test('connection quality from loss, jitter and RTT (E-model MOS)', () => {
