@@ -23,10 +23,11 @@ export class Participant {
   readonly pending = new Map<string, PendingTrackInfo>();
   /** Track sids this participant is subscribed to. */
   readonly subscriptions = new Set<string>();
-  /** Highest layer wanted per track sid (from UpdateTrackSettings); -1 = disabled. */
-  readonly trackSettings = new Map<string, number>();
-  /** UpdateTrackSettings.priority per track sid, for the stream allocator. */
-  readonly trackPriorities = new Map<string, number>();
+  /**
+   * Per track sid, from UpdateTrackSettings: the highest layer wanted (-1 = disabled) and the
+   * priority the stream allocator uses. Kept so that they apply to later subscriptions too.
+   */
+  readonly trackSettings = new Map<string, { maxLayer: number; priority: number }>();
   closed = false;
 
   constructor(

@@ -281,11 +281,8 @@ export class Room {
       if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
       return;
     }
-    const maxLayer = p.trackSettings.get(trackSid);
-    if (maxLayer !== undefined) {
-      const priority = p.trackPriorities.get(trackSid) ?? 0;
-      await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority });
-    }
+    const settings = p.trackSettings.get(trackSid);
+    if (settings) await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, ...settings });
     this.updateDynacast(trackSid);
     const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
     if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
@@ -307,10 +304,10 @@ export class Room {
       if (!track) continue;
       const maxLayer = maxLayerFor(track, settings);
       this.ctx.log.debug({ participant: p.sid, trackSid, width: settings.width, height: settings.height, disabled: settings.disabled, maxLayer }, 'track settings');
-      p.trackSettings.set(trackSid, maxLayer);
-      p.trackPriorities.set(trackSid, settings.priority ?? 0);
+      const priority = settings.priority ?? 0;
+      p.trackSettings.set(trackSid, { maxLayer, priority });
       if (p.subscriptions.has(trackSid)) {
-        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority: settings.priority ?? 0 });
+        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority });
         this.updateDynacast(trackSid);
       }
     }
@@ -332,7 +329,7 @@ export class Room {
     if (!track || track.type !== livekit.TrackType.VIDEO || layers.length < 2) return;
     let needed = -1;
     for (const o of this.participants.values()) {
-      if (o.subscriptions.has(trackSid)) needed = Math.max(needed, Math.min(o.trackSettings.get(trackSid) ?? layers.length - 1, layers.length - 1));
+      if (o.subscriptions.has(trackSid)) needed = Math.max(needed, Math.min(o.trackSettings.get(trackSid)?.maxLayer ?? layers.length - 1, layers.length - 1));
     }
     this.dynacast.update(trackSid, layers, track.mimeType ?? 'video/VP8', needed);
   }

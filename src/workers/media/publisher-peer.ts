@@ -20,7 +20,11 @@ interface SsrcRoute {
   layer: number;
   /** An RTX stream repairing `layer` (RFC 4588). */
   rtx: boolean;
+  /** The track's media payload type (what unwrapped RTX packets get), -1 when dropped. */
+  payloadType: number;
 }
+
+const DROP: SsrcRoute = { receiver: null, layer: 0, rtx: false, payloadType: -1 };
 
 /** A media section of the negotiated offer, with the receiver of its track. */
 interface MidState {
@@ -187,7 +191,7 @@ export class PublisherPeer implements RtcpSink {
       this.mids.set(s.mid, { section: s, receiver });
       this.receiversBySid.set(p.sid, receiver);
       for (const { ssrc, rtx } of s.ssrcs) {
-        this.ssrcRoutes.set(ssrc, { receiver, layer: 0, rtx });
+        this.ssrcRoutes.set(ssrc, { receiver, layer: 0, rtx, payloadType: s.codec.payloadType });
         if (!rtx) receiver.layerSsrcs[0] = ssrc;
       }
       published.push({ trackSid: p.sid, mid: s.mid, mimeType: s.codec.mimeType, rids: s.rids });
@@ -213,7 +217,7 @@ export class PublisherPeer implements RtcpSink {
 
   private removeReceiver(r: Receiver): void {
     this.receiversBySid.delete(r.trackSid);
-    for (const [ssrc, route] of this.ssrcRoutes) if (route.receiver === r) this.ssrcRoutes.set(ssrc, { receiver: null, layer: 0, rtx: false });
+    for (const [ssrc, route] of this.ssrcRoutes) if (route.receiver === r) this.ssrcRoutes.set(ssrc, DROP);
     r.close();
   }
 
@@ -244,7 +248,7 @@ export class PublisherPeer implements RtcpSink {
     if (r === null) return;
     const nowMs = performance.now();
     if (route.rtx) {
-      this.onRtx(buf, len, h, r, route.layer, nowMs);
+      this.onRtx(buf, len, h, r, route.layer, route.payloadType, nowMs);
       return;
     }
     if (this.testLossRate > 0 && r.kind === 'video' && Math.random() < this.testLossRate) {
@@ -258,10 +262,9 @@ export class PublisherPeer implements RtcpSink {
   }
 
   /** An RTX packet from the publisher: unwrapped into the original packet for the cache. */
-  private onRtx(buf: Buffer, len: number, h: RtpHeader, r: Receiver, layer: number, nowMs: number): void {
+  private onRtx(buf: Buffer, len: number, h: RtpHeader, r: Receiver, layer: number, pt: number, nowMs: number): void {
     const payloadEnd = len - h.paddingLength;
     const ssrc = r.layerSsrcs[layer] ?? 0;
-    const pt = this.mediaPayloadType(r);
     if (payloadEnd - h.payloadOffset <= 2 || ssrc === 0 || pt < 0) return; // padding-only probe
     const osn = (buf[h.payloadOffset]! << 8) | buf[h.payloadOffset + 1]!;
     const headerLen = 12 + h.csrcCount * 4;
@@ -276,11 +279,6 @@ export class PublisherPeer implements RtcpSink {
     out.writeUInt32BE(ssrc, 8);
     out.set(buf.subarray(h.payloadOffset + 2, payloadEnd), headerLen);
     r.onRepaired(layer, out, total, osn, nowMs);
-  }
-
-  private mediaPayloadType(r: Receiver): number {
-    for (const state of this.mids.values()) if (state.receiver === r) return state.section.codec?.payloadType ?? -1;
-    return -1;
   }
 
   /** NACKs upstream gaps (every 50 ms while any are pending). */
@@ -319,26 +317,27 @@ export class PublisherPeer implements RtcpSink {
     if (!state) return undefined;
     const r = state.receiver;
     let route: SsrcRoute;
+    const payloadType = state.section.codec?.payloadType ?? -1;
     const simulcast = state.section.rids.length > 0;
     const isRtx = state.section.codec?.rtxPayloadType !== undefined && h.payloadType === state.section.codec.rtxPayloadType;
     if (r === null) {
-      route = { receiver: null, layer: 0, rtx: false };
+      route = DROP;
     } else if (findExtension(buf, h, this.extRepairedRid, this.ext)) {
       const layer = simulcast ? state.section.rids.indexOf(extensionString(buf, this.ext)) : 0;
       if (layer < 0) return undefined;
-      route = { receiver: r, layer, rtx: true };
+      route = { receiver: r, layer, rtx: true, payloadType };
     } else if (isRtx) {
       // RTX without repaired-rid can only be matched when there is one layer.
-      route = { receiver: simulcast ? null : r, layer: 0, rtx: true };
+      route = simulcast ? DROP : { receiver: r, layer: 0, rtx: true, payloadType };
     } else if (simulcast) {
       if (!findExtension(buf, h, this.extRid, this.ext)) return undefined;
       const layer = state.section.rids.indexOf(extensionString(buf, this.ext));
       if (layer < 0) return undefined;
-      route = { receiver: r, layer, rtx: false };
+      route = { receiver: r, layer, rtx: false, payloadType };
       r.layerSsrcs[layer] = h.ssrc;
       this.events.onLayerSsrc(r.trackSid, layer, h.ssrc);
     } else {
-      route = { receiver: r, layer: 0, rtx: false };
+      route = { receiver: r, layer: 0, rtx: false, payloadType };
       r.layerSsrcs[0] = h.ssrc;
       this.events.onLayerSsrc(r.trackSid, 0, h.ssrc);
     }
