@@ -4,9 +4,11 @@ import { parseArgs } from 'node:util';
 import { ConfigError, applyYaml, defaultConfig, parseKeys, validateConfig, type StrandConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
+import { TOKEN_USAGE, tokenCommand } from './token-command.js';
 
 const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml>] [--keys "key: secret"]
-              [--bind <addr>]… [--port <n>] [--udp-port <n>] [--node-ip <addr>] [--workers <n>]
+              [--bind <addr>]… [--port <n>] [--udp-port <n>] [--node-ip <addr>] [--workers <n>] [--store <dir>]
+       strand token create --room R --identity I [--grant …] [--valid-for 6h]   (see strand token create --help)
 
   --dev           development mode: keys "devkey: secret", binds 127.0.0.1, ICE on 127.0.0.1:7882
   --config        LiveKit-style YAML config file (also LIVEKIT_CONFIG_FILE)
@@ -16,7 +18,8 @@ const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml
   --port          HTTP/WebSocket port (default 7880)
   --udp-port      first ICE UDP port; media worker i uses port + i (default 7882)
   --node-ip       address ICE binds to and advertises
-  --workers       number of media workers (default: number of cores)`;
+  --workers       number of media workers (default: number of cores)
+  --store         LMDB directory for rooms, participants and the webhook queue (default ./.strand)`;
 
 /** Stopping must finish within this, or the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 4500;
@@ -34,6 +37,7 @@ export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: 
       'udp-port': { type: 'string' },
       'node-ip': { type: 'string' },
       workers: { type: 'string' },
+      store: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,11 +77,28 @@ export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: 
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError('--workers must be between 1 and 256');
     cfg.rtc.workers = n;
   }
+  if (values.store !== undefined) cfg.storePath = values.store;
   validateConfig(cfg);
   return cfg;
 }
 
+/** `strand token …`: prints a token and exits. */
+function runTokenCommand(argv: string[]): void {
+  try {
+    console.log(tokenCommand(argv, process.env));
+  } catch (err) {
+    if (err instanceof ConfigError) console.error(`strand: ${err.message}`);
+    else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`strand: ${(err as Error).message}\n\n${TOKEN_USAGE}`);
+    else console.error(`strand: ${String((err as Error).stack ?? err)}`);
+    process.exit(2);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'token') {
+    runTokenCommand(argv.slice(1));
+    return;
+  }
   const early: string[] = [];
   let cfg: StrandConfig;
   try {
@@ -101,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`strand: ${(err as Error).message}`);
     process.exit(1);
   }
-  log.info({ port: server.port, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
+  log.info({ port: server.port, prometheusPort: server.prometheusPort || undefined, store: cfg.storePath, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -29,11 +29,33 @@ export interface StrandConfig {
     emptyTimeout: number;
     departureTimeout: number;
     maxParticipants: number;
+    /** RoomService may unmute tracks (LiveKit: room.enable_remote_unmute). */
+    enableRemoteUnmute: boolean;
   };
   limit: {
     /** Largest signal frame accepted, bytes (LiveKit: limit.signal_message_size_limit). */
     signalMessageSizeLimit: number;
+    /** Room and participant metadata, bytes (LiveKit: 512 KiB). */
+    maxMetadataSize: number;
+    /** A participant's attributes, keys and values together, bytes (LiveKit: 64 KiB). */
+    maxAttributesSize: number;
+    maxRoomNameLength: number;
+    maxParticipantIdentityLength: number;
+    maxParticipantNameLength: number;
+    /** Largest Twirp request body, bytes (LiveKit: 10 MiB). */
+    maxApiRequestBodySize: number;
   };
+  webhook: {
+    /** Key whose secret signs deliveries; must be one of `keys`. */
+    apiKey: string;
+    urls: string[];
+    /** Strand: an undelivered event is retried until it is this old, seconds. */
+    maxAgeSeconds: number;
+    /** Strand: how long one delivery attempt may take, ms. */
+    requestTimeoutMs: number;
+  };
+  /** Also serve /metrics on this port (0: only on the main port). */
+  prometheusPort: number;
   logLevel: string;
   /** LMDB directory (used by the state store). */
   storePath: string;
@@ -48,8 +70,18 @@ export function defaultConfig(dev: boolean): StrandConfig {
     bindAddresses: dev ? ['127.0.0.1'] : ['0.0.0.0'],
     keys: dev ? { devkey: 'secret' } : {},
     rtc: { udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [] },
-    room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0 },
-    limit: { signalMessageSizeLimit: 2 * 1024 * 1024 },
+    room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0, enableRemoteUnmute: false },
+    limit: {
+      signalMessageSizeLimit: 2 * 1024 * 1024,
+      maxMetadataSize: 512 * 1024,
+      maxAttributesSize: 64 * 1024,
+      maxRoomNameLength: 256,
+      maxParticipantIdentityLength: 256,
+      maxParticipantNameLength: 256,
+      maxApiRequestBodySize: 10 * 1024 * 1024,
+    },
+    webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
+    prometheusPort: 0,
     logLevel: dev ? 'debug' : 'info',
     storePath: './.strand',
   };
@@ -92,6 +124,17 @@ function strList(v: unknown, path: string): string[] {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${path} must be a list of strings`);
   return v as string[];
 }
+
+/** LiveKit's `limit.*` keys Strand enforces. */
+const LIMIT_KEYS: Record<string, keyof StrandConfig['limit']> = {
+  signal_message_size_limit: 'signalMessageSizeLimit',
+  max_metadata_size: 'maxMetadataSize',
+  max_attributes_size: 'maxAttributesSize',
+  max_room_name_length: 'maxRoomNameLength',
+  max_participant_identity_length: 'maxParticipantIdentityLength',
+  max_participant_name_length: 'maxParticipantNameLength',
+  max_api_request_body_size: 'maxApiRequestBodySize',
+};
 
 /**
  * Applies a LiveKit-style YAML document onto `cfg`. Keys Strand does not implement yet are
@@ -169,6 +212,7 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
             case 'empty_timeout': cfg.room.emptyTimeout = num(v, path); break;
             case 'departure_timeout': cfg.room.departureTimeout = num(v, path); break;
             case 'max_participants': cfg.room.maxParticipants = num(v, path); break;
+            case 'enable_remote_unmute': cfg.room.enableRemoteUnmute = bool(v, path); break;
             default: unknown(path);
           }
         }
@@ -176,10 +220,32 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
       case 'limit':
         if (!isObject(value)) throw new ConfigError('limit must be a mapping');
         for (const [k, v] of Object.entries(value)) {
-          if (k === 'signal_message_size_limit') cfg.limit.signalMessageSizeLimit = num(v, `limit.${k}`);
+          const field = LIMIT_KEYS[k];
+          if (field) cfg.limit[field] = num(v, `limit.${k}`);
           else unknown(`limit.${k}`);
         }
         break;
+      case 'webhook':
+        if (!isObject(value)) throw new ConfigError('webhook must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          const path = `webhook.${k}`;
+          switch (k) {
+            case 'api_key': cfg.webhook.apiKey = str(v, path); break;
+            case 'urls': cfg.webhook.urls = strList(v, path); break;
+            case 'max_age': cfg.webhook.maxAgeSeconds = num(v, path); break;
+            case 'request_timeout': cfg.webhook.requestTimeoutMs = num(v, path) * 1000; break;
+            default: unknown(path);
+          }
+        }
+        break;
+      case 'prometheus':
+        if (!isObject(value)) throw new ConfigError('prometheus must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'port') cfg.prometheusPort = num(v, 'prometheus.port');
+          else unknown(`prometheus.${k}`);
+        }
+        break;
+      case 'prometheus_port': cfg.prometheusPort = num(value, key); break;
       case 'store':
         if (!isObject(value)) throw new ConfigError('store must be a mapping');
         if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');
@@ -199,5 +265,15 @@ export function validateConfig(cfg: StrandConfig): void {
       if (secret.length < 32) throw new ConfigError(`secret for key "${key}" is shorter than 32 characters`);
     }
   }
+  if (cfg.webhook.urls.length > 0) {
+    // LiveKit requires webhook.api_key; with a single key there is only one it could be.
+    if (!cfg.webhook.apiKey && Object.keys(cfg.keys).length === 1) cfg.webhook.apiKey = Object.keys(cfg.keys)[0]!;
+    if (!cfg.webhook.apiKey) throw new ConfigError('webhook.api_key is required when webhook.urls is set');
+    if (!(cfg.webhook.apiKey in cfg.keys)) throw new ConfigError(`webhook.api_key "${cfg.webhook.apiKey}" is not one of the configured keys`);
+    for (const url of cfg.webhook.urls) {
+      if (!/^https?:\/\//.test(url)) throw new ConfigError(`webhook url "${url}" must start with http:// or https://`);
+    }
+  }
+  if (cfg.prometheusPort > 65535) throw new ConfigError('prometheus.port out of range');
   if (cfg.port > 65535 || cfg.rtc.udpPort + cfg.rtc.workers - 1 > 65535) throw new ConfigError('port out of range');
 }

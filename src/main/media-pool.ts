@@ -4,6 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { COUNTER_SLOTS, addPublishedCounters, createSharedCounters } from '../workers/media-counters.js';
 import type { MediaCommand, MediaEvent, MediaResults } from '../workers/protocol.js';
 import type { Logger } from './logger.js';
 
@@ -39,6 +40,8 @@ export class MediaPool {
   /** Rooms placed on each slot, for placement decisions. */
   private readonly roomsPerSlot: number[];
   private readonly roomSlots = new Map<string, number>();
+  /** Each worker's published media counters. */
+  private readonly counters: BigInt64Array[] = [];
 
   constructor(private readonly opts: MediaPoolOptions, private readonly log: Logger, private readonly onEvent: (slot: number, e: MediaEvent) => void) {
     this.roomsPerSlot = new Array<number>(opts.workers).fill(0);
@@ -84,12 +87,21 @@ export class MediaPool {
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (e: MediaEvent) => this.onEvent(slot, e));
       this.ports.push(port1);
+      const counters = createSharedCounters();
+      this.counters.push(new BigInt64Array(counters));
       return this.runOn(slot, {
         op: 'init', slot, udpPort: this.opts.udpPort + slot, bindAddress: this.opts.bindAddress,
-        iceServers: this.opts.iceServers, events: port2,
+        iceServers: this.opts.iceServers, events: port2, counters,
       }, [port2]);
     }));
     this.log.info({ workers: n, udpPorts: `${this.opts.udpPort}-${this.opts.udpPort + n - 1}` }, 'media workers started');
+  }
+
+  /** Media counters summed over every worker (media-counters.ts slots), read from shared memory. */
+  counterTotals(): Float64Array {
+    const totals = new Float64Array(COUNTER_SLOTS);
+    for (const c of this.counters) addPublishedCounters(c, totals);
+    return totals;
   }
 
   /** The slot of a room, placing it on the least loaded worker the first time. */

@@ -7,7 +7,18 @@ import type { ClaimGrants } from './auth/grants.js';
 import { AuthError, TokenVerifier } from './auth/token-verifier.js';
 import type { StrandConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { registerRoomService } from './api/room-service.js';
+import { TwirpRouter } from './api/twirp.js';
 import { MediaPool } from './media-pool.js';
+import { Metrics } from './metrics/metrics.js';
+import { limitViolation } from './rooms/limits.js';
+import { RoomObservers } from './rooms/room-observer.js';
+import { LmdbStore } from './store/lmdb-store.js';
+import { recoverState } from './store/recovery.js';
+import { StoreWriter } from './store/store-writer.js';
+import { WebhookEvents } from './webhook/webhook-events.js';
+import { WebhookNotifier } from './webhook/webhook-notifier.js';
+import { reply } from './http.js';
 import { newId } from './rooms/ids.js';
 import { PROTOCOL_VERSION } from './rooms/room.js';
 import { JoinError, RoomManager, type JoinParams } from './rooms/room-manager.js';
@@ -27,6 +38,8 @@ interface SocketData {
 
 export interface RunningServer {
   port: number;
+  /** Where /metrics is also served (prometheus.port), or 0. */
+  prometheusPort: number;
   rooms: RoomManager;
   pool: MediaPool;
   close(): Promise<void>;
@@ -38,20 +51,6 @@ class HttpError extends Error {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable',
-};
-
-function reply(res: UWS.HttpResponse, status: number, body: string, contentType = 'text/plain', closeConnection = false): void {
-  res.cork(() => {
-    res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`)
-      .writeHeader('Content-Type', contentType)
-      .writeHeader('Access-Control-Allow-Origin', '*')
-      .end(body, closeConnection);
-  });
-}
-
 function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
   const header = req.getHeader('authorization');
   if (header.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
@@ -61,21 +60,45 @@ function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
 export async function startServer(cfg: StrandConfig, log: Logger): Promise<RunningServer> {
   const verifier = new TokenVerifier(cfg.keys);
   const nodeId = newId('ND_');
+  let store: LmdbStore;
+  try {
+    store = new LmdbStore(cfg.storePath);
+  } catch (err) {
+    throw new Error(`cannot open the store at ${cfg.storePath}: ${(err as Error).message}`);
+  }
   let rooms!: RoomManager;
   const pool = new MediaPool(
     { workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp, iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)] },
     log,
     (slot, e) => rooms?.onMediaEvent(slot, e),
   );
-  await pool.start();
+  try {
+    await pool.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const iceServers: livekit.IICEServer[] = [
     ...(cfg.rtc.stunServers.length ? [{ urls: cfg.rtc.stunServers.map((s) => `stun:${s}`) }] : []),
     ...cfg.rtc.turnServers.map((t) => ({ urls: t.urls, username: t.username ?? '', credential: t.credential ?? '' })),
   ];
+  const observers = new RoomObservers();
   rooms = new RoomManager(cfg, pool, {
-    pool, log, iceServers,
+    pool, log, iceServers, observers,
     serverInfo: { edition: livekit.ServerInfo.Edition.Standard, version: STRAND_VERSION, protocol: PROTOCOL_VERSION, nodeId },
   }, log);
+  const metrics = new Metrics(nodeId, () => rooms.rooms.values(), pool);
+  const notifier = new WebhookNotifier(store, {
+    urls: cfg.webhook.urls, apiKey: cfg.webhook.apiKey, apiSecret: cfg.keys[cfg.webhook.apiKey] ?? '',
+    maxAgeSeconds: cfg.webhook.maxAgeSeconds, requestTimeoutMs: cfg.webhook.requestTimeoutMs,
+  }, log);
+  const webhooks = new WebhookEvents(notifier);
+  observers.add(new StoreWriter(store));
+  observers.add(webhooks);
+  observers.add(metrics);
+  // Undelivered events of an earlier run first, then what recovery itself reports.
+  notifier.start();
+  recoverState(store, rooms, webhooks, log);
 
   /** Authenticates a join (WebSocket or validate): token, roomJoin grant, identity, room. */
   function authorizeJoin(token: string): ClaimGrants {
@@ -90,8 +113,12 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     if (!claims.video.roomJoin) throw new HttpError(401, 'token has no roomJoin grant');
     if (!claims.identity) throw new HttpError(400, 'token has no identity');
     if (!claims.video.room) throw new HttpError(401, 'token names no room');
+    const violation = limitViolation(cfg.limit, {
+      roomName: claims.video.room, identity: claims.identity, name: claims.name, metadata: claims.metadata, attributes: claims.attributes,
+    });
+    if (violation) throw new HttpError(400, violation);
     try {
-      rooms.precheck(claims.video.room);
+      rooms.precheck(claims);
     } catch (err) {
       if (err instanceof JoinError) throw new HttpError(err.status, err.message);
       throw err;
@@ -132,7 +159,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     },
     open: (ws) => {
       const data = ws.getUserData();
-      const session = new SignalSession(ws, rooms, log);
+      const session = new SignalSession(ws, rooms, log, metrics);
       data.session = session;
       if (data.reconnect) {
         // Resume is not implemented: ask for a full reconnect, which replaces the old session.
@@ -170,6 +197,30 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
 
   app.get('/', (res) => reply(res, 200, 'OK'));
 
+  const twirp = new TwirpRouter({
+    verifier, maxBodyBytes: cfg.limit.maxApiRequestBodySize, log,
+    onResult: (service, method, status, code) => metrics.twirpResult(service, method, status, code),
+  });
+  registerRoomService(twirp, rooms, cfg);
+  twirp.attach(app);
+
+  const serveMetrics = (res: UWS.HttpResponse) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    metrics.text().then((text) => {
+      if (!aborted) reply(res, 200, text, metrics.contentType);
+    }, (err: unknown) => {
+      if (!aborted) reply(res, 500, String((err as Error).message));
+    });
+  };
+  app.get('/metrics', serveMetrics);
+  let metricsApp: UWS.TemplatedApp | null = null;
+  if (cfg.prometheusPort > 0) {
+    metricsApp = uws.App();
+    metricsApp.get('/metrics', serveMetrics);
+    metricsApp.any('/*', (res) => reply(res, 404, 'not found'));
+  }
+
   if (cfg.development) {
     app.get('/debug/rooms', (res) => {
       const body = [...rooms.rooms.values()].map((r) => ({
@@ -196,28 +247,39 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   app.any('/*', (res) => reply(res, 404, 'not found'));
 
   const listenSockets: UWS.us_listen_socket[] = [];
-  let port = cfg.port;
-  for (const host of cfg.bindAddresses) {
-    const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
+  const listen = async (target: UWS.TemplatedApp, host: string, wanted: number): Promise<number> => {
+    const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => target.listen(host, wanted, resolve));
     if (!socket) {
+      for (const s of listenSockets) uws.us_listen_socket_close(s);
+      notifier.close();
       await pool.stop();
-      throw new Error(`cannot listen on ${host}:${port}`);
+      await store.close();
+      throw new Error(`cannot listen on ${host}:${wanted}`);
     }
-    port = uws.us_socket_local_port(socket);
     listenSockets.push(socket);
-  }
+    return uws.us_socket_local_port(socket);
+  };
+  let port = cfg.port;
+  for (const host of cfg.bindAddresses) port = await listen(app, host, port);
+  let prometheusPort = cfg.prometheusPort;
+  if (metricsApp) for (const host of cfg.bindAddresses) prometheusPort = await listen(metricsApp, host, prometheusPort);
 
   let closing: Promise<void> | null = null;
   return {
     port,
+    prometheusPort: metricsApp ? prometheusPort : 0,
     rooms,
     pool,
     close(): Promise<void> {
       closing ??= (async () => {
         for (const s of listenSockets) uws.us_listen_socket_close(s);
         await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN);
+        // What is still undelivered stays queued in the store for the next start.
+        notifier.close();
         await pool.stop();
+        await store.close();
         app.close();
+        metricsApp?.close();
       })();
       return closing;
     },

@@ -8,13 +8,20 @@ export { livekit };
 /** Options that make protobufjs objects look like protojson: enums by name, int64 as strings. */
 export const JSON_OPTIONS: protobuf.IConversionOptions = { enums: String, longs: String, bytes: String, defaults: false };
 
-/** protojson accepts snake_case field names too; protobufjs objects use lowerCamelCase. */
+/** Map fields (string keys chosen by users), whose keys must reach the message unchanged. */
+const MAP_FIELDS = new Set(['attributes', 'tags']);
+
+/**
+ * protojson accepts snake_case field names too; protobufjs objects use lowerCamelCase. Keys of
+ * map fields are data, not field names, and are kept as they are.
+ */
 export function camelizeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(camelizeKeys);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = camelizeKeys(v);
+    const name = k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    out[name] = MAP_FIELDS.has(name) ? v : camelizeKeys(v);
   }
   return out;
 }

@@ -34,6 +34,8 @@ export interface WorkerInit {
   bindAddress: string;
   iceServers: string[];
   events: MessagePort;
+  /** Where the worker publishes its media counters (media-counters.ts layout). */
+  counters: SharedArrayBuffer;
 }
 
 export type MediaCommand =
@@ -47,6 +49,10 @@ export type MediaCommand =
   /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
   | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number; priority: number }
   | { op: 'unpublish'; participantSid: string; trackSid: string }
+  /** Permissions the worker enforces itself (data relay), after an admin changed them. */
+  | { op: 'updatePermissions'; participantSid: string; canPublishData: boolean; canSubscribe: boolean }
+  /** An encoded DataPacket from the server to a room's participants (all when `identities` is empty). */
+  | { op: 'sendData'; roomId: string; data: Uint8Array; reliable: boolean; identities: string[] }
   | { op: 'leave'; participantSid: string }
   | { op: 'stats' }
   | { op: 'shutdown' };
@@ -87,6 +93,8 @@ export interface MediaResults {
   unsubscribe: null;
   trackSettings: null;
   unpublish: null;
+  updatePermissions: null;
+  sendData: { recipients: number };
   leave: null;
   stats: WorkerStats;
   shutdown: null;

@@ -1,6 +1,9 @@
 // Starts `strand` as a child process, the way a user runs it, and stops it with a signal.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../../bin/strand.js', import.meta.url));
@@ -10,6 +13,8 @@ export interface StrandProcess {
   httpUrl: string;
   port: number;
   udpPort: number;
+  /** The LMDB directory this instance uses (a fresh temporary one unless given). */
+  storePath: string;
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
@@ -20,7 +25,7 @@ export interface StrandProcess {
 // Below Linux's ephemeral range (32768+), where browsers' and SDKs' own sockets would collide.
 let nextUdp = 10000 + Math.floor(Math.random() * 20000);
 
-type StartOptions = { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv };
+type StartOptions = { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv; storePath?: string; udpPort?: number };
 
 /** Starts Strand; when its UDP ports are taken by another program, tries other ports. */
 export async function startStrand(opts: StartOptions = {}): Promise<StrandProcess> {
@@ -36,10 +41,11 @@ export async function startStrand(opts: StartOptions = {}): Promise<StrandProces
 
 async function startOnce(opts: StartOptions): Promise<StrandProcess> {
   const workers = opts.workers ?? 2;
-  const udpPort = nextUdp;
-  nextUdp += workers + 2;
+  const udpPort = opts.udpPort ?? nextUdp;
+  if (opts.udpPort === undefined) nextUdp += workers + 2;
+  const storePath = opts.storePath ?? mkdtempSync(join(tmpdir(), 'strand-store-'));
   const wrap = process.env.STRAND_TEST_WRAP ? process.env.STRAND_TEST_WRAP.split(' ') : [];
-  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), ...(opts.args ?? [])], {
+  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), '--store', storePath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });
@@ -65,6 +71,7 @@ async function startOnce(opts: StartOptions): Promise<StrandProcess> {
   return {
     port,
     udpPort,
+    storePath,
     url: `ws://127.0.0.1:${port}`,
     httpUrl: `http://127.0.0.1:${port}`,
     child,

@@ -15,6 +15,9 @@ export interface PendingTrackInfo {
 
 export class Participant {
   state = livekit.ParticipantInfo.State.JOINING;
+  /** Reached ACTIVE at some point (its departure is participant_left, not connection_aborted). */
+  wasActive = false;
+  disconnectReason = livekit.DisconnectReason.UNKNOWN_REASON;
   version = 0;
   readonly joinedAtMs = Date.now();
   /** Published tracks by sid. */
@@ -36,7 +39,7 @@ export class Participant {
     public name: string,
     public metadata: string,
     public attributes: Record<string, string>,
-    readonly permissions: Permissions,
+    public permissions: Permissions,
     readonly autoSubscribe: boolean,
     readonly clientProtocol: number,
     public sink: SignalSink,
@@ -77,6 +80,7 @@ export class Participant {
       kind: livekit.ParticipantInfo.Kind.STANDARD,
       attributes: this.attributes,
       clientProtocol: this.clientProtocol,
+      disconnectReason: this.disconnectReason,
     };
   }
 }

@@ -1,5 +1,6 @@
-// All rooms of this node: creation (auto-create on join), placement on media workers,
-// routing of worker events to rooms, and closing rooms that emptied.
+// All rooms of this node: creation (auto-create on join, or CreateRoom), placement on media
+// workers, routing of worker events to rooms, closing rooms that stay empty, and picking up
+// what the store kept after a restart.
 import { livekit } from '../../proto/index.js';
 import type { MediaEvent } from '../../workers/protocol.js';
 import type { ClaimGrants } from '../auth/grants.js';
@@ -7,9 +8,10 @@ import { permissionsFromGrant } from '../auth/grants.js';
 import type { StrandConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
+import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import { Participant, type SignalSink } from './participant.js';
-import { Room, type RoomContext } from './room.js';
+import { Room, type RoomContext, type RoomSettings } from './room.js';
 
 export class JoinError extends Error {
   constructor(message: string, readonly status: number) {
@@ -22,38 +24,85 @@ export interface JoinParams {
   clientProtocol: number;
 }
 
+/** CreateRoom's settings; zero means "the configured default", as in LiveKit. */
+export interface CreateRoomOptions {
+  emptyTimeout?: number;
+  departureTimeout?: number;
+  maxParticipants?: number;
+  metadata?: string;
+}
+
 export class RoomManager {
   readonly rooms = new Map<string, Room>();
   private readonly roomsBySid = new Map<string, Room>();
   private readonly roomOfParticipant = new Map<string, Room>();
-  private readonly cleanupTimers = new Map<string, NodeJS.Timeout>();
+  private readonly closeTimers = new Map<Room, NodeJS.Timeout>();
+  /** RemoveParticipant's revoke_token_ts: tokens issued (nbf) before it may not rejoin. */
+  private readonly revokedBefore = new Map<string, number>();
 
   constructor(private readonly cfg: StrandConfig, private readonly pool: MediaPool, private readonly ctx: RoomContext, private readonly log: Logger) {}
 
+  get limits(): StrandConfig['limit'] {
+    return this.cfg.limit;
+  }
+
   /** Checks, before the WebSocket upgrade, that a join can succeed. */
-  precheck(roomName: string): void {
+  precheck(claims: ClaimGrants): void {
+    const roomName = claims.video.room ?? '';
     const room = this.rooms.get(roomName);
     if (!room && !this.cfg.room.autoCreate) throw new JoinError('requested room does not exist', 404);
     if (room?.isFull) throw new JoinError('room is full', 403);
+    const revoked = this.revokedBefore.get(`${roomName}\n${claims.identity}`);
+    if (revoked !== undefined && (claims.notBefore ?? 0) < revoked) throw new JoinError('token was revoked', 401);
+  }
+
+  /** Picks up the store after a restart: see restore-state.ts. */
+  adopt(stored: RoomSettings & { name: string }): Room {
+    return this.create(stored.name, stored, false);
+  }
+
+  private create(name: string, settings: RoomSettings, announce = true): Room {
+    const slot = this.pool.placeRoom(name);
+    const room = new Room(name, slot, this.ctx, settings);
+    this.rooms.set(name, room);
+    this.roomsBySid.set(room.sid, room);
+    this.log.info({ room: name, sid: room.sid, worker: slot, api: settings.createdByApi }, 'room created');
+    if (announce) this.ctx.observers.emit('roomStarted', room);
+    this.scheduleCloseIfEmpty(room);
+    return room;
+  }
+
+  private defaults(): RoomSettings {
+    const r = this.cfg.room;
+    return { emptyTimeout: r.emptyTimeout, departureTimeout: r.departureTimeout, maxParticipants: r.maxParticipants, metadata: '', createdByApi: false };
+  }
+
+  /** CreateRoom: the room as asked, or the existing room of that name unchanged. */
+  createRoom(name: string, opts: CreateRoomOptions): Room {
+    const existing = this.rooms.get(name);
+    if (existing && !existing.closed) return existing;
+    const d = this.defaults();
+    return this.create(name, {
+      emptyTimeout: opts.emptyTimeout || d.emptyTimeout,
+      departureTimeout: opts.departureTimeout || d.departureTimeout,
+      maxParticipants: opts.maxParticipants || d.maxParticipants,
+      metadata: opts.metadata ?? '',
+      createdByApi: true,
+    });
   }
 
   private getOrCreate(name: string): Room {
-    let room = this.rooms.get(name);
+    const room = this.rooms.get(name);
     if (room && !room.closed) return room;
     if (!this.cfg.room.autoCreate) throw new JoinError('requested room does not exist', 404);
-    const slot = this.pool.placeRoom(name);
-    room = new Room(name, slot, this.ctx, this.cfg.room.emptyTimeout, this.cfg.room.departureTimeout, this.cfg.room.maxParticipants);
-    this.rooms.set(name, room);
-    this.roomsBySid.set(room.sid, room);
-    this.log.info({ room: name, sid: room.sid, worker: slot }, 'room created');
-    return room;
+    return this.create(name, this.defaults());
   }
 
   async join(claims: ClaimGrants, params: JoinParams, sink: SignalSink): Promise<{ room: Room; participant: Participant }> {
     const roomName = claims.video.room ?? '';
     const room = this.getOrCreate(roomName);
     if (room.isFull) throw new JoinError('room is full', 403);
-    this.cancelCleanup(roomName);
+    this.cancelClose(room);
     const p = new Participant(
       newId('PA_'), claims.identity, claims.name, claims.metadata, claims.attributes,
       permissionsFromGrant(claims.video), params.autoSubscribe, params.clientProtocol, sink,
@@ -63,7 +112,7 @@ export class RoomManager {
       await room.join(p);
     } catch (err) {
       this.roomOfParticipant.delete(p.sid);
-      this.scheduleCleanupIfEmpty(room);
+      this.scheduleCloseIfEmpty(room);
       throw err;
     }
     this.log.info({ room: roomName, participant: p.sid, identity: p.identity }, 'participant joined');
@@ -74,7 +123,26 @@ export class RoomManager {
     await room.leave(p, reason, notify);
     this.roomOfParticipant.delete(p.sid);
     this.log.info({ room: room.name, participant: p.sid, reason: livekit.DisconnectReason[reason] }, 'participant left');
-    this.scheduleCleanupIfEmpty(room);
+    this.scheduleCloseIfEmpty(room);
+  }
+
+  /** RemoveParticipant: the participant gets a leave with PARTICIPANT_REMOVED. */
+  async removeParticipant(room: Room, p: Participant, revokeTokensBefore: number): Promise<void> {
+    if (revokeTokensBefore > 0) this.revokedBefore.set(`${room.name}\n${p.identity}`, revokeTokensBefore);
+    await this.leave(room, p, livekit.DisconnectReason.PARTICIPANT_REMOVED, true);
+  }
+
+  /** Closes a room now: participants get a leave with `reason`, observers see it finish. */
+  async closeRoom(room: Room, reason: livekit.DisconnectReason, endReason: livekit.RoomEndReason): Promise<void> {
+    if (this.rooms.get(room.name) !== room) return;
+    this.cancelClose(room);
+    this.rooms.delete(room.name);
+    this.roomsBySid.delete(room.sid);
+    for (const p of room.participants.values()) this.roomOfParticipant.delete(p.sid);
+    await room.close(reason);
+    this.pool.releaseRoom(room.name);
+    this.log.info({ room: room.name, reason: livekit.RoomEndReason[endReason] }, 'room closed');
+    this.ctx.observers.emit('roomFinished', room, endReason);
   }
 
   onMediaEvent(slot: number, e: MediaEvent): void {
@@ -96,32 +164,39 @@ export class RoomManager {
     if (room && p) room.onMediaEvent(p, e);
   }
 
-  private cancelCleanup(name: string): void {
-    const t = this.cleanupTimers.get(name);
+  private cancelClose(room: Room): void {
+    const t = this.closeTimers.get(room);
     if (t) clearTimeout(t);
-    this.cleanupTimers.delete(name);
+    this.closeTimers.delete(room);
   }
 
-  /** An empty room closes after its departure timeout, unless someone joins first. */
-  private scheduleCleanupIfEmpty(room: Room): void {
-    if (room.participants.size > 0 || this.cleanupTimers.has(room.name)) return;
+  /**
+   * An empty room closes after its departure timeout once someone has left it, or after its
+   * empty timeout when nobody has joined yet; a join in the meantime keeps it.
+   */
+  private scheduleCloseIfEmpty(room: Room): void {
+    if (room.participants.size > 0 || room.closed || this.closeTimers.has(room)) return;
+    const seconds = room.hadParticipants ? room.departureTimeout : room.emptyTimeout;
     const timer = setTimeout(() => {
-      this.cleanupTimers.delete(room.name);
-      if (room.participants.size > 0 || this.rooms.get(room.name) !== room) return;
-      this.rooms.delete(room.name);
-      this.roomsBySid.delete(room.sid);
-      this.pool.releaseRoom(room.name);
-      room.closed = true;
-      this.log.info({ room: room.name }, 'room closed');
-    }, room.departureTimeout * 1000);
+      this.closeTimers.delete(room);
+      if (room.participants.size > 0) return;
+      void this.closeRoom(room, livekit.DisconnectReason.ROOM_CLOSED, livekit.RoomEndReason.ROOM_END_IDLE_TIMEOUT);
+    }, seconds * 1000);
     timer.unref();
-    this.cleanupTimers.set(room.name, timer);
+    this.closeTimers.set(room, timer);
   }
 
+  /**
+   * Shutdown: everyone leaves. Rooms made with CreateRoom stay in the store for the next start;
+   * rooms made by joins finish.
+   */
   async closeAll(reason: livekit.DisconnectReason): Promise<void> {
-    for (const t of this.cleanupTimers.values()) clearTimeout(t);
-    this.cleanupTimers.clear();
-    await Promise.allSettled([...this.rooms.values()].map((r) => r.close(reason)));
+    for (const t of this.closeTimers.values()) clearTimeout(t);
+    this.closeTimers.clear();
+    await Promise.allSettled([...this.rooms.values()].map(async (room) => {
+      if (!room.createdByApi) return this.closeRoom(room, reason, livekit.RoomEndReason.ROOM_END_SERVER_SHUTDOWN);
+      await room.close(reason);
+    }));
     this.rooms.clear();
     this.roomsBySid.clear();
   }

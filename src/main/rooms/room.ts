@@ -8,7 +8,10 @@ import type { MediaPool } from '../media-pool.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
+import type { Permissions } from '../auth/grants.js';
+import type { StoredRoom } from '../store/store.js';
 import { Participant, maySource } from './participant.js';
+import type { RoomObservers } from './room-observer.js';
 
 export const PROTOCOL_VERSION = 17;
 const PING_INTERVAL_S = 5;
@@ -19,6 +22,20 @@ export interface RoomContext {
   log: Logger;
   serverInfo: livekit.IServerInfo;
   iceServers: livekit.IICEServer[];
+  observers: RoomObservers;
+}
+
+/** A room's own settings: config defaults, CreateRoom overrides, or what the store kept. */
+export interface RoomSettings {
+  emptyTimeout: number;
+  departureTimeout: number;
+  maxParticipants: number;
+  metadata: string;
+  /** Made with CreateRoom: kept across restarts. */
+  createdByApi: boolean;
+  /** Set when restoring a stored room. */
+  sid?: string;
+  creationTimeMs?: number;
 }
 
 /** Video layer qualities LiveKit gives rids q/h/f. */
@@ -29,9 +46,15 @@ const RID_QUALITY: Record<string, livekit.VideoQuality> = {
 };
 
 export class Room {
-  readonly sid = newId('RM_');
-  readonly createdAtMs = Date.now();
-  metadata = '';
+  readonly sid: string;
+  readonly createdAtMs: number;
+  metadata: string;
+  emptyTimeout: number;
+  departureTimeout: number;
+  maxParticipants: number;
+  readonly createdByApi: boolean;
+  /** Someone joined at some point: an empty room then closes after the departure timeout. */
+  hadParticipants = false;
   readonly participants = new Map<string, Participant>();
   private readonly dynacast = new Dynacast((trackSid, update) => {
     this.publisherOf(trackSid)?.send({ subscribedQualityUpdate: update });
@@ -41,14 +64,15 @@ export class Room {
   private readonly byIdentity = new Map<string, Participant>();
   closed = false;
 
-  constructor(
-    readonly name: string,
-    readonly slot: number,
-    private readonly ctx: RoomContext,
-    public emptyTimeout: number,
-    public departureTimeout: number,
-    public maxParticipants: number,
-  ) {}
+  constructor(readonly name: string, readonly slot: number, private readonly ctx: RoomContext, settings: RoomSettings) {
+    this.sid = settings.sid ?? newId('RM_');
+    this.createdAtMs = settings.creationTimeMs ?? Date.now();
+    this.metadata = settings.metadata;
+    this.emptyTimeout = settings.emptyTimeout;
+    this.departureTimeout = settings.departureTimeout;
+    this.maxParticipants = settings.maxParticipants;
+    this.createdByApi = settings.createdByApi;
+  }
 
   toProto(): livekit.IRoom {
     let publishers = 0;
@@ -69,6 +93,10 @@ export class Room {
 
   participantBySid(sid: string): Participant | undefined {
     return this.participants.get(sid);
+  }
+
+  participantByIdentity(identity: string): Participant | undefined {
+    return this.byIdentity.get(identity);
   }
 
   get isFull(): boolean {
@@ -97,6 +125,7 @@ export class Room {
     p.touch();
     this.participants.set(p.sid, p);
     this.byIdentity.set(p.identity, p);
+    this.hadParticipants = true;
     const others = [...this.participants.values()].filter((o) => o !== p && !o.hidden).map((o) => o.toInfo());
     p.send({
       join: {
@@ -137,11 +166,14 @@ export class Room {
     for (const sid of p.tracks.keys()) this.dynacast.remove(sid);
     for (const sid of p.subscriptions) this.updateDynacast(sid);
     p.state = livekit.ParticipantInfo.State.DISCONNECTED;
+    p.disconnectReason = reason;
     p.touch();
     if (!p.hidden) {
-      const info = { ...p.toInfo(), disconnectReason: reason };
+      const info = p.toInfo();
       for (const other of this.participants.values()) other.send({ update: { participants: [info] } });
     }
+    for (const track of p.tracks.values()) this.ctx.observers.emit('trackUnpublished', this, p, track);
+    this.ctx.observers.emit('participantLeft', this, p);
     try {
       await this.ctx.pool.run(this.slot, { op: 'leave', participantSid: p.sid });
     } catch (err) {
@@ -151,6 +183,7 @@ export class Room {
 
   /** Sends a participant's current info to everyone in the room (hidden ones only to themselves). */
   broadcastParticipant(p: Participant): void {
+    this.ctx.observers.emit('participantUpdated', this, p);
     const msg: livekit.ISignalResponse = { update: { participants: [p.toInfo()] } };
     if (p.hidden) {
       p.send(msg);
@@ -242,6 +275,7 @@ export class Room {
     }
     p.touch();
     this.broadcastParticipant(p);
+    for (const sid of newTracks) this.ctx.observers.emit('trackPublished', this, p, p.tracks.get(sid)!);
     for (const other of this.participants.values()) {
       if (other === p || !other.autoSubscribe) continue;
       for (const sid of newTracks) await this.subscribe(other, sid, true);
@@ -378,8 +412,10 @@ export class Room {
       case 'pcState':
         if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
           p.state = livekit.ParticipantInfo.State.ACTIVE;
+          p.wasActive = true;
           p.touch();
           this.broadcastParticipant(p);
+          this.ctx.observers.emit('participantActive', this, p);
         }
         break;
       case 'layerSsrc': {
@@ -400,6 +436,88 @@ export class Room {
       case 'error':
         break;
     }
+  }
+
+  /** What the store keeps of this room. */
+  toStored(): StoredRoom {
+    return {
+      sid: this.sid, name: this.name, metadata: this.metadata, emptyTimeout: this.emptyTimeout,
+      departureTimeout: this.departureTimeout, maxParticipants: this.maxParticipants,
+      creationTimeMs: this.createdAtMs, createdByApi: this.createdByApi,
+    };
+  }
+
+  /** Room metadata (UpdateRoomMetadata): every participant gets a RoomUpdate. */
+  setMetadata(metadata: string): void {
+    this.metadata = metadata;
+    this.ctx.observers.emit('roomUpdated', this);
+    const room = this.toProto();
+    for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
+  }
+
+  /**
+   * An admin's UpdateParticipant: name, metadata and attributes (an empty value deletes an
+   * attribute), and permissions. Losing canSubscribe ends the participant's subscriptions;
+   * losing canPublish unpublishes its tracks, as LiveKit does.
+   */
+  async updateParticipant(p: Participant, u: { name?: string; metadata?: string; attributes?: Record<string, string>; permission?: Permissions }): Promise<void> {
+    if (u.name) p.name = u.name;
+    if (u.metadata) p.metadata = u.metadata;
+    for (const [k, v] of Object.entries(u.attributes ?? {})) {
+      if (v === '') delete p.attributes[k];
+      else p.attributes[k] = v;
+    }
+    const before = p.permissions;
+    if (u.permission) {
+      p.permissions = u.permission;
+      await this.ctx.pool.run(this.slot, {
+        op: 'updatePermissions', participantSid: p.sid, canPublishData: u.permission.canPublishData, canSubscribe: u.permission.canSubscribe,
+      });
+    }
+    p.touch();
+    this.broadcastParticipant(p);
+    if (before.canSubscribe && !p.permissions.canSubscribe) {
+      for (const sid of [...p.subscriptions]) await this.unsubscribe(p, sid);
+    }
+    if (before.canPublish && !p.permissions.canPublish) {
+      for (const sid of [...p.tracks.keys()]) await this.unpublish(p, sid);
+    } else if (!before.canSubscribe && p.permissions.canSubscribe && p.autoSubscribe) {
+      for (const other of this.participants.values()) {
+        if (other === p) continue;
+        for (const sid of other.tracks.keys()) await this.subscribe(p, sid, true);
+      }
+    }
+  }
+
+  /**
+   * Server-initiated mute (MutePublishedTrack): the publisher is told to mute, and everyone
+   * sees the track muted at once. Returns the track, or undefined when it does not exist.
+   */
+  mutePublishedTrack(p: Participant, trackSid: string, muted: boolean): livekit.ITrackInfo | undefined {
+    const track = p.tracks.get(trackSid);
+    if (!track) return undefined;
+    p.send({ mute: { sid: trackSid, muted } });
+    this.setMuted(p, trackSid, muted);
+    return track;
+  }
+
+  /** Server-initiated unpublish: subscribers lose the track and the publisher is told. */
+  async unpublish(p: Participant, trackSid: string): Promise<void> {
+    const track = p.tracks.get(trackSid);
+    if (!track) return;
+    p.tracks.delete(trackSid);
+    for (const other of this.participants.values()) other.subscriptions.delete(trackSid);
+    this.dynacast.remove(trackSid);
+    await this.ctx.pool.run(this.slot, { op: 'unpublish', participantSid: p.sid, trackSid });
+    p.send({ trackUnpublished: { trackSid } });
+    p.touch();
+    this.broadcastParticipant(p);
+    this.ctx.observers.emit('trackUnpublished', this, p, track);
+  }
+
+  /** A DataPacket from the server (SendData) to everyone, or to the identities listed. */
+  async sendData(packet: Uint8Array, reliable: boolean, identities: string[]): Promise<void> {
+    await this.ctx.pool.run(this.slot, { op: 'sendData', roomId: this.sid, data: packet, reliable, identities });
   }
 
   /** Closes the room: everyone gets a LeaveRequest with `reason`. */

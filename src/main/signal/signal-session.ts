@@ -3,6 +3,7 @@
 import { decodeSignalRequest, encodeSignalResponse, livekit } from '../../proto/index.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
+import { limitViolation } from '../rooms/limits.js';
 import type { Participant, SignalSink } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
 import { JoinError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
@@ -12,6 +13,11 @@ export interface SignalSocket {
   send(data: Uint8Array | string, isBinary: boolean): number;
   end(code: number, reason: string): void;
   getBufferedAmount(): number;
+}
+
+/** Counts signal messages (livekit_node_messages). */
+export interface SignalCounters {
+  signalMessage(direction: 'incoming' | 'outgoing', ok: boolean): void;
 }
 
 /** A client this far behind on reading its signal socket is disconnected. */
@@ -27,7 +33,12 @@ export class SignalSession implements SignalSink {
   private chain: Promise<void>;
   private joined!: () => void;
 
-  constructor(private readonly socket: SignalSocket, private readonly rooms: RoomManager, private readonly log: Logger) {
+  constructor(
+    private readonly socket: SignalSocket,
+    private readonly rooms: RoomManager,
+    private readonly log: Logger,
+    private readonly counters?: SignalCounters,
+  ) {
     this.chain = new Promise((resolve) => { this.joined = resolve; });
   }
 
@@ -54,6 +65,7 @@ export class SignalSession implements SignalSink {
       return;
     }
     this.socket.send(encodeSignalResponse(msg, this.binary), this.binary);
+    this.counters?.signalMessage('outgoing', true);
   }
 
   close(code: number, reason: string): void {
@@ -72,11 +84,13 @@ export class SignalSession implements SignalSink {
       // uWebSockets.js reuses `data` after this callback returns: decode from a copy.
       req = decodeSignalRequest(new Uint8Array(data).slice().buffer, isBinary);
     } catch (err) {
+      this.counters?.signalMessage('incoming', false);
       this.log.info({ err: (err as Error).message }, 'malformed signal frame, closing socket');
       this.close(CLOSE_INVALID_PAYLOAD, 'malformed signal message');
       return;
     }
     this.binary = isBinary;
+    this.counters?.signalMessage('incoming', true);
     // Liveness answers do not wait behind media operations.
     if (req.message === 'ping') {
       this.send({ pong: Date.now() });
@@ -146,16 +160,12 @@ export class SignalSession implements SignalSink {
           this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.NOT_ALLOWED, message: 'not allowed to update metadata', updateMetadata: u } });
           break;
         }
-        if (u.name) p.name = u.name;
-        if (u.metadata) p.metadata = u.metadata;
-        if (u.attributes) {
-          for (const [k, v] of Object.entries(u.attributes)) {
-            if (v === '') delete p.attributes[k];
-            else p.attributes[k] = v;
-          }
+        const violation = limitViolation(this.rooms.limits, { name: u.name ?? undefined, metadata: u.metadata ?? undefined, attributes: { ...p.attributes, ...u.attributes } });
+        if (violation) {
+          this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.LIMIT_EXCEEDED, message: violation, updateMetadata: u } });
+          break;
         }
-        p.touch();
-        room.broadcastParticipant(p);
+        await room.updateParticipant(p, { name: u.name ?? undefined, metadata: u.metadata ?? undefined, attributes: u.attributes ?? undefined });
         this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.OK, updateMetadata: u } });
         break;
       }

@@ -9,6 +9,7 @@ import { Sequencer } from '../../rtp/sequencer.js';
 import { SR_SIZE, writeSenderReport, type SenderReport } from '../../rtp/rtcp.js';
 import { Vp8Descriptor, Vp8Munger, parseVp8Descriptor, writeVp8Ids } from '../../rtp/vp8.js';
 import type { Track } from '../native.js';
+import { BYTES_OUT, NACKS_IN, PACKETS_OUT, RTX_BYTES_OUT, RTX_PACKETS_OUT, mediaCounters } from '../media-counters.js';
 
 /** What a DownTrack needs from the publisher side (implemented by Receiver). */
 export interface PacketSource {
@@ -129,6 +130,7 @@ export class DownTrack {
    */
   retransmit(outSeq: number): void {
     this.nacksReceived++;
+    mediaCounters[NACKS_IN]++;
     this.sendRtx(outSeq);
   }
 
@@ -192,6 +194,8 @@ export class DownTrack {
     }
     if (!this.send(out.subarray(0, payloadAt + payloadLen), payloadAt + payloadLen)) return false;
     this.retransmits++;
+    mediaCounters[RTX_PACKETS_OUT]++;
+    mediaCounters[RTX_BYTES_OUT] += payloadAt + payloadLen;
     return true;
   }
 
@@ -230,6 +234,8 @@ export class DownTrack {
       if (this.transport.sendMessageBinary(pkt as Buffer)) {
         this.packetsSent++;
         this.bytesSent += len;
+        mediaCounters[PACKETS_OUT]++;
+        mediaCounters[BYTES_OUT] += len;
         return true;
       }
       this.sendErrors++;

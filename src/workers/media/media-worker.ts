@@ -4,6 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
+import { publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
 import { relayDataPacket, type DataRecipient } from './data-relay.js';
 import { PublisherPeer } from './publisher-peer.js';
@@ -16,7 +17,7 @@ class ParticipantPeers implements DataRecipient {
   publisherState = 'new';
   subscriberState = 'new';
 
-  constructor(readonly info: ParticipantDescriptor) {}
+  constructor(public info: ParticipantDescriptor) {}
 
   get identity(): string {
     return this.info.identity;
@@ -74,6 +75,8 @@ const SPEAKER_INTERVAL_MS = 400;
 const QUALITY_INTERVAL_MS = 5000;
 
 const DOWN_STATES = new Set(['disconnected', 'failed']);
+/** How often the media counters are published for /metrics, ms. */
+const COUNTERS_INTERVAL_MS = 250;
 /** How often layer bitrates are measured and subscriber bandwidth reallocated, ms. */
 const ALLOCATION_INTERVAL_MS = 1000;
 
@@ -89,6 +92,7 @@ export class MediaWorker {
   private speakerTimer: NodeJS.Timeout | null = null;
   private qualityTimer: NodeJS.Timeout | null = null;
   private allocationTimer: NodeJS.Timeout | null = null;
+  private countersTimer: NodeJS.Timeout | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -123,6 +127,12 @@ export class MediaWorker {
         return null;
       }
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
+      case 'updatePermissions': {
+        const p = this.participants.get(cmd.participantSid);
+        if (p) p.info = { ...p.info, canPublishData: cmd.canPublishData, canSubscribe: cmd.canSubscribe };
+        return null;
+      }
+      case 'sendData': return this.sendData(cmd.roomId, cmd.data, cmd.reliable, cmd.identities);
       case 'leave': this.leave(cmd.participantSid); return null;
       case 'stats': return this.stats();
       case 'shutdown': await this.shutdown(); return null;
@@ -156,6 +166,8 @@ export class MediaWorker {
     this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
     this.qualityTimer = setInterval(() => this.updateQuality(), QUALITY_INTERVAL_MS);
     this.allocationTimer = setInterval(() => this.allocate(), ALLOCATION_INTERVAL_MS);
+    const shared = new BigInt64Array(cmd.counters);
+    this.countersTimer = setInterval(() => publishCounters(shared), COUNTERS_INTERVAL_MS);
     return { slot: this.slot };
   }
 
@@ -257,6 +269,16 @@ export class MediaWorker {
     return { ok: false, reason: 'track not found on this worker' };
   }
 
+  private sendData(roomId: string, data: Uint8Array, reliable: boolean, identities: string[]): MediaResults['sendData'] {
+    let recipients = 0;
+    for (const p of this.rooms.get(roomId)?.participants.values() ?? []) {
+      if (identities.length > 0 && !identities.includes(p.identity)) continue;
+      p.sendData(reliable, data);
+      recipients++;
+    }
+    return { recipients };
+  }
+
   private unpublish(publisherSid: string, trackSid: string): void {
     const p = this.participants.get(publisherSid);
     const room = p && this.rooms.get(p.info.roomId);
@@ -339,6 +361,7 @@ export class MediaWorker {
     if (this.speakerTimer) clearInterval(this.speakerTimer);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     if (this.allocationTimer) clearInterval(this.allocationTimer);
+    if (this.countersTimer) clearInterval(this.countersTimer);
     for (const sid of [...this.participants.keys()]) this.leave(sid);
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.

@@ -13,6 +13,7 @@ import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, 
 import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
+import { BYTES_IN, NACKS_OUT, PACKETS_IN, mediaCounters } from '../media-counters.js';
 
 /** Where packets of one SSRC go. `receiver === null` means: known, and dropped. */
 interface SsrcRoute {
@@ -236,6 +237,8 @@ export class PublisherPeer implements RtcpSink {
     const h = this.header;
     if (!parseRtpHeader(buf, len, h)) return;
     this.packetsIn++;
+    mediaCounters[PACKETS_IN]++;
+    mediaCounters[BYTES_IN] += len;
     let route = this.ssrcRoutes.get(h.ssrc);
     if (route === undefined) {
       route = this.learnSsrc(buf, h);
@@ -293,6 +296,7 @@ export class PublisherPeer implements RtcpSink {
         const n = tracker.due(now, this.nackSeqs);
         if (n === 0) continue;
         this.nacksSent += n;
+        mediaCounters[NACKS_OUT] += n;
         this.sendRtcp(this.nackBuf.subarray(0, writeNack(this.nackBuf, this.rtcpSenderSsrc, ssrc, this.nackSeqs, n)));
       }
     }

@@ -9,6 +9,7 @@ import { LossTracker } from '../../rtp/loss-tracker.js';
 import type { SenderReport } from '../../rtp/rtcp.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
 import type { DownTrack, PacketSource } from './down-track.js';
+import { PLIS_OUT, mediaCounters } from '../media-counters.js';
 
 /** Packets kept per video layer for retransmission (LiveKit: rtc.packet_buffer_size_video). */
 export const VIDEO_CACHE_PACKETS = 500;
@@ -168,6 +169,7 @@ export class Receiver implements PacketSource {
     this.lastPliMs[layer] = now;
     writePli(this.pli, this.rtcp.rtcpSenderSsrc, ssrc);
     this.rtcp.sendRtcp(this.pli);
+    mediaCounters[PLIS_OUT]++;
   }
 
   close(): void {

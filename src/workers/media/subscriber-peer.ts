@@ -11,6 +11,7 @@ import { DownTrack } from './down-track.js';
 import { CONGESTION_ESTIMATE_SHARE, CONGESTION_LOSS, RECOVERY_TICKS, allocate } from './stream-allocator.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import type { Receiver } from './receiver.js';
+import { FIRS_IN, PLIS_IN, mediaCounters } from '../media-counters.js';
 
 const TRANSPORT_MID = 't';
 
@@ -282,6 +283,7 @@ export class SubscriberPeer {
       }
       // PLI (PSFB FMT 1) and FIR (PSFB FMT 4)
       if (c.type === RTCP_PSFB && (c.count === 1 || c.count === 4)) {
+        mediaCounters[c.count === 1 ? PLIS_IN : FIRS_IN]++;
         const sub = this.bySsrc.get(c.count === 4 && c.length >= 20 ? buf.readUInt32BE(c.offset + 12) : feedbackMediaSsrc(buf, c));
         if (sub) sub.receiver.requestKeyframe(Math.max(0, sub.downTrack.currentLayer));
       }

@@ -1,0 +1,180 @@
+// A Twirp server on uWebSockets.js: POST /twirp/<package.Service>/<Method> with a protobuf or JSON
+// body, answered in the same encoding; errors as Twirp JSON `{code, msg, meta}` with the HTTP
+// status Twirp assigns to the code. Services register typed methods; this file knows nothing of
+// rooms.
+import type * as UWS from 'uWebSockets.js';
+import type protobuf from 'protobufjs/minimal.js';
+import { JSON_OPTIONS, camelizeKeys } from '../../proto/index.js';
+import type { ClaimGrants } from '../auth/grants.js';
+import { AuthError, type TokenVerifier } from '../auth/token-verifier.js';
+import { reply, statusLine } from '../http.js';
+import type { Logger } from '../logger.js';
+
+export type TwirpCode =
+  | 'canceled' | 'invalid_argument' | 'malformed' | 'deadline_exceeded' | 'not_found' | 'bad_route' | 'already_exists'
+  | 'permission_denied' | 'unauthenticated' | 'resource_exhausted' | 'failed_precondition' | 'aborted' | 'out_of_range'
+  | 'unimplemented' | 'internal' | 'unavailable' | 'dataloss';
+
+const CODE_STATUS: Record<TwirpCode, number> = {
+  canceled: 408, invalid_argument: 400, malformed: 400, deadline_exceeded: 408, not_found: 404, bad_route: 404,
+  already_exists: 409, permission_denied: 403, unauthenticated: 401, resource_exhausted: 429, failed_precondition: 412,
+  aborted: 409, out_of_range: 400, unimplemented: 501, internal: 500, unavailable: 503, dataloss: 500,
+};
+
+export class TwirpError extends Error {
+  constructor(readonly code: TwirpCode, message: string, readonly meta: Record<string, string> = {}) {
+    super(message);
+  }
+
+  get status(): number {
+    return CODE_STATUS[this.code];
+  }
+}
+
+/** What Twirp needs of a protobufjs static message class. */
+export interface MessageType<T, I> {
+  decode(data: Uint8Array): T;
+  fromObject(object: Record<string, unknown>): T;
+  encode(message: I): protobuf.Writer;
+  toObject(message: T, options?: protobuf.IConversionOptions): Record<string, unknown>;
+}
+
+export interface TwirpMethod<Req, ReqI, Res, ResI> {
+  request: MessageType<Req, ReqI>;
+  response: MessageType<Res, ResI>;
+  handle(req: Req, claims: ClaimGrants): ResI | Promise<ResI>;
+}
+
+type AnyMethod = TwirpMethod<unknown, unknown, unknown, unknown>;
+
+/** Helps TypeScript infer a method's types from its message classes. */
+export function method<Req, ReqI, Res, ResI>(m: TwirpMethod<Req, ReqI, Res, ResI>): AnyMethod {
+  return m as unknown as AnyMethod;
+}
+
+export interface TwirpOptions {
+  verifier: TokenVerifier;
+  maxBodyBytes: number;
+  log: Logger;
+  /** Called once per request, for metrics. */
+  onResult?(service: string, method: string, status: number, code: string): void;
+}
+
+type Encoding = 'json' | 'protobuf';
+
+function encodingOf(contentType: string): Encoding | null {
+  const mime = contentType.split(';')[0]!.trim().toLowerCase();
+  if (mime === 'application/json') return 'json';
+  if (mime === 'application/protobuf' || mime === 'application/x-protobuf') return 'protobuf';
+  return null;
+}
+
+export class TwirpRouter {
+  private readonly methods = new Map<string, AnyMethod>();
+
+  constructor(private readonly opts: TwirpOptions) {}
+
+  /** `service` is the fully qualified name, e.g. "livekit.RoomService". */
+  register(service: string, methods: Record<string, AnyMethod>): void {
+    for (const [name, m] of Object.entries(methods)) this.methods.set(`${service}/${name}`, m);
+  }
+
+  attach(app: UWS.TemplatedApp, prefix = '/twirp'): void {
+    app.options(`${prefix}/*`, (res) => {
+      res.cork(() => {
+        res.writeStatus(statusLine(204))
+          .writeHeader('Access-Control-Allow-Origin', '*')
+          .writeHeader('Access-Control-Allow-Methods', 'OPTIONS, HEAD, GET, POST, PATCH, DELETE')
+          .writeHeader('Access-Control-Allow-Headers', '*')
+          .writeHeader('Access-Control-Max-Age', '86400')
+          .end();
+      });
+    });
+    app.any(`${prefix}/*`, (res, req) => this.onRequest(res, req, prefix));
+  }
+
+  private onRequest(res: UWS.HttpResponse, req: UWS.HttpRequest, prefix: string): void {
+    // Everything needed from `req` is read now: uWS invalidates it when this handler returns.
+    const route = req.getUrl().slice(prefix.length + 1);
+    const slash = route.indexOf('/');
+    const service = slash > 0 ? route.slice(0, slash) : route;
+    const name = slash > 0 ? route.slice(slash + 1) : '';
+    const httpMethod = req.getMethod().toUpperCase();
+    const authorization = req.getHeader('authorization');
+    const encoding = encodingOf(req.getHeader('content-type'));
+    const declaredLength = Number(req.getHeader('content-length') || 0);
+
+    let done = false;
+    res.onAborted(() => { done = true; });
+    const finish = (status: number, code: string, body: string | Uint8Array, contentType: string, close = false) => {
+      if (done) return;
+      done = true;
+      reply(res, status, body, contentType, close);
+      this.opts.onResult?.(service, name, status, code);
+    };
+    const fail = (err: TwirpError, close = false) => {
+      finish(err.status, err.code, JSON.stringify({ code: err.code, msg: err.message, meta: err.meta }), 'application/json', close);
+    };
+
+    const m = this.methods.get(`${service}/${name}`);
+    if (httpMethod !== 'POST') return fail(new TwirpError('bad_route', `unsupported method ${httpMethod} (only POST is allowed)`));
+    if (!m) return fail(new TwirpError('bad_route', `no handler for path ${req.getUrl()}`));
+    if (!encoding) return fail(new TwirpError('bad_route', 'unexpected Content-Type: use application/json or application/protobuf'));
+    if (declaredLength > this.opts.maxBodyBytes) {
+      return fail(new TwirpError('malformed', `request body is larger than ${this.opts.maxBodyBytes} bytes`), true);
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > this.opts.maxBodyBytes) {
+        fail(new TwirpError('malformed', `request body is larger than ${this.opts.maxBodyBytes} bytes`), true);
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (!isLast) return;
+      this.call(m, Buffer.concat(chunks, size), encoding, authorization).then(
+        (body) => finish(200, 'ok', body, encoding === 'json' ? 'application/json' : 'application/protobuf'),
+        (err: unknown) => {
+          if (err instanceof TwirpError) return fail(err);
+          this.opts.log.error({ err, service, method: name }, 'twirp handler failed');
+          fail(new TwirpError('internal', 'internal error'));
+        },
+      );
+    });
+  }
+
+  private async call(m: AnyMethod, body: Buffer, encoding: Encoding, authorization: string): Promise<string | Uint8Array> {
+    const claims = this.authenticate(authorization);
+    let request: unknown;
+    try {
+      if (encoding === 'protobuf') {
+        request = m.request.decode(body);
+      } else {
+        const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('body must be a JSON object');
+        request = m.request.fromObject(camelizeKeys(parsed) as Record<string, unknown>);
+      }
+    } catch (err) {
+      throw new TwirpError('malformed', `the request could not be decoded: ${(err as Error).message}`);
+    }
+    const result = await m.handle(request, claims);
+    if (encoding === 'protobuf') return m.response.encode(result).finish();
+    const message = m.response.fromObject(result as Record<string, unknown>);
+    return JSON.stringify(m.response.toObject(message, JSON_OPTIONS));
+  }
+
+  private authenticate(authorization: string): ClaimGrants {
+    const token = authorization.toLowerCase().startsWith('bearer ') ? authorization.slice(7).trim() : '';
+    if (!token) throw new TwirpError('unauthenticated', 'missing Authorization: Bearer token');
+    try {
+      return this.opts.verifier.verify(token);
+    } catch (err) {
+      if (err instanceof AuthError) throw new TwirpError('unauthenticated', err.message);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// Prometheus metrics under LiveKit's names and labels, so that LiveKit's Grafana dashboard works
+// against Strand. Room and participant gauges are read from the rooms at scrape time; media
+// counters from the workers' shared memory (media-counters.ts); the rest is counted as it happens.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { livekit } from '../../proto/index.js';
+import * as C from '../../workers/media-counters.js';
+import type { MediaPool } from '../media-pool.js';
+import type { Participant } from '../rooms/participant.js';
+import type { Room } from '../rooms/room.js';
+import type { RoomObserver } from '../rooms/room-observer.js';
+
+export type MessageDirection = 'incoming' | 'outgoing';
+
+export class Metrics implements RoomObserver {
+  readonly registry = new Registry();
+  private readonly nodeMessages: Counter<'type' | 'status' | 'direction'>;
+  private readonly twirpStatus: Counter<'service' | 'method' | 'status' | 'code'>;
+  private readonly joinLatency: Histogram<'protocol_version'>;
+  private readonly roomDuration: Histogram;
+
+  constructor(nodeId: string, rooms: () => Iterable<Room>, pool: MediaPool) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node_id: nodeId, node_type: 'SERVER' });
+    collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({
+      name: 'livekit_room_total', help: 'Rooms on this node', registers,
+      collect() {
+        let n = 0;
+        for (const _ of rooms()) n++;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: 'livekit_participant_total', help: 'Participants connected to this node', registers,
+      collect() {
+        let n = 0;
+        for (const r of rooms()) n += r.participants.size;
+        this.set(n);
+      },
+    });
+    new Gauge<'kind'>({
+      name: 'livekit_track_published_total', help: 'Tracks published on this node', labelNames: ['kind'], registers,
+      collect() {
+        const counts = { audio: 0, video: 0 };
+        for (const r of rooms()) {
+          for (const p of r.participants.values()) for (const t of p.tracks.values()) counts[kindOf(t)]++;
+        }
+        for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
+      },
+    });
+    new Gauge<'kind'>({
+      name: 'livekit_track_subscribed_total', help: 'Track subscriptions on this node', labelNames: ['kind'], registers,
+      collect() {
+        const counts = { audio: 0, video: 0 };
+        for (const r of rooms()) {
+          const kinds = new Map<string, 'audio' | 'video'>();
+          for (const p of r.participants.values()) for (const [sid, t] of p.tracks) kinds.set(sid, kindOf(t));
+          for (const p of r.participants.values()) {
+            for (const sid of p.subscriptions) {
+              const kind = kinds.get(sid);
+              if (kind) counts[kind]++;
+            }
+          }
+        }
+        for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
+      },
+    });
+
+    // Media counters: totals from shared memory, re-set at every scrape.
+    new Counter<'direction' | 'transmission'>({
+      name: 'livekit_packet_total', help: 'RTP packets', labelNames: ['direction', 'transmission'], registers,
+      collect() {
+        const totals = pool.counterTotals();
+        this.reset();
+        this.inc({ direction: 'incoming', transmission: 'initial' }, totals[C.PACKETS_IN]!);
+        this.inc({ direction: 'outgoing', transmission: 'initial' }, totals[C.PACKETS_OUT]! - totals[C.RTX_PACKETS_OUT]!);
+        this.inc({ direction: 'outgoing', transmission: 'retransmit' }, totals[C.RTX_PACKETS_OUT]!);
+      },
+    });
+    new Counter<'direction' | 'transmission'>({
+      name: 'livekit_packet_bytes', help: 'RTP bytes', labelNames: ['direction', 'transmission'], registers,
+      collect() {
+        const totals = pool.counterTotals();
+        this.reset();
+        this.inc({ direction: 'incoming', transmission: 'initial' }, totals[C.BYTES_IN]!);
+        this.inc({ direction: 'outgoing', transmission: 'initial' }, totals[C.BYTES_OUT]! - totals[C.RTX_BYTES_OUT]!);
+        this.inc({ direction: 'outgoing', transmission: 'retransmit' }, totals[C.RTX_BYTES_OUT]!);
+      },
+    });
+    const pair = (name: string, help: string, incoming: number, outgoing: number) => new Counter<'direction'>({
+      name, help, labelNames: ['direction'], registers,
+      collect() {
+        const totals = pool.counterTotals();
+        this.reset();
+        this.inc({ direction: 'incoming' }, totals[incoming]!);
+        if (outgoing >= 0) this.inc({ direction: 'outgoing' }, totals[outgoing]!);
+      },
+    });
+    pair('livekit_nack_total', 'NACKed sequence numbers (incoming: from subscribers; outgoing: to publishers)', C.NACKS_IN, C.NACKS_OUT);
+    pair('livekit_pli_total', 'Picture loss indications (incoming: from subscribers; outgoing: to publishers)', C.PLIS_IN, C.PLIS_OUT);
+    pair('livekit_fir_total', 'Full intra requests from subscribers', C.FIRS_IN, -1);
+
+    this.nodeMessages = new Counter({
+      name: 'livekit_node_messages', help: 'Signal messages', labelNames: ['type', 'status', 'direction'], registers,
+    });
+    this.twirpStatus = new Counter({
+      name: 'livekit_node_twirp_request_status', help: 'Twirp requests by outcome', labelNames: ['service', 'method', 'status', 'code'], registers,
+    });
+    this.joinLatency = new Histogram({
+      name: 'livekit_session_join_latency_ms', help: 'From the signal connection to the participant\'s media connection being up, ms',
+      labelNames: ['protocol_version'], buckets: [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000], registers,
+    });
+    this.roomDuration = new Histogram({
+      name: 'livekit_room_duration_seconds', help: 'How long rooms lived, s',
+      buckets: [10, 60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400], registers,
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  signalMessage(direction: MessageDirection, ok: boolean): void {
+    this.nodeMessages.inc({ type: 'signal', status: ok ? 'success' : 'failure', direction });
+  }
+
+  twirpResult(service: string, method: string, status: number, code: string): void {
+    this.twirpStatus.inc({ service, method, status: String(status), code });
+  }
+
+  participantActive(_room: Room, p: Participant): void {
+    this.joinLatency.observe({ protocol_version: String(p.clientProtocol) }, Date.now() - p.joinedAtMs);
+  }
+
+  roomFinished(room: Room): void {
+    this.roomDuration.observe((Date.now() - room.createdAtMs) / 1000);
+  }
+}
+
+function kindOf(t: livekit.ITrackInfo): 'audio' | 'video' {
+  return t.type === livekit.TrackType.VIDEO ? 'video' : 'audio';
+}
