@@ -26,11 +26,13 @@ function proto(): void {
   run(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--no-create', '--no-verify', '--no-delimited', '--force-number',
     '-o', 'src/proto/gen/livekit.js', ...protos]);
   run(bin('pbts'), ['-o', 'src/proto/gen/livekit.d.ts', 'src/proto/gen/livekit.js']);
+  // The schema as data, for checking protojson input (src/proto/protojson.ts).
+  run(bin('pbjs'), ['-t', 'json', '-o', 'src/proto/gen/livekit.json', ...protos]);
 }
 
 function protoIsStale(): boolean {
   const gen = join(root, 'src/proto/gen/livekit.js');
-  if (!existsSync(gen)) return true;
+  if (!existsSync(gen) || !existsSync(join(root, 'src/proto/gen/livekit.json'))) return true;
   const built = statSync(gen).mtimeMs;
   return readdirSync(join(root, 'proto')).some((f) => statSync(join(root, 'proto', f)).mtimeMs > built);
 }
@@ -39,7 +41,7 @@ function protoIsStale(): boolean {
 function build(): void {
   if (protoIsStale()) proto();
   run(bin('tsc'), ['-p', 'tsconfig.json']);
-  cpSync(join(root, 'src/proto/gen/livekit.js'), join(root, 'dist/src/proto/gen/livekit.js'));
+  for (const f of ['livekit.js', 'livekit.json']) cpSync(join(root, 'src/proto/gen', f), join(root, 'dist/src/proto/gen', f));
 }
 
 function lint(): void {

@@ -4,7 +4,8 @@
 // rooms.
 import type * as UWS from 'uWebSockets.js';
 import type protobuf from 'protobufjs/minimal.js';
-import { JSON_OPTIONS, camelizeKeys } from '../../proto/index.js';
+import { JSON_OPTIONS } from '../../proto/index.js';
+import { readProtoJson } from '../../proto/protojson.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import { AuthError, type TokenVerifier } from '../auth/token-verifier.js';
 import { reply, statusLine } from '../http.js';
@@ -37,6 +38,8 @@ export interface MessageType<T, I> {
   fromObject(object: Record<string, unknown>): T;
   encode(message: I): protobuf.Writer;
   toObject(message: T, options?: protobuf.IConversionOptions): Record<string, unknown>;
+  /** "<prefix>/livekit.Name": gives the type's full name. */
+  getTypeUrl(prefix?: string): string;
 }
 
 export interface TwirpMethod<Req, ReqI, Res, ResI> {
@@ -155,8 +158,7 @@ export class TwirpRouter {
         request = m.request.decode(body);
       } else {
         const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('body must be a JSON object');
-        request = m.request.fromObject(camelizeKeys(parsed) as Record<string, unknown>);
+        request = m.request.fromObject(readProtoJson(m.request.getTypeUrl('').slice(1), parsed));
       }
     } catch (err) {
       throw new TwirpError('malformed', `the request could not be decoded: ${(err as Error).message}`);
