@@ -54,3 +54,33 @@ test('keys from LIVEKIT_KEYS and --keys', () => {
   const cfg = buildConfig(['--dev'], { LIVEKIT_KEYS: 'mykey: mysecret' }, () => undefined);
   assert.deepEqual(cfg.keys, { mykey: 'mysecret' });
 });
+
+test('webhook, prometheus and limit keys; webhook key checks', () => {
+  const cfg = buildConfig(['--dev', '--store', '/tmp/x', '--config-body', `
+webhook:
+  urls: ["http://127.0.0.1:9/hook"]
+  max_age: 120
+prometheus:
+  port: 6789
+limit:
+  max_metadata_size: 100
+  max_api_request_body_size: 2048
+room:
+  enable_remote_unmute: true
+`], {}, () => undefined);
+  assert.deepEqual(cfg.webhook.urls, ['http://127.0.0.1:9/hook']);
+  assert.equal(cfg.webhook.apiKey, 'devkey', 'the only key signs webhooks when none is named');
+  assert.equal(cfg.webhook.maxAgeSeconds, 120);
+  assert.equal(cfg.prometheusPort, 6789);
+  assert.equal(cfg.limit.maxMetadataSize, 100);
+  assert.equal(cfg.limit.maxApiRequestBodySize, 2048);
+  assert.equal(cfg.limit.maxAttributesSize, 64 * 1024, 'unset limits keep LiveKit defaults');
+  assert.equal(cfg.room.enableRemoteUnmute, true);
+  assert.equal(cfg.storePath, '/tmp/x');
+  assert.equal(buildConfig(['--dev', '--config-body', 'prometheus_port: 7000'], {}, () => undefined).prometheusPort, 7000);
+
+  const twoKeys = 'keys: { a: 0123456789abcdef0123456789abcdef, b: 0123456789abcdef0123456789abcdef }';
+  assert.throws(() => buildConfig(['--config-body', `${twoKeys}\nwebhook: { urls: ["http://x/"] }`], {}, () => undefined), /webhook.api_key is required/);
+  assert.throws(() => buildConfig(['--config-body', `${twoKeys}\nwebhook: { api_key: c, urls: ["http://x/"] }`], {}, () => undefined), /not one of the configured keys/);
+  assert.throws(() => buildConfig(['--dev', '--config-body', 'webhook: { urls: ["ftp://x/"] }'], {}, () => undefined), /must start with http/);
+});
