@@ -68,27 +68,20 @@ export class Metrics implements RoomObserver {
     });
 
     // Media counters: totals from shared memory, re-set at every scrape.
-    new Counter<'direction' | 'transmission'>({
-      name: 'livekit_packet_total', help: 'RTP packets', labelNames: ['direction', 'transmission'], registers,
-      collect() {
-        const totals = pool.counterTotals();
-        this.reset();
-        this.inc({ direction: 'incoming', transmission: 'initial' }, totals[C.PACKETS_IN]!);
-        this.inc({ direction: 'outgoing', transmission: 'initial' }, totals[C.PACKETS_OUT]! - totals[C.RTX_PACKETS_OUT]!);
-        this.inc({ direction: 'outgoing', transmission: 'retransmit' }, totals[C.RTX_PACKETS_OUT]!);
-      },
-    });
-    new Counter<'direction' | 'transmission'>({
-      name: 'livekit_packet_bytes', help: 'RTP bytes', labelNames: ['direction', 'transmission'], registers,
-      collect() {
-        const totals = pool.counterTotals();
-        this.reset();
-        this.inc({ direction: 'incoming', transmission: 'initial' }, totals[C.BYTES_IN]!);
-        this.inc({ direction: 'outgoing', transmission: 'initial' }, totals[C.BYTES_OUT]! - totals[C.RTX_BYTES_OUT]!);
-        this.inc({ direction: 'outgoing', transmission: 'retransmit' }, totals[C.RTX_BYTES_OUT]!);
-      },
-    });
-    const pair = (name: string, help: string, incoming: number, outgoing: number) => new Counter<'direction'>({
+    const byTransmission = (name: string, help: string, incoming: number, outgoing: number, retransmitted: number) =>
+      new Counter<'direction' | 'transmission'>({
+        name, help, labelNames: ['direction', 'transmission'], registers,
+        collect() {
+          const totals = pool.counterTotals();
+          this.reset();
+          this.inc({ direction: 'incoming', transmission: 'initial' }, totals[incoming]!);
+          this.inc({ direction: 'outgoing', transmission: 'initial' }, totals[outgoing]! - totals[retransmitted]!);
+          this.inc({ direction: 'outgoing', transmission: 'retransmit' }, totals[retransmitted]!);
+        },
+      });
+    byTransmission('livekit_packet_total', 'RTP packets', C.PACKETS_IN, C.PACKETS_OUT, C.RTX_PACKETS_OUT);
+    byTransmission('livekit_packet_bytes', 'RTP bytes', C.BYTES_IN, C.BYTES_OUT, C.RTX_BYTES_OUT);
+    const byDirection = (name: string, help: string, incoming: number, outgoing: number) => new Counter<'direction'>({
       name, help, labelNames: ['direction'], registers,
       collect() {
         const totals = pool.counterTotals();
@@ -97,9 +90,9 @@ export class Metrics implements RoomObserver {
         if (outgoing >= 0) this.inc({ direction: 'outgoing' }, totals[outgoing]!);
       },
     });
-    pair('livekit_nack_total', 'NACKed sequence numbers (incoming: from subscribers; outgoing: to publishers)', C.NACKS_IN, C.NACKS_OUT);
-    pair('livekit_pli_total', 'Picture loss indications (incoming: from subscribers; outgoing: to publishers)', C.PLIS_IN, C.PLIS_OUT);
-    pair('livekit_fir_total', 'Full intra requests from subscribers', C.FIRS_IN, -1);
+    byDirection('livekit_nack_total', 'NACKed sequence numbers (incoming: from subscribers; outgoing: to publishers)', C.NACKS_IN, C.NACKS_OUT);
+    byDirection('livekit_pli_total', 'Picture loss indications (incoming: from subscribers; outgoing: to publishers)', C.PLIS_IN, C.PLIS_OUT);
+    byDirection('livekit_fir_total', 'Full intra requests from subscribers', C.FIRS_IN, -1);
 
     this.nodeMessages = new Counter({
       name: 'livekit_node_messages', help: 'Signal messages', labelNames: ['type', 'status', 'direction'], registers,

@@ -3,13 +3,13 @@
 // touches RTP, it sends commands to that worker.
 import { livekit } from '../../proto/index.js';
 import type { MediaEvent, PendingTrack } from '../../workers/protocol.js';
+import type { Permissions } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
+import type { StoredRoom } from '../store/store.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
-import type { Permissions } from '../auth/grants.js';
-import type { StoredRoom } from '../store/store.js';
 import { Participant, maySource } from './participant.js';
 import type { RoomObservers } from './room-observer.js';
 
