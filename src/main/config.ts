@@ -23,6 +23,13 @@ export interface StrandConfig {
     workers: number;
     stunServers: string[];
     turnServers: IceServerConfig[];
+    /**
+     * Strand: subscribers of one room a worker takes before the room's next participants go to
+     * other workers (0: a room stays on one worker).
+     */
+    maxSubscribersPerWorker: number;
+    /** Strand: capacity of each ring between two media workers, bytes. */
+    ringBufferSize: number;
   };
   room: {
     autoCreate: boolean;
@@ -69,7 +76,10 @@ export function defaultConfig(dev: boolean): StrandConfig {
     port: 7880,
     bindAddresses: dev ? ['127.0.0.1'] : ['0.0.0.0'],
     keys: dev ? { devkey: 'secret' } : {},
-    rtc: { udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [] },
+    rtc: {
+      udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [],
+      maxSubscribersPerWorker: 100, ringBufferSize: 4 * 1024 * 1024,
+    },
     room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0, enableRemoteUnmute: false },
     limit: {
       signalMessageSizeLimit: 2 * 1024 * 1024,
@@ -183,6 +193,8 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
             case 'node_ip': cfg.rtc.nodeIp = str(v, path); break;
             case 'workers': cfg.rtc.workers = Math.max(1, Math.floor(num(v, path))); break;
             case 'stun_servers': cfg.rtc.stunServers = strList(v, path); break;
+            case 'max_subscribers_per_worker': cfg.rtc.maxSubscribersPerWorker = Math.floor(num(v, path)); break;
+            case 'ring_buffer_size': cfg.rtc.ringBufferSize = Math.max(64 * 1024, Math.floor(num(v, path))); break;
             case 'turn_servers': {
               if (!Array.isArray(v)) throw new ConfigError(`${path} must be a list`);
               cfg.rtc.turnServers = v.map((t, i) => {

@@ -5,6 +5,7 @@ import { createSocket } from 'node:dgram';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { COUNTER_SLOTS, addPublishedCounters, createSharedCounters } from '../workers/media-counters.js';
+import { createDoorbell, createRing } from '../workers/ring-channel.js';
 import type { MediaCommand, MediaEvent, MediaResults } from '../workers/protocol.js';
 import type { Logger } from './logger.js';
 
@@ -13,6 +14,8 @@ export interface MediaPoolOptions {
   udpPort: number;
   bindAddress: string;
   iceServers: string[];
+  /** Capacity of each ring between two workers, bytes. */
+  ringBytes: number;
 }
 
 type Op = MediaCommand['op'];
@@ -42,6 +45,10 @@ export class MediaPool {
   private readonly roomSlots = new Map<string, number>();
   /** Each worker's published media counters. */
   private readonly counters: BigInt64Array[] = [];
+  /** Each worker's doorbell, rung by the others after writing into its rings. */
+  private readonly doorbells: SharedArrayBuffer[] = [];
+  /** Worker pairs linked by a ring in each direction ("a:b", a < b). */
+  private readonly links = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: MediaPoolOptions, private readonly log: Logger, private readonly onEvent: (slot: number, e: MediaEvent) => void) {
     this.roomsPerSlot = new Array<number>(opts.workers).fill(0);
@@ -89,9 +96,11 @@ export class MediaPool {
       this.ports.push(port1);
       const counters = createSharedCounters();
       this.counters.push(new BigInt64Array(counters));
+      const doorbell = createDoorbell();
+      this.doorbells.push(doorbell);
       return this.runOn(slot, {
         op: 'init', slot, udpPort: this.opts.udpPort + slot, bindAddress: this.opts.bindAddress,
-        iceServers: this.opts.iceServers, events: port2, counters,
+        iceServers: this.opts.iceServers, events: port2, counters, doorbell,
       }, [port2]);
     }));
     this.log.info({ workers: n, udpPorts: `${this.opts.udpPort}-${this.opts.udpPort + n - 1}` }, 'media workers started');
@@ -102,6 +111,26 @@ export class MediaPool {
     const totals = new Float64Array(COUNTER_SLOTS);
     for (const c of this.counters) addPublishedCounters(c, totals);
     return totals;
+  }
+
+  /**
+   * Links workers `a` and `b` with a ring in each direction, once: rooms that span them relay
+   * media, feedback and data through these.
+   */
+  link(a: number, b: number): Promise<void> {
+    if (a === b) return Promise.resolve();
+    const key = a < b ? `${a}:${b}` : `${b}:${a}`;
+    let linked = this.links.get(key);
+    if (!linked) {
+      const ab = createRing(this.opts.ringBytes);
+      const ba = createRing(this.opts.ringBytes);
+      linked = Promise.all([
+        this.run(a, { op: 'attachRing', peer: b, out: ab, peerDoorbell: this.doorbells[b]!, inbound: ba }),
+        this.run(b, { op: 'attachRing', peer: a, out: ba, peerDoorbell: this.doorbells[a]!, inbound: ab }),
+      ]).then(() => undefined);
+      this.links.set(key, linked);
+    }
+    return linked;
   }
 
   /** The slot of a room, placing it on the least loaded worker the first time. */

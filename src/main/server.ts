@@ -68,7 +68,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   }
   let rooms!: RoomManager;
   const pool = new MediaPool(
-    { workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp, iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)] },
+    {
+      workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp,
+      iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)], ringBytes: cfg.rtc.ringBufferSize,
+    },
     log,
     (slot, e) => rooms?.onMediaEvent(slot, e),
   );
@@ -225,7 +228,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     app.get('/debug/rooms', (res) => {
       const body = [...rooms.rooms.values()].map((r) => ({
         name: r.name, sid: r.sid, worker: r.slot,
-        participants: [...r.participants.values()].map((p) => ({ sid: p.sid, identity: p.identity, tracks: [...p.tracks.keys()] })),
+        participants: [...r.participants.values()].map((p) => ({ sid: p.sid, identity: p.identity, worker: p.slot, tracks: [...p.tracks.keys()] })),
       }));
       reply(res, 200, JSON.stringify(body), 'application/json');
     });

@@ -28,6 +28,20 @@ export interface PublishedSection {
   rids: string[];
 }
 
+/** A track published on one worker, as another worker needs it to stand in for it (relay-hub.ts). */
+export interface RelayedTrack {
+  /** The track's id in the records of the publisher's worker. */
+  relayId: number;
+  trackSid: string;
+  publisherSid: string;
+  kind: 'audio' | 'video';
+  mimeType: string;
+  clockRate: number;
+  channels: number | undefined;
+  fmtp: string | undefined;
+  rids: string[];
+}
+
 export interface WorkerInit {
   slot: number;
   udpPort: number;
@@ -36,6 +50,8 @@ export interface WorkerInit {
   events: MessagePort;
   /** Where the worker publishes its media counters (media-counters.ts layout). */
   counters: SharedArrayBuffer;
+  /** This worker's doorbell, which other workers ring after writing into its rings. */
+  doorbell: SharedArrayBuffer;
 }
 
 export type MediaCommand =
@@ -44,8 +60,16 @@ export type MediaCommand =
   | { op: 'publisherOffer'; participantSid: string; sdp: string; pending: PendingTrack[] }
   | { op: 'subscriberAnswer'; participantSid: string; sdp: string }
   | { op: 'remoteCandidate'; participantSid: string; target: SignalTargetName; candidate: string }
-  | { op: 'subscribe'; participantSid: string; trackSid: string }
+  /** `relay`: the track is published on worker `fromSlot` and arrives through its ring. */
+  | { op: 'subscribe'; participantSid: string; trackSid: string; relay?: { fromSlot: number; track: RelayedTrack } }
   | { op: 'unsubscribe'; participantSid: string; trackSid: string }
+  /** Links two workers: records to `peer` go into `out` (ringing `peerDoorbell`), records from it arrive in `inbound`. */
+  | { op: 'attachRing'; peer: number; out: SharedArrayBuffer; peerDoorbell: SharedArrayBuffer; inbound: SharedArrayBuffer }
+  /** Publisher side: start / stop writing a track's packets into the ring to `toSlot`. */
+  | { op: 'relayStart'; trackSid: string; toSlot: number }
+  | { op: 'relayStop'; trackSid: string; toSlot: number }
+  /** Subscriber side: a relayed track is gone, or unwanted here: drop its stand-in and downtracks. */
+  | { op: 'relayEnd'; trackSid: string }
   /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
   | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number; priority: number }
   | { op: 'unpublish'; participantSid: string; trackSid: string }
@@ -77,6 +101,10 @@ export interface WorkerStats {
   upstreamRepaired: number;
   /** Repairs sent on to subscribers without waiting for their NACKs. */
   repairsForwarded: number;
+  /** Records written to other workers' rings, dropped because a ring was full, and read from rings. */
+  ringRecordsOut: number;
+  ringDrops: number;
+  ringRecordsIn: number;
   /** Lowest and highest subscriber bandwidth estimate (REMB) reported, bit/s (0: none). */
   subscriberEstimateMin: number;
   subscriberEstimateMax: number;
@@ -91,6 +119,10 @@ export interface MediaResults {
   remoteCandidate: null;
   subscribe: { ok: boolean; reason?: string };
   unsubscribe: null;
+  attachRing: null;
+  relayStart: RelayedTrack | null;
+  relayStop: null;
+  relayEnd: null;
   trackSettings: null;
   unpublish: null;
   updatePermissions: null;

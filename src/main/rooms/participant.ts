@@ -15,6 +15,8 @@ export interface PendingTrackInfo {
 
 export class Participant {
   state = livekit.ParticipantInfo.State.JOINING;
+  /** The media worker that owns this participant's connections. */
+  slot = 0;
   /** Reached ACTIVE at some point (its departure is participant_left, not connection_aborted). */
   wasActive = false;
   disconnectReason = livekit.DisconnectReason.UNKNOWN_REASON;

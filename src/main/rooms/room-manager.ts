@@ -107,6 +107,7 @@ export class RoomManager {
       newId('PA_'), claims.identity, claims.name, claims.metadata, claims.attributes,
       permissionsFromGrant(claims.video), params.autoSubscribe, params.clientProtocol, sink,
     );
+    p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
     this.roomOfParticipant.set(p.sid, room);
     try {
       await room.join(p);
@@ -151,7 +152,7 @@ export class RoomManager {
       return;
     }
     if (e.ev === 'speakers') {
-      this.roomsBySid.get(e.roomId)?.onSpeakers(e.speakers);
+      this.roomsBySid.get(e.roomId)?.onSpeakers(slot, e.speakers);
       return;
     }
     if (e.ev === 'quality') {

@@ -61,6 +61,10 @@ export class Room {
   });
   /** Speaker levels last sent to clients, by participant sid. */
   private readonly speakerLevels = new Map<string, number>();
+  /** Each worker's latest speakers of this room (publishers may be on several workers). */
+  private readonly speakersBySlot = new Map<number, Array<{ sid: string; level: number }>>();
+  /** Workers a track published here is relayed to, by track sid. */
+  private readonly relaySlots = new Map<string, Set<number>>();
   private readonly byIdentity = new Map<string, Participant>();
   closed = false;
 
@@ -104,13 +108,36 @@ export class Room {
   }
 
   /**
-   * Admits a participant: replaces a session with the same identity, creates its peers on the
-   * room's worker, and sends JoinResponse (always the first frame) and the first subscriber offer.
+   * The worker for a new participant: the room's own, until it carries `maxPerWorker`
+   * subscribers (0: no limit); then the worker with the fewest of this room's subscribers.
+   */
+  slotForNewParticipant(maxPerWorker: number, workers: number): number {
+    if (maxPerWorker <= 0) return this.slot;
+    const load = new Array<number>(workers).fill(0);
+    for (const p of this.participants.values()) if (p.permissions.canSubscribe) load[p.slot]!++;
+    if (load[this.slot]! < maxPerWorker) return this.slot;
+    let best = this.slot;
+    for (let i = 0; i < workers; i++) if (load[i]! < load[best]!) best = i;
+    return best;
+  }
+
+  /** The workers this room's participants are on. */
+  private slots(): Set<number> {
+    const slots = new Set<number>([this.slot]);
+    for (const p of this.participants.values()) slots.add(p.slot);
+    return slots;
+  }
+
+  /**
+   * Admits a participant: replaces a session with the same identity, creates its peers on its
+   * worker (linked by rings to the room's other workers), and sends JoinResponse (always the
+   * first frame) and the first subscriber offer.
    */
   async join(p: Participant): Promise<void> {
     const previous = this.byIdentity.get(p.identity);
     if (previous) await this.leave(previous, livekit.DisconnectReason.DUPLICATE_IDENTITY, true);
-    const { subscriberOffer } = await this.ctx.pool.run(this.slot, {
+    await Promise.all([...this.slots()].map((slot) => this.ctx.pool.link(slot, p.slot)));
+    const { subscriberOffer } = await this.ctx.pool.run(p.slot, {
       op: 'join',
       participant: {
         roomId: this.sid, sid: p.sid, identity: p.identity,
@@ -118,7 +145,7 @@ export class Room {
       },
     });
     if (p.closed || this.closed) {
-      await this.ctx.pool.run(this.slot, { op: 'leave', participantSid: p.sid });
+      await this.ctx.pool.run(p.slot, { op: 'leave', participantSid: p.sid });
       return;
     }
     p.state = livekit.ParticipantInfo.State.JOINED;
@@ -175,7 +202,9 @@ export class Room {
     for (const track of p.tracks.values()) this.ctx.observers.emit('trackUnpublished', this, p, track);
     this.ctx.observers.emit('participantLeft', this, p);
     try {
-      await this.ctx.pool.run(this.slot, { op: 'leave', participantSid: p.sid });
+      await this.ctx.pool.run(p.slot, { op: 'leave', participantSid: p.sid });
+      for (const sid of p.tracks.keys()) await this.endRelays(sid);
+      for (const sid of p.subscriptions) await this.releaseRelay(sid, p.slot);
     } catch (err) {
       this.ctx.log.warn({ err, participant: p.sid }, 'media leave failed');
     }
@@ -247,7 +276,7 @@ export class Room {
     const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info }) => ({
       cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio',
     }));
-    const { answer, published } = await this.ctx.pool.run(this.slot, {
+    const { answer, published } = await this.ctx.pool.run(p.slot, {
       op: 'publisherOffer', participantSid: p.sid, sdp: desc.sdp ?? '', pending,
     });
     if (p.closed) return;
@@ -284,11 +313,11 @@ export class Room {
   }
 
   async subscriberAnswer(p: Participant, sdp: string): Promise<void> {
-    await this.ctx.pool.run(this.slot, { op: 'subscriberAnswer', participantSid: p.sid, sdp });
+    await this.ctx.pool.run(p.slot, { op: 'subscriberAnswer', participantSid: p.sid, sdp });
   }
 
   async remoteCandidate(p: Participant, target: 'publisher' | 'subscriber', candidate: string): Promise<void> {
-    await this.ctx.pool.run(this.slot, { op: 'remoteCandidate', participantSid: p.sid, target, candidate });
+    await this.ctx.pool.run(p.slot, { op: 'remoteCandidate', participantSid: p.sid, target, candidate });
   }
 
   setMuted(p: Participant, trackSid: string, muted: boolean): void {
@@ -308,7 +337,7 @@ export class Room {
       return;
     }
     p.subscriptions.add(trackSid);
-    const result = await this.ctx.pool.run(this.slot, { op: 'subscribe', participantSid: p.sid, trackSid });
+    const result = await this.subscribeOnWorker(p, publisher, trackSid);
     if (!result.ok) {
       p.subscriptions.delete(trackSid);
       this.ctx.log.warn({ participant: p.sid, trackSid, reason: result.reason }, 'subscribe failed');
@@ -316,16 +345,56 @@ export class Room {
       return;
     }
     const settings = p.trackSettings.get(trackSid);
-    if (settings) await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, ...settings });
+    if (settings) await this.ctx.pool.run(p.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, ...settings });
     this.updateDynacast(trackSid);
     const firstSubscriber = [...this.participants.values()].filter((o) => o.subscriptions.has(trackSid)).length === 1;
     if (firstSubscriber) publisher.send({ trackSubscribed: { trackSid } });
   }
 
+  /** A subscription on the subscriber's worker; from another worker, the track comes through its ring. */
+  private async subscribeOnWorker(p: Participant, publisher: Participant, trackSid: string): Promise<{ ok: boolean; reason?: string }> {
+    if (publisher.slot === p.slot) return this.ctx.pool.run(p.slot, { op: 'subscribe', participantSid: p.sid, trackSid });
+    await this.ctx.pool.link(publisher.slot, p.slot);
+    const track = await this.ctx.pool.run(publisher.slot, { op: 'relayStart', trackSid, toSlot: p.slot });
+    if (!track) return { ok: false, reason: 'track not found on the publisher\'s worker' };
+    let slots = this.relaySlots.get(trackSid);
+    if (!slots) {
+      slots = new Set();
+      this.relaySlots.set(trackSid, slots);
+    }
+    slots.add(p.slot);
+    const result = await this.ctx.pool.run(p.slot, { op: 'subscribe', participantSid: p.sid, trackSid, relay: { fromSlot: publisher.slot, track } });
+    if (!result.ok) await this.releaseRelay(trackSid, p.slot);
+    return result;
+  }
+
+  /** Stops relaying a track to `slot` once no participant there subscribes to it. */
+  private async releaseRelay(trackSid: string, slot: number): Promise<void> {
+    const slots = this.relaySlots.get(trackSid);
+    if (!slots?.has(slot)) return;
+    for (const o of this.participants.values()) if (o.slot === slot && o.subscriptions.has(trackSid)) return;
+    slots.delete(slot);
+    if (slots.size === 0) this.relaySlots.delete(trackSid);
+    const publisher = this.publisherOf(trackSid);
+    await Promise.all([
+      this.ctx.pool.run(slot, { op: 'relayEnd', trackSid }),
+      publisher ? this.ctx.pool.run(publisher.slot, { op: 'relayStop', trackSid, toSlot: slot }) : undefined,
+    ]);
+  }
+
+  /** A relayed track is gone: the workers it was relayed to drop it. */
+  private async endRelays(trackSid: string): Promise<void> {
+    const slots = this.relaySlots.get(trackSid);
+    if (!slots) return;
+    this.relaySlots.delete(trackSid);
+    await Promise.all([...slots].map((slot) => this.ctx.pool.run(slot, { op: 'relayEnd', trackSid })));
+  }
+
   async unsubscribe(p: Participant, trackSid: string): Promise<void> {
     if (!p.subscriptions.delete(trackSid)) return;
     this.updateDynacast(trackSid);
-    await this.ctx.pool.run(this.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
+    await this.ctx.pool.run(p.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
+    await this.releaseRelay(trackSid, p.slot);
   }
 
   /**
@@ -341,7 +410,7 @@ export class Room {
       const priority = settings.priority ?? 0;
       p.trackSettings.set(trackSid, { maxLayer, priority });
       if (p.subscriptions.has(trackSid)) {
-        await this.ctx.pool.run(this.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority });
+        await this.ctx.pool.run(p.slot, { op: 'trackSettings', participantSid: p.sid, trackSid, maxLayer, priority });
         this.updateDynacast(trackSid);
       }
     }
@@ -369,12 +438,13 @@ export class Room {
   }
 
   /**
-   * The worker's current speakers → SpeakersChanged deltas (protocol > 2): participants whose
+   * A worker's current speakers → SpeakersChanged deltas (protocol > 2): participants whose
    * level changed, and `active: false` for those who stopped speaking.
    */
-  onSpeakers(speakers: Array<{ sid: string; level: number }>): void {
+  onSpeakers(slot: number, speakers: Array<{ sid: string; level: number }>): void {
+    this.speakersBySlot.set(slot, speakers);
     const changed: livekit.ISpeakerInfo[] = [];
-    const now = new Map(speakers.filter((s) => {
+    const now = new Map([...this.speakersBySlot.values()].flat().filter((s) => {
       const p = this.participants.get(s.sid);
       return p !== undefined && !p.hidden;
     }).map((s) => [s.sid, s.level]));
@@ -470,7 +540,7 @@ export class Room {
     const before = p.permissions;
     if (u.permission) {
       p.permissions = u.permission;
-      await this.ctx.pool.run(this.slot, {
+      await this.ctx.pool.run(p.slot, {
         op: 'updatePermissions', participantSid: p.sid, canPublishData: u.permission.canPublishData, canSubscribe: u.permission.canSubscribe,
       });
     }
@@ -508,7 +578,8 @@ export class Room {
     p.tracks.delete(trackSid);
     for (const other of this.participants.values()) other.subscriptions.delete(trackSid);
     this.dynacast.remove(trackSid);
-    await this.ctx.pool.run(this.slot, { op: 'unpublish', participantSid: p.sid, trackSid });
+    await this.ctx.pool.run(p.slot, { op: 'unpublish', participantSid: p.sid, trackSid });
+    await this.endRelays(trackSid);
     p.send({ trackUnpublished: { trackSid } });
     p.touch();
     this.broadcastParticipant(p);
@@ -517,7 +588,7 @@ export class Room {
 
   /** A DataPacket from the server (SendData) to everyone, or to the identities listed. */
   async sendData(packet: Uint8Array, reliable: boolean, identities: string[]): Promise<void> {
-    await this.ctx.pool.run(this.slot, { op: 'sendData', roomId: this.sid, data: packet, reliable, identities });
+    await Promise.all([...this.slots()].map((slot) => this.ctx.pool.run(slot, { op: 'sendData', roomId: this.sid, data: packet, reliable, identities })));
   }
 
   /** Closes the room: everyone gets a LeaveRequest with `reason`. */

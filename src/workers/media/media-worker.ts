@@ -2,11 +2,13 @@
 // room, and the commands the main thread sends. Rooms live wholly on one worker for now;
 // cross-worker rooms extend RoomRouter with ring buffers.
 import type { MessagePort } from 'node:worker_threads';
-import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, WorkerStats } from '../protocol.js';
+import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
-import { relayDataPacket, type DataRecipient } from './data-relay.js';
+import { deliverRelayed, relayDataPacket, type DataRecipient } from './data-relay.js';
+import { RelayHub } from './relay-hub.js';
+import type { Receiver } from './receiver.js';
 import { PublisherPeer } from './publisher-peer.js';
 import { SubscriberPeer } from './subscriber-peer.js';
 
@@ -93,6 +95,8 @@ export class MediaWorker {
   private qualityTimer: NodeJS.Timeout | null = null;
   private allocationTimer: NodeJS.Timeout | null = null;
   private countersTimer: NodeJS.Timeout | null = null;
+  /** Links to the other workers, for rooms that span workers. */
+  private hub: RelayHub | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -116,10 +120,23 @@ export class MediaWorker {
         }
         return null;
       }
-      case 'subscribe': return this.subscribe(cmd.participantSid, cmd.trackSid);
+      case 'subscribe': return this.subscribe(cmd.participantSid, cmd.trackSid, cmd.relay);
       case 'unsubscribe':
         this.participants.get(cmd.participantSid)?.subscriber?.unsubscribe(cmd.trackSid);
         return null;
+      case 'attachRing':
+        this.relayHub().attach(cmd.peer, cmd.out, cmd.peerDoorbell, cmd.inbound);
+        return null;
+      case 'relayStart': {
+        const receiver = this.publishedReceiver(cmd.trackSid);
+        return receiver ? this.relayHub().startRelay(receiver, cmd.toSlot) : null;
+      }
+      case 'relayStop': {
+        const receiver = this.publishedReceiver(cmd.trackSid);
+        if (receiver) this.relayHub().stopRelay(receiver, cmd.toSlot);
+        return null;
+      }
+      case 'relayEnd': this.endRelay(cmd.trackSid); return null;
       case 'trackSettings': {
         const subscriber = this.participants.get(cmd.participantSid)?.subscriber;
         subscriber?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
@@ -166,6 +183,10 @@ export class MediaWorker {
     this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
     this.qualityTimer = setInterval(() => this.updateQuality(), QUALITY_INTERVAL_MS);
     this.allocationTimer = setInterval(() => this.allocate(), ALLOCATION_INTERVAL_MS);
+    this.hub = new RelayHub(cmd.doorbell, {
+      onData: (roomId, reliable, packet) => deliverRelayed(packet, reliable, this.rooms.get(roomId)?.participants.values() ?? []),
+      onError: (where, err) => this.onError(where, err),
+    });
     const shared = new BigInt64Array(cmd.counters);
     this.countersTimer = setInterval(() => publishCounters(shared), COUNTERS_INTERVAL_MS);
     return { slot: this.slot };
@@ -184,6 +205,7 @@ export class MediaWorker {
 
   private allocate(): void {
     for (const p of this.participants.values()) for (const r of p.publisher?.receivers ?? []) r.tickRates(ALLOCATION_INTERVAL_MS / 1000);
+    this.hub?.tickRates(ALLOCATION_INTERVAL_MS / 1000);
     for (const p of this.participants.values()) p.subscriber?.allocateBandwidth();
   }
 
@@ -249,24 +271,41 @@ export class MediaWorker {
       },
       onLayerSsrc: (trackSid, layer, ssrc) => this.emit({ ev: 'layerSsrc', participantSid: p.info.sid, trackSid, layer, ssrc }),
       onDataMessage: (label, msg) => {
-        if (room) relayDataPacket(p.info, label, msg, room.participants.values());
+        if (room) relayDataPacket(p.info, label, msg, room.participants.values(), (reliable, packet) => this.hub?.broadcastData(p.info.roomId, reliable, packet));
       },
       onError: (where, err) => this.onError(where, err),
     });
   }
 
-  private subscribe(subscriberSid: string, trackSid: string): MediaResults['subscribe'] {
+  private relayHub(): RelayHub {
+    if (!this.hub) throw new Error('media worker not initialised');
+    return this.hub;
+  }
+
+  /** A track published by a participant of this worker. */
+  private publishedReceiver(trackSid: string): Receiver | undefined {
+    for (const p of this.participants.values()) {
+      const r = p.publisher?.receiver(trackSid);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  private subscribe(subscriberSid: string, trackSid: string, relay?: { fromSlot: number; track: RelayedTrack }): MediaResults['subscribe'] {
     const p = this.participant(subscriberSid);
     if (!p.subscriber) return { ok: false, reason: 'no subscriber connection' };
-    const room = this.rooms.get(p.info.roomId);
-    for (const other of room?.participants.values() ?? []) {
-      const receiver = other.publisher?.receiver(trackSid);
-      if (receiver) {
-        p.subscriber.subscribe(receiver);
-        return { ok: true };
-      }
-    }
-    return { ok: false, reason: 'track not found on this worker' };
+    const receiver = relay ? this.relayHub().mirror(relay.fromSlot, relay.track) : this.publishedReceiver(trackSid);
+    if (!receiver) return { ok: false, reason: 'track not found on this worker' };
+    p.subscriber.subscribe(receiver);
+    return { ok: true };
+  }
+
+  /** A relayed track is gone, or no local subscriber wants it any more: drop its stand-in. */
+  private endRelay(trackSid: string): void {
+    const mirror = this.hub?.mirrorOf(trackSid);
+    if (!mirror) return;
+    for (const p of this.participants.values()) p.subscriber?.unsubscribe(trackSid);
+    this.hub!.dropMirror(mirror);
   }
 
   private sendData(roomId: string, data: Uint8Array, reliable: boolean, identities: string[]): MediaResults['sendData'] {
@@ -284,6 +323,8 @@ export class MediaWorker {
     const room = p && this.rooms.get(p.info.roomId);
     if (!p || !room) return;
     for (const other of room.participants.values()) other.subscriber?.unsubscribe(trackSid);
+    const receiver = p.publisher?.receiver(trackSid);
+    if (receiver) this.hub?.forget(receiver);
     p.publisher?.unpublish(trackSid);
   }
 
@@ -294,6 +335,7 @@ export class MediaWorker {
     if (room && p.publisher) {
       for (const r of [...p.publisher.receivers]) {
         for (const other of room.participants.values()) other.subscriber?.unsubscribe(r.trackSid);
+        this.hub?.forget(r);
       }
     }
     const closed = p.close();
@@ -351,6 +393,7 @@ export class MediaWorker {
       }
     }
     return {
+      ...(this.hub?.stats() ?? { ringDrops: 0, ringRecordsOut: 0, ringRecordsIn: 0 }),
       slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
       nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded,
       subscriberEstimateMin: estimateMin, subscriberEstimateMax: estimateMax,
@@ -362,6 +405,7 @@ export class MediaWorker {
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     if (this.allocationTimer) clearInterval(this.allocationTimer);
     if (this.countersTimer) clearInterval(this.countersTimer);
+    this.hub?.close();
     for (const sid of [...this.participants.keys()]) this.leave(sid);
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.

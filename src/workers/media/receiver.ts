@@ -8,8 +8,10 @@ import { ReceiveStats } from '../../rtp/receive-stats.js';
 import { LossTracker } from '../../rtp/loss-tracker.js';
 import type { SenderReport } from '../../rtp/rtcp.js';
 import { PLI_SIZE, writePli } from '../../rtp/rtcp.js';
+import { writeU32 } from '../../rtp/packet.js';
 import type { DownTrack, PacketSource } from './down-track.js';
 import { PLIS_OUT, mediaCounters } from '../media-counters.js';
+import { REC_RTP, REC_SENDER_REPORT, type RingWriter } from '../ring-channel.js';
 
 /** Packets kept per video layer for retransmission (LiveKit: rtc.packet_buffer_size_video). */
 export const VIDEO_CACHE_PACKETS = 500;
@@ -19,6 +21,12 @@ const LAYER_ACTIVE_MS = 1000;
 
 /** Minimum time between two PLIs for one layer, ms (LiveKit: 500 ms low, 1 s mid/high). */
 const PLI_INTERVAL_MS = [500, 1000, 1000];
+
+/** Another media worker this track is forwarded to, through its ring, and the track's id there. */
+export interface RelayTarget {
+  readonly writer: RingWriter;
+  readonly relayId: number;
+}
 
 export interface RtcpSink {
   sendRtcp(buf: Uint8Array): void;
@@ -50,6 +58,9 @@ export class Receiver implements PacketSource {
   private readonly layerBytes: number[];
   /** Bitrate of each layer over the last rate tick, bit/s. */
   readonly layerBitrates: number[];
+  /** Workers with subscribers of this track (rooms spread over several workers). */
+  readonly relays: RelayTarget[] = [];
+  private readonly srRecord = new Uint8Array(12);
 
   constructor(
     readonly trackSid: string,
@@ -112,8 +123,10 @@ export class Receiver implements PacketSource {
     this.layerBytes[layer] += len;
     this.stats[layer]!.update(seq, ts, Math.floor((nowMs * this.clockRate) / 1000));
     if (this.loss !== null) this.loss[layer]!.onPacket(seq, nowMs);
-    // Cached before the downtracks rewrite the shared buffer in place.
+    // Cached and relayed before the downtracks rewrite the shared buffer in place.
     if (this.caches !== null) this.caches[layer]!.put(seq, pkt, len);
+    const relays = this.relays;
+    for (let i = 0; i < relays.length; i++) relays[i]!.writer.write(REC_RTP, layer, relays[i]!.relayId, pkt, len);
     const dts = this.downTracks;
     if (dts.length === 0) return;
     const keyframe = this.kind === 'video' && isKeyframe(this.codec, pkt, payloadOffset, payloadEnd);
@@ -145,6 +158,12 @@ export class Receiver implements PacketSource {
   onSenderReport(layer: number, sr: SenderReport, nowMs: number): void {
     this.stats[layer]?.onSenderReport(sr.ntpSec, sr.ntpFrac, nowMs);
     for (const dt of this.downTracks) if (dt.currentLayer === layer) dt.sendSenderReport(sr);
+    if (this.relays.length === 0) return;
+    const r = this.srRecord;
+    writeU32(r, 0, sr.ntpSec);
+    writeU32(r, 4, sr.ntpFrac);
+    writeU32(r, 8, sr.rtpTimestamp);
+    for (const relay of this.relays) relay.writer.write(REC_SENDER_REPORT, layer, relay.relayId, r, r.length);
   }
 
   addDownTrack(dt: DownTrack): void {
