@@ -77,7 +77,11 @@ function test(args: string[]): void {
 
 /** Installs the Debian packages the end-to-end tests need (as root), or says what to install. */
 function systemDeps(): void {
-  const needed: Array<[string, string]> = [['chromium', '/usr/bin/chromium']];
+  installDebian([['chromium', '/usr/bin/chromium']]);
+}
+
+/** Installs missing Debian packages (as root), or says what to install and stops. */
+function installDebian(needed: Array<[pkg: string, path: string]>): void {
   const missing = needed.filter(([, path]) => !existsSync(path)).map(([pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
@@ -95,6 +99,8 @@ function clean(): void {
 
 function bench(args: string[]): void {
   build();
+  // Side-by-side runs start Janus 1.1 from Debian (and need root for its network namespace).
+  if (args.join(' ').includes('janus')) installDebian([['janus', '/usr/bin/janus']]);
   const entry = join(root, 'dist/bench/run.js');
   if (!existsSync(entry)) {
     console.error('tasks: no benchmarks yet (bench/run.ts arrives with the forwarding benchmark issue)');

@@ -101,23 +101,26 @@ async function pump(packets: number, rate: number, forward: (pkt: Buffer, i: num
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-export async function runForwarding(fanout: number, packets: number, rate: number): Promise<ForwardingResult[]> {
+export async function runForwarding(fanout: number, packets: number, rate: number, modes: Array<'relay' | 'sfu'> = ['relay', 'sfu']): Promise<ForwardingResult[]> {
   const { pcs, tracks, sink } = await connect(fanout);
   const results: ForwardingResult[] = [];
   try {
-    // Plain relay: rewrite the SSRC per branch and send.
-    let before = await delivered(sink);
-    let cpu = process.cpuUsage();
-    let wall = await pump(packets, rate, (pkt) => {
-      for (let t = 0; t < tracks.length; t++) {
-        writeU32(pkt, 8, 0x1000 + t);
-        tracks[t]!.sendMessageBinary(pkt);
-      }
-    });
-    let used = cpuSeconds(cpu);
-    await new Promise((r) => setTimeout(r, 500));
-    results.push({ mode: 'relay', fanout, packetsIn: packets, packetsForwarded: packets * fanout, cpuSeconds: used, wallSeconds: wall,
-      packetsPerCpuSecond: (packets * fanout) / used, delivered: (await delivered(sink)) - before });
+    if (modes.includes('relay')) {
+      // Plain relay: rewrite the SSRC per branch and send.
+      const before = await delivered(sink);
+      const cpu = process.cpuUsage();
+      const wall = await pump(packets, rate, (pkt) => {
+        for (let t = 0; t < tracks.length; t++) {
+          writeU32(pkt, 8, 0x1000 + t);
+          tracks[t]!.sendMessageBinary(pkt);
+        }
+      });
+      const used = cpuSeconds(cpu);
+      await new Promise((r) => setTimeout(r, 500));
+      results.push({ mode: 'relay', fanout, packetsIn: packets, packetsForwarded: packets * fanout, cpuSeconds: used, wallSeconds: wall,
+        packetsPerCpuSecond: (packets * fanout) / used, delivered: (await delivered(sink)) - before });
+    }
+    if (!modes.includes('sfu')) return results;
 
     // Strand's path: header parse + extension lookup, Receiver, DownTracks.
     const rtcp: RtcpSink = { sendRtcp: () => undefined, rtcpSenderSsrc: 1 };
@@ -125,13 +128,13 @@ export async function runForwarding(fanout: number, packets: number, rate: numbe
     const downTracks = tracks.map((t, i) => new DownTrack('TR_bench', 0x2000 + i, 96, true, 90000, t, receiver, { ssrc: 0x3000 + i, payloadType: 97 }));
     for (const dt of downTracks) receiver.addDownTrack(dt);
     const h = new RtpHeader();
-    before = await delivered(sink);
-    cpu = process.cpuUsage();
-    wall = await pump(packets, rate, (pkt) => {
+    const before = await delivered(sink);
+    const cpu = process.cpuUsage();
+    const wall = await pump(packets, rate, (pkt) => {
       if (!parseRtpHeader(pkt, pkt.length, h)) return;
       receiver.onPacket(pkt, pkt.length, h.payloadOffset, pkt.length - h.paddingLength, h.sequenceNumber, h.timestamp, 2, performance.now());
     });
-    used = cpuSeconds(cpu);
+    const used = cpuSeconds(cpu);
     await new Promise((r) => setTimeout(r, 500));
     const forwarded = downTracks.reduce((n, dt) => n + dt.packetsSent, 0);
     results.push({ mode: 'sfu', fanout, packetsIn: packets, packetsForwarded: forwarded, cpuSeconds: used, wallSeconds: wall,

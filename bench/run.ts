@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
 import { runApi } from './api.js';
 import { runForwarding } from './forwarding.js';
+import { plotPacketsPerCpu, storedResults } from './plot.js';
+import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -16,16 +18,74 @@ const { values, positionals } = parseArgs({
     rooms: { type: 'string', default: '20' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '20' },
+    subscribers: { type: 'string' },
+    bots: { type: 'string', default: '100' },
+    workers: { type: 'string', default: '2' },
+    target: { type: 'string', default: 'strand' },
+    sweep: { type: 'string' },
+    'bots-per-process': { type: 'string', default: '25' },
+    'join-rate': { type: 'string', default: '20' },
+    'video-bitrate': { type: 'string', default: '1500000' },
   },
 });
 const scenario = positionals[0] ?? 'forwarding';
 
+const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
 function writeResults(data: object): void {
-  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const file = `${dir}${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  mkdirSync(RESULTS, { recursive: true });
+  const file = `${RESULTS}${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, `${JSON.stringify({ scenario, ...data }, null, 2)}\n`);
   console.log(`results: ${file}`);
+}
+
+/**
+ * `audio-fanout | video-fanout | meeting [--subscribers N] [--duration 20] [--workers 2]
+ * [--sweep 10,25,50] [--target strand|janus]`: bots against Strand (and Janus, with
+ * `--target janus`), and the plain relay baseline at the same rate, in one run: a table with the
+ * ratios, JSON, and a plot.
+ */
+async function sfu(): Promise<void> {
+  const targets: Target[] = values.target === 'janus' ? ['strand', 'janus', 'relay'] : values.target === 'strand' ? ['strand', 'relay'] : [];
+  if (targets.length === 0) {
+    console.error(`--target ${values.target}: use strand or janus`);
+    process.exit(2);
+  }
+  const fallback = scenario === 'meeting' ? 10 : 50;
+  const fanouts = values.sweep ? values.sweep.split(',').map(Number) : [Number(values.subscribers ?? fallback)];
+  const results: SfuBenchResult[] = [];
+  for (const subscribers of fanouts) {
+    const opts = {
+      scenario: scenario as Scenario, subscribers, duration: Number(values.duration), workers: Number(values.workers),
+      botsPerProcess: Number(values['bots-per-process']), joinRate: Number(values['join-rate']), videoBitrate: Number(values['video-bitrate']),
+      onProgress: (line: string) => console.log(line),
+    };
+    const strand = await runSfuBench({ ...opts, target: 'strand' });
+    results.push(strand);
+    if (targets.includes('janus')) results.push(await runSfuBench({ ...opts, target: 'janus' }));
+    if (targets.includes('relay') && scenario !== 'meeting') results.push(await runRelayBaseline({ ...opts, target: 'relay' }, strand.packetsInPerSecond ?? 0));
+  }
+  console.table(results.map((r) => ({
+    target: r.target, workers: r.workers || '', pubs: r.publishers, subs: r.subscribers, 'pkts/s': Math.round(r.packetsPerSecond),
+    'Mbit/s': r.mbitPerSecond.toFixed(1), 'loss %': r.lossPercent.toFixed(2), 'lat p50/p99 ms': `${r.latencyP50Ms.toFixed(1)}/${r.latencyP99Ms.toFixed(1)}`,
+    'join p50/p99 ms': `${Math.round(r.joinP50Ms)}/${Math.round(r.joinP99Ms)}`, 'join retries': r.joinRetries, 'cpu s': r.serverCpuSeconds.toFixed(2),
+    'pkts/cpu-s': Math.round(r.packetsPerCpuSecond), 'KiB RSS/track': Math.round(r.rssPerSubscribedTrackKiB),
+  })));
+  for (const subscribers of fanouts) {
+    const at = results.filter((r) => r.subscribers === subscribers);
+    const strand = at.find((r) => r.target === 'strand');
+    for (const other of at.filter((r) => r.target !== 'strand')) {
+      if (strand && other.packetsPerCpuSecond > 0) {
+        console.log(`fan-out ${subscribers}: Strand / ${other.target} = ${(strand.packetsPerCpuSecond / other.packetsPerCpuSecond).toFixed(2)} (packets per CPU-second)`);
+      }
+    }
+  }
+  writeResults({ duration: Number(values.duration), results });
+  const svg = `${RESULTS}${scenario}-packets-per-cpu.svg`;
+  plotPacketsPerCpu(storedResults(RESULTS, scenario), scenario, svg);
+  console.log(`plot: ${svg}`);
+  // The relay baseline's connections keep the process alive until libdatachannel is released.
+  nodeDataChannel.cleanup();
 }
 
 /** `forwarding [--fanout 10] [--packets 20000] [--rate 4000]`: forwarding cost, SFU path vs plain relay. */
@@ -59,10 +119,24 @@ async function api(): Promise<void> {
   writeResults({ rooms, duration, connections, results });
 }
 
-const SCENARIOS: Record<string, () => Promise<void>> = { forwarding, api };
-const run = SCENARIOS[scenario];
+/** `join-storm [--bots 100] [--join-rate 20] [--workers 2]`: join latency percentiles under a burst of joins. */
+async function joinStorm(): Promise<void> {
+  const result = await runJoinStorm(Number(values.bots), Number(values['join-rate']), Number(values.workers), Number(values['bots-per-process']),
+    (line) => console.log(line));
+  console.table([{
+    bots: result.bots, 'joins/s': result.joinRate, joined: result.joined, failed: result.failed,
+    'JoinResponse p50/p99 ms': `${Math.round(result.joinResponseP50Ms)}/${Math.round(result.joinResponseP99Ms)}`,
+    'connected p50/p99 ms': `${Math.round(result.connectedP50Ms)}/${Math.round(result.connectedP99Ms)}`, 'server cpu s': result.serverCpuSeconds.toFixed(2),
+  }]);
+  writeResults({ result });
+}
+
+const RUNNERS: Record<string, () => Promise<void>> = {
+  forwarding, api, 'join-storm': joinStorm, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
+};
+const run = RUNNERS[scenario];
 if (!run) {
-  console.error(`unknown scenario "${scenario}"; available: ${Object.keys(SCENARIOS).join(', ')}`);
+  console.error(`unknown scenario "${scenario}"; available: ${Object.keys(RUNNERS).join(', ')}`);
   process.exit(2);
 }
 await run();

@@ -1,0 +1,326 @@
+// System benchmarks modelled on LiveKit's table: audio fan-out (10 publishers → N subscribers),
+// video fan-out (1 → N) and a meeting (N × N), with bots in child processes and Strand in its
+// own process. Measures, over a fixed window after everyone joined: delivered packets/s and
+// Mbit/s, loss, one-way latency, join time, the server's CPU (all threads, from /proc) and
+// packets delivered per server CPU-second, and the server's RSS per subscribed track.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AccessToken } from 'livekit-server-sdk';
+import { startStrand } from '../test/helpers/strand-process.js';
+import type { BotCommand, BotReply, BotSnapshot, BotSpec, JanusTarget } from './bot/bot-process.js';
+import { createJanusRoom } from './bot/janus-bot.js';
+import { runForwarding } from './forwarding.js';
+import { startJanus } from './janus-server.js';
+
+export type Target = 'strand' | 'janus' | 'relay';
+
+export type Scenario = 'audio-fanout' | 'video-fanout' | 'meeting';
+export const SCENARIOS: Scenario[] = ['audio-fanout', 'video-fanout', 'meeting'];
+
+export interface SfuBenchOptions {
+  target: Target;
+  scenario: Scenario;
+  /** Subscribers (fan-out scenarios) or participants (meeting). */
+  subscribers: number;
+  /** Measurement window, s. */
+  duration: number;
+  /** Strand media workers. */
+  workers: number;
+  botsPerProcess: number;
+  /** Joins per second. */
+  joinRate: number;
+  videoBitrate: number;
+  onProgress(line: string): void;
+}
+
+export interface SfuBenchResult {
+  target: string;
+  scenario: Scenario;
+  workers: number;
+  publishers: number;
+  subscribers: number;
+  subscribedTracks: number;
+  seconds: number;
+  packetsPerSecond: number;
+  mbitPerSecond: number;
+  lossPercent: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  joinP50Ms: number;
+  joinP99Ms: number;
+  joinFailures: number;
+  /** Joins that succeeded only on a second try. */
+  joinRetries: number;
+  serverCpuSeconds: number;
+  /** Delivered packets per second of server CPU (user + system, every thread). */
+  packetsPerCpuSecond: number;
+  serverRssMiB: number;
+  rssPerSubscribedTrackKiB: number;
+  /** Packets the publishers sent, per second. */
+  packetsInPerSecond?: number;
+}
+
+/** utime + stime of a process and all its threads, seconds. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+class BotProcess {
+  private readonly child: ChildProcess;
+  private readonly waiting: Array<(r: BotReply) => void> = [];
+
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./bot/bot-process.js', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (r: BotReply) => this.waiting.shift()?.(r));
+  }
+
+  private ask(cmd: BotCommand): Promise<BotReply> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.child.send(cmd);
+    });
+  }
+
+  async start(url: string, bots: BotSpec[], joinIntervalMs: number, janus?: JanusTarget): Promise<BotSnapshot> {
+    const r = await this.ask({ cmd: 'start', url, bots, joinIntervalMs, janus });
+    return r.kind === 'snapshot' || r.kind === 'started' ? r.snapshot : emptySnapshot();
+  }
+
+  async snapshot(): Promise<BotSnapshot> {
+    const r = await this.ask({ cmd: 'snapshot' });
+    return r.kind === 'snapshot' ? r.snapshot : emptySnapshot();
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ cmd: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function emptySnapshot(): BotSnapshot {
+  return {
+    joined: 0, failed: 0, retries: 0, errors: [], packets: 0, bytes: 0, lost: 0, subscribedTracks: 0, latencies: [], joinTimes: [], joinResponseTimes: [], sent: 0, feeds: [],
+  };
+}
+
+function sum(snaps: BotSnapshot[]): BotSnapshot {
+  const s = emptySnapshot();
+  for (const x of snaps) {
+    s.joined += x.joined;
+    s.failed += x.failed;
+    s.retries += x.retries;
+    s.errors.push(...x.errors);
+    s.packets += x.packets;
+    s.bytes += x.bytes;
+    s.lost += x.lost;
+    s.subscribedTracks += x.subscribedTracks;
+    s.latencies.push(...x.latencies);
+    s.joinTimes.push(...x.joinTimes);
+    s.joinResponseTimes.push(...x.joinResponseTimes);
+    s.sent += x.sent;
+    s.feeds.push(...x.feeds);
+  }
+  return s;
+}
+
+async function token(room: string, identity: string, canPublish: boolean): Promise<string> {
+  const at = new AccessToken('devkey', 'secret', { identity, ttl: '2h' });
+  at.addGrant({ roomJoin: true, room, canPublish, canSubscribe: true });
+  return at.toJwt();
+}
+
+/** Who publishes what, and how many only subscribe, for a scenario. */
+function cast(o: SfuBenchOptions): { publishers: number; publish: { audio: boolean; video: boolean }; subscribers: number } {
+  switch (o.scenario) {
+    case 'audio-fanout': return { publishers: 10, publish: { audio: true, video: false }, subscribers: o.subscribers };
+    case 'video-fanout': return { publishers: 1, publish: { audio: false, video: true }, subscribers: o.subscribers };
+    case 'meeting': return { publishers: o.subscribers, publish: { audio: true, video: true }, subscribers: 0 };
+  }
+}
+
+/** The server under test: where bots go, and whose process is measured. */
+interface Server {
+  url: string;
+  pid: number;
+  janus?: Omit<JanusTarget, 'feeds'>;
+  stop(): Promise<unknown>;
+}
+
+async function startServer(o: SfuBenchOptions, participants: number): Promise<Server> {
+  if (o.target === 'janus') {
+    if (o.scenario === 'meeting') throw new Error('the meeting scenario is not implemented for Janus (fan-out scenarios only)');
+    const janus = await startJanus();
+    try {
+      const room = await createJanusRoom(janus.base, participants + 5);
+      return { url: janus.base, pid: janus.pid, janus: { base: janus.base, room, bindAddress: janus.hostAddress }, stop: () => janus.stop() };
+    } catch (err) {
+      await janus.stop();
+      throw err;
+    }
+  }
+  // Spread the room over the workers: each takes its share of the subscribers.
+  const perWorker = Math.ceil(participants / o.workers);
+  const strand = await startStrand({
+    workers: o.workers,
+    args: ['--config-body', `rtc: { max_subscribers_per_worker: ${o.workers > 1 ? perWorker : 0} }\nlog_level: info`],
+  });
+  return { url: strand.url, pid: strand.child.pid!, stop: () => strand.stop() };
+}
+
+/**
+ * The baseline: a plain node-datachannel relay (SSRC rewrite and send, no SFU logic) carrying the
+ * same packet rate to the same number of receivers, over real SRTP (forwarding.ts).
+ */
+export async function runRelayBaseline(o: SfuBenchOptions, packetsPerSecondIn: number): Promise<SfuBenchResult> {
+  const c = cast(o);
+  // Publishers receive each other too (they subscribe, like LiveKit's load tester's).
+  const fanout = c.subscribers + c.publishers - 1;
+  const rate = Math.max(1, Math.round(packetsPerSecondIn));
+  o.onProgress(`relay baseline: ${rate} packets/s in, fan-out ${fanout}, ${o.duration} s`);
+  const [relay] = await runForwarding(fanout, rate * o.duration, rate, ['relay']);
+  const r = relay!;
+  return {
+    target: 'relay', scenario: o.scenario, workers: 1, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
+    subscribedTracks: fanout, seconds: r.wallSeconds, packetsPerSecond: r.delivered / r.wallSeconds,
+    mbitPerSecond: (r.delivered * 1200 * 8) / r.wallSeconds / 1e6, lossPercent: r.packetsForwarded > 0 ? (100 * (r.packetsForwarded - r.delivered)) / r.packetsForwarded : 0,
+    latencyP50Ms: 0, latencyP99Ms: 0, joinP50Ms: 0, joinP99Ms: 0, joinFailures: 0, joinRetries: 0, serverCpuSeconds: r.cpuSeconds,
+    packetsPerCpuSecond: r.delivered / r.cpuSeconds, serverRssMiB: 0, rssPerSubscribedTrackKiB: 0,
+  };
+}
+
+export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
+  const c = cast(o);
+  const server = await startServer(o, c.publishers + c.subscribers);
+  const pid = server.pid;
+  const room = `bench-${o.scenario}-${Date.now()}`;
+  const processes: BotProcess[] = [];
+  try {
+    const interval = 1000 / o.joinRate;
+    const publisherSpecs: BotSpec[] = [];
+    for (let i = 0; i < c.publishers; i++) {
+      publisherSpecs.push({ identity: `pub-${i}`, token: await token(room, `pub-${i}`, true), publish: { ...c.publish, videoBitrate: o.videoBitrate } });
+    }
+    const subscriberSpecs: BotSpec[] = [];
+    for (let i = 0; i < c.subscribers; i++) subscriberSpecs.push({ identity: `sub-${i}`, token: await token(room, `sub-${i}`, false) });
+    const chunk = (specs: BotSpec[]) => {
+      const out: BotSpec[][] = [];
+      for (let i = 0; i < specs.length; i += o.botsPerProcess) out.push(specs.slice(i, i + o.botsPerProcess));
+      return out;
+    };
+    const publisherGroups = chunk(publisherSpecs);
+    const subscriberGroups = chunk(subscriberSpecs);
+    o.onProgress(`${o.scenario} on ${o.target === 'janus' ? 'Janus' : `Strand with ${o.workers} worker(s)`}: ${c.publishers} publishers, `
+      + `${c.subscribers} subscribers, ${publisherGroups.length + subscriberGroups.length} bot processes`);
+    const joinStarted = Date.now();
+    const progress = setInterval(() => o.onProgress(`  joining… ${((Date.now() - joinStarted) / 1000).toFixed(0)} s`), 2000);
+    const launch = (groups: BotSpec[][], feeds: number[]) => Promise.all(groups.map((g) => {
+      const p = new BotProcess();
+      processes.push(p);
+      // The processes join in parallel; together they keep to the join rate.
+      return p.start(server.url, g, interval * groups.length, server.janus ? { ...server.janus, feeds } : undefined);
+    }));
+    // Publishers first, so that subscribers find their tracks when they join.
+    const publishers = sum(await launch(publisherGroups, []));
+    if (publishers.failed > 0) throw new Error(`${publishers.failed} publisher(s) could not publish: ${publishers.errors.join('; ')}`);
+    const started = [publishers, ...await launch(subscriberGroups, publishers.feeds)];
+    clearInterval(progress);
+    const joined = sum(started);
+    o.onProgress(`  ${joined.joined} joined (${joined.retries} on a second try), ${joined.failed} failed`
+      + `${joined.errors.length ? ` (${joined.errors[0]})` : ''}; warming up`);
+    await new Promise((r) => setTimeout(r, 3000));
+
+    const before = sum(await Promise.all(processes.map((p) => p.snapshot())));
+    const cpu0 = processCpuSeconds(pid);
+    const t0 = performance.now();
+    for (let t = 1; t <= o.duration; t++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = sum(await Promise.all(processes.map((p) => p.snapshot())));
+      const cpu = processCpuSeconds(pid) - cpu0;
+      o.onProgress(`  ${t}/${o.duration} s: ${Math.round((now.packets - before.packets) / t)} pkts/s delivered, server CPU ${(100 * cpu / t).toFixed(0)}%`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = processCpuSeconds(pid) - cpu0;
+    const after = sum(await Promise.all(processes.map((p) => p.snapshot())));
+    const packets = after.packets - before.packets;
+    const lost = after.lost - before.lost;
+    const latencies = after.latencies.sort((a, b) => a - b);
+    const joins = after.joinTimes.sort((a, b) => a - b);
+    const rss = rssMiB(pid);
+    return {
+      target: o.target, scenario: o.scenario, workers: o.target === 'strand' ? o.workers : 0, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
+      subscribedTracks: after.subscribedTracks, seconds,
+      packetsPerSecond: packets / seconds, mbitPerSecond: ((after.bytes - before.bytes) * 8) / seconds / 1e6,
+      lossPercent: packets + lost > 0 ? (100 * lost) / (packets + lost) : 0,
+      latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99),
+      joinP50Ms: percentile(joins, 50), joinP99Ms: percentile(joins, 99), joinFailures: after.failed, joinRetries: after.retries,
+      serverCpuSeconds: cpu, packetsPerCpuSecond: cpu > 0 ? packets / cpu : 0,
+      serverRssMiB: rss, rssPerSubscribedTrackKiB: after.subscribedTracks > 0 ? (rss * 1024) / after.subscribedTracks : 0,
+      packetsInPerSecond: (after.sent - before.sent) / seconds,
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await server.stop();
+  }
+}
+
+export interface JoinStormResult {
+  bots: number;
+  joinRate: number;
+  workers: number;
+  joined: number;
+  failed: number;
+  joinResponseP50Ms: number;
+  joinResponseP99Ms: number;
+  connectedP50Ms: number;
+  connectedP99Ms: number;
+  serverCpuSeconds: number;
+}
+
+/** K bots join one room at a set rate (no media): how long JoinResponse and the connection take. */
+export async function runJoinStorm(bots: number, joinRate: number, workers: number, botsPerProcess: number, onProgress: (line: string) => void): Promise<JoinStormResult> {
+  const strand = await startStrand({ workers, args: ['--config-body', 'log_level: info'] });
+  const pid = strand.child.pid!;
+  const room = `storm-${Date.now()}`;
+  const processes: BotProcess[] = [];
+  try {
+    const specs: BotSpec[] = [];
+    for (let i = 0; i < bots; i++) specs.push({ identity: `storm-${i}`, token: await token(room, `storm-${i}`, false) });
+    const groups: BotSpec[][] = [];
+    for (let i = 0; i < specs.length; i += botsPerProcess) groups.push(specs.slice(i, i + botsPerProcess));
+    onProgress(`join storm: ${bots} bots at ${joinRate}/s into one room, ${groups.length} bot processes, Strand with ${workers} worker(s)`);
+    const cpu0 = processCpuSeconds(pid);
+    const snaps = await Promise.all(groups.map((g) => {
+      const p = new BotProcess();
+      processes.push(p);
+      return p.start(strand.url, g, (1000 / joinRate) * groups.length);
+    }));
+    const cpu = processCpuSeconds(pid) - cpu0;
+    const all = sum(snaps);
+    const responses = all.joinResponseTimes.sort((a, b) => a - b);
+    const connected = all.joinTimes.sort((a, b) => a - b);
+    return {
+      bots, joinRate, workers, joined: all.joined, failed: all.failed,
+      joinResponseP50Ms: percentile(responses, 50), joinResponseP99Ms: percentile(responses, 99),
+      connectedP50Ms: percentile(connected, 50), connectedP99Ms: percentile(connected, 99), serverCpuSeconds: cpu,
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await strand.stop();
+  }
+}
