@@ -1,6 +1,6 @@
 // Everything one media worker owns: the peers of the participants placed on it, grouped by
-// room, and the commands the main thread sends. Rooms live wholly on one worker for now;
-// cross-worker rooms extend RoomRouter with ring buffers.
+// room, and the commands the main thread sends. A room may span workers: relay-hub.ts carries
+// its tracks, keyframe requests and data between them through rings.
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
