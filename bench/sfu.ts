@@ -210,6 +210,7 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
   const pid = server.pid;
   const room = `bench-${o.scenario}-${Date.now()}`;
   const processes: BotProcess[] = [];
+  let progress: NodeJS.Timeout | undefined;
   try {
     const interval = 1000 / o.joinRate;
     const publisherSpecs: BotSpec[] = [];
@@ -228,7 +229,7 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
     o.onProgress(`${o.scenario} on ${o.target === 'janus' ? 'Janus' : `Strand with ${o.workers} worker(s)`}: ${c.publishers} publishers, `
       + `${c.subscribers} subscribers, ${publisherGroups.length + subscriberGroups.length} bot processes`);
     const joinStarted = Date.now();
-    const progress = setInterval(() => o.onProgress(`  joining… ${((Date.now() - joinStarted) / 1000).toFixed(0)} s`), 2000);
+    progress = setInterval(() => o.onProgress(`  joining… ${((Date.now() - joinStarted) / 1000).toFixed(0)} s`), 2000);
     const launch = (groups: BotSpec[][], feeds: number[]) => Promise.all(groups.map((g) => {
       const p = new BotProcess();
       processes.push(p);
@@ -274,6 +275,7 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
       packetsInPerSecond: (after.sent - before.sent) / seconds,
     };
   } finally {
+    clearInterval(progress);
     await Promise.all(processes.map((p) => p.stop()));
     await server.stop();
   }
