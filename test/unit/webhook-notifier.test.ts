@@ -42,7 +42,7 @@ test('the body is protojson and its hash is what receivers check', () => {
 
 test('events of one room stay in order through retries; other rooms are not held up', async () => {
   let failuresLeft = 3;
-  const rx = await receiver((event, room) => (room === 'slow' && failuresLeft-- > 0 ? 503 : 200));
+  const rx = await receiver((_event, room) => (room === 'slow' && failuresLeft-- > 0 ? 503 : 200));
   const store = tempStore();
   const n = new WebhookNotifier(store, { urls: [rx.url], apiKey: 'devkey', apiSecret: 'secret', maxAgeSeconds: 60, requestTimeoutMs: 2000 }, log);
   try {

@@ -4,7 +4,7 @@ import { livekit } from '../../proto/index.js';
 import type { ClaimGrants, Permissions } from '../auth/grants.js';
 import type { StrandConfig } from '../config.js';
 import { limitViolation, type LimitedFields } from '../rooms/limits.js';
-import type { Participant } from '../rooms/participant.js';
+import { mergedAttributes, type Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
 import type { RoomManager } from '../rooms/room-manager.js';
 import { method, TwirpError, type TwirpRouter } from './twirp.js';
@@ -139,8 +139,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
       async handle(req, claims) {
         requireAdmin(claims, req.room);
         const [r, p] = participant(req.room, req.identity);
-        const attributes = { ...p.attributes, ...req.attributes };
-        checkLimits({ name: req.name, metadata: req.metadata, attributes });
+        checkLimits({ name: req.name, metadata: req.metadata, attributes: mergedAttributes(p.attributes, req.attributes) });
         await r.updateParticipant(p, {
           name: req.name, metadata: req.metadata, attributes: req.attributes,
           permission: req.permission ? permissionsFromProto(req.permission) : undefined,

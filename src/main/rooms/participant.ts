@@ -87,6 +87,16 @@ export class Participant {
   }
 }
 
+/** Attributes after an update: keys set to a value are set, keys set to '' are removed. */
+export function mergedAttributes(current: Record<string, string>, update: Record<string, string> | undefined): Record<string, string> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(update ?? {})) {
+    if (v === '') delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
 const SOURCE_NAMES: Record<string, livekit.TrackSource> = {
   camera: livekit.TrackSource.CAMERA,
   microphone: livekit.TrackSource.MICROPHONE,

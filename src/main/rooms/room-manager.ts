@@ -8,7 +8,6 @@ import { permissionsFromGrant } from '../auth/grants.js';
 import type { StrandConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
-import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import { Participant, type SignalSink } from './participant.js';
 import { Room, type RoomContext, type RoomSettings } from './room.js';
@@ -56,7 +55,7 @@ export class RoomManager {
     if (revoked !== undefined && (claims.notBefore ?? 0) < revoked) throw new JoinError('token was revoked', 401);
   }
 
-  /** Picks up the store after a restart: see restore-state.ts. */
+  /** A room the store kept across a restart (store/recovery.ts): no room_started again. */
   adopt(stored: RoomSettings & { name: string }): Room {
     return this.create(stored.name, stored, false);
   }

@@ -10,7 +10,7 @@ import type { StoredRoom } from '../store/store.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
-import { Participant, maySource } from './participant.js';
+import { Participant, maySource, mergedAttributes } from './participant.js';
 import type { RoomObservers } from './room-observer.js';
 
 export const PROTOCOL_VERSION = 17;
@@ -331,7 +331,7 @@ export class Room {
   /** Subscribes `p` to a track; `auto` subscriptions skip what `p` may not receive without error. */
   async subscribe(p: Participant, trackSid: string, auto = false): Promise<void> {
     if (p.closed || p.subscriptions.has(trackSid)) return;
-    const publisher = [...this.participants.values()].find((o) => o.tracks.has(trackSid));
+    const publisher = this.publisherOf(trackSid);
     if (!p.permissions.canSubscribe || !publisher || publisher === p) {
       if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
       return;
@@ -533,10 +533,7 @@ export class Room {
   async updateParticipant(p: Participant, u: { name?: string; metadata?: string; attributes?: Record<string, string>; permission?: Permissions }): Promise<void> {
     if (u.name) p.name = u.name;
     if (u.metadata) p.metadata = u.metadata;
-    for (const [k, v] of Object.entries(u.attributes ?? {})) {
-      if (v === '') delete p.attributes[k];
-      else p.attributes[k] = v;
-    }
+    p.attributes = mergedAttributes(p.attributes, u.attributes);
     const before = p.permissions;
     if (u.permission) {
       p.permissions = u.permission;

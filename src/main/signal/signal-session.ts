@@ -4,7 +4,7 @@ import { decodeSignalRequest, encodeSignalResponse, livekit } from '../../proto/
 import type { ClaimGrants } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
 import { limitViolation } from '../rooms/limits.js';
-import type { Participant, SignalSink } from '../rooms/participant.js';
+import { mergedAttributes, type Participant, type SignalSink } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
 import { JoinError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
 
@@ -160,7 +160,7 @@ export class SignalSession implements SignalSink {
           this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.NOT_ALLOWED, message: 'not allowed to update metadata', updateMetadata: u } });
           break;
         }
-        const violation = limitViolation(this.rooms.limits, { name: u.name ?? undefined, metadata: u.metadata ?? undefined, attributes: { ...p.attributes, ...u.attributes } });
+        const violation = limitViolation(this.rooms.limits, { name: u.name ?? undefined, metadata: u.metadata ?? undefined, attributes: mergedAttributes(p.attributes, u.attributes ?? undefined) });
         if (violation) {
           this.send({ requestResponse: { requestId: u.requestId ?? 0, reason: livekit.RequestResponse.Reason.LIMIT_EXCEEDED, message: violation, updateMetadata: u } });
           break;
