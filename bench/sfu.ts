@@ -4,14 +4,13 @@
 // Mbit/s, loss, one-way latency, join time, the server's CPU (all threads, from /proc) and
 // packets delivered per server CPU-second, and the server's RSS per subscribed track.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AccessToken } from 'livekit-server-sdk';
 import { startStrand } from '../test/helpers/strand-process.js';
 import type { BotCommand, BotReply, BotSnapshot, BotSpec, JanusTarget } from './bot/bot-process.js';
 import { createJanusRoom } from './bot/janus-bot.js';
 import { runForwarding } from './forwarding.js';
 import { startJanus } from './janus-server.js';
+import { devToken, processCpuSeconds, processRssMiB } from './measure.js';
 
 export type Target = 'strand' | 'janus' | 'relay';
 
@@ -59,18 +58,6 @@ export interface SfuBenchResult {
   rssPerSubscribedTrackKiB: number;
   /** Packets the publishers sent, per second. */
   packetsInPerSecond?: number;
-}
-
-/** utime + stime of a process and all its threads, seconds. */
-export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -139,10 +126,8 @@ function sum(snaps: BotSnapshot[]): BotSnapshot {
   return s;
 }
 
-async function token(room: string, identity: string, canPublish: boolean): Promise<string> {
-  const at = new AccessToken('devkey', 'secret', { identity, ttl: '2h' });
-  at.addGrant({ roomJoin: true, room, canPublish, canSubscribe: true });
-  return at.toJwt();
+function token(room: string, identity: string, canPublish: boolean): Promise<string> {
+  return devToken({ roomJoin: true, room, canPublish, canSubscribe: true }, identity);
 }
 
 /** Who publishes what, and how many only subscribe, for a scenario. */
@@ -262,7 +247,7 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
     const lost = after.lost - before.lost;
     const latencies = after.latencies.sort((a, b) => a - b);
     const joins = after.joinTimes.sort((a, b) => a - b);
-    const rss = rssMiB(pid);
+    const rss = processRssMiB(pid);
     return {
       target: o.target, scenario: o.scenario, workers: o.target === 'strand' ? o.workers : 0, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
       subscribedTracks: after.subscribedTracks, seconds,
