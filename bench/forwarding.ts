@@ -125,7 +125,11 @@ export async function runForwarding(fanout: number, packets: number, rate: numbe
     // Strand's path: header parse + extension lookup, Receiver, DownTracks.
     const rtcp: RtcpSink = { sendRtcp: () => undefined, rtcpSenderSsrc: 1 };
     const receiver = new Receiver('TR_bench', 'PA_bench', 'video', 'video/VP8', 90000, undefined, undefined, ['q', 'h', 'f'], rtcp);
-    const downTracks = tracks.map((t, i) => new DownTrack('TR_bench', 0x2000 + i, 96, true, 90000, t, receiver, { ssrc: 0x3000 + i, payloadType: 97 }));
+    const downTracks = tracks.map((t, i) => {
+      const dt = new DownTrack('TR_bench', 0x2000 + i, 96, true, 90000, receiver, { ssrc: 0x3000 + i, payloadType: 97 });
+      dt.setTransport(t);
+      return dt;
+    });
     for (const dt of downTracks) receiver.addDownTrack(dt);
     const h = new RtpHeader();
     const before = await delivered(sink);

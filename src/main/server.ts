@@ -15,24 +15,28 @@ import { Metrics } from './metrics/metrics.js';
 import { newId } from './rooms/ids.js';
 import { limitViolation } from './rooms/limits.js';
 import { PROTOCOL_VERSION } from './rooms/room.js';
-import { JoinError, RoomManager, type JoinParams } from './rooms/room-manager.js';
+import { JoinError, RoomManager } from './rooms/room-manager.js';
 import { RoomObservers } from './rooms/room-observer.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { recoverState } from './store/recovery.js';
 import { StoreWriter } from './store/store-writer.js';
 import { WebhookEvents } from './webhook/webhook-events.js';
 import { WebhookNotifier } from './webhook/webhook-notifier.js';
+import { ConnectRequestError, v0ConnectRequest, v1ConnectRequest, type ConnectRequest } from './signal/connect-request.js';
 import { SignalSession } from './signal/signal-session.js';
 import { loadUws } from './uws-loader.js';
 
 const require = createRequire(import.meta.url);
+// uWebSockets.js caps the request line plus headers at 4 KiB (431 above) and reads this once,
+// when it loads. A v1 URL carries the whole JoinRequest with the client's offer (about 2.8 kB
+// from livekit-client 2.23, more with long tokens or many codecs).
+process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(64 * 1024);
 const uws = loadUws();
 const { version: STRAND_VERSION } = require('../../../package.json') as { version: string };
 
 interface SocketData {
   claims: ClaimGrants;
-  params: JoinParams;
-  reconnect: boolean;
+  connect: ConnectRequest;
   session?: SignalSession;
 }
 
@@ -103,8 +107,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   notifier.start();
   recoverState(store, rooms, webhooks, log);
 
-  /** Authenticates a join (WebSocket or validate): token, roomJoin grant, identity, room. */
-  function authorizeJoin(token: string): ClaimGrants {
+  /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
+  function authenticate(token: string): ClaimGrants {
     if (!token) throw new HttpError(401, 'no access token');
     let claims: ClaimGrants;
     try {
@@ -116,6 +120,12 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     if (!claims.video.roomJoin) throw new HttpError(401, 'token has no roomJoin grant');
     if (!claims.identity) throw new HttpError(400, 'token has no identity');
     if (!claims.video.room) throw new HttpError(401, 'token names no room');
+    return claims;
+  }
+
+  /** Authenticates a join (WebSocket or validate), and checks that the room admits it. */
+  function authorizeJoin(token: string): ClaimGrants {
+    const claims = authenticate(token);
     const violation = limitViolation(cfg.limit, {
       roomName: claims.video.room, identity: claims.identity, name: claims.name, metadata: claims.metadata, attributes: claims.attributes,
     });
@@ -129,17 +139,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     return claims;
   }
 
-  function joinParams(query: URLSearchParams): JoinParams {
-    const flag = (v: string | null, dflt: boolean) => (v === null ? dflt : v === '1' || v === 'true');
-    return {
-      autoSubscribe: flag(query.get('auto_subscribe'), true),
-      clientProtocol: Number(query.get('protocol') ?? 0) || 0,
-    };
-  }
-
   const app = uws.App();
 
-  app.ws<SocketData>('/rtc', {
+  /** A signal WebSocket route: v0 (/rtc) and v1 (/rtc/v1) differ only in how the join is asked for. */
+  const signalRoute = (path: string, parse: (query: URLSearchParams) => ConnectRequest) => app.ws<SocketData>(path, {
     compression: uws.DISABLED,
     maxPayloadLength: cfg.limit.signalMessageSizeLimit,
     // Clients ping every 5 s; a socket silent for longer than the ping timeout is dead.
@@ -148,29 +151,26 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     upgrade: (res, req, context) => {
       const query = new URLSearchParams(req.getQuery() ?? '');
       let claims: ClaimGrants;
+      let connect: ConnectRequest;
       try {
-        claims = authorizeJoin(bearerToken(req, query));
+        connect = parse(query);
+        // A resume joins nothing new: the room's admission rules were checked at the join.
+        claims = connect.reconnect ? authenticate(bearerToken(req, query)) : authorizeJoin(bearerToken(req, query));
       } catch (err) {
-        const status = err instanceof HttpError ? err.status : 500;
-        log.info({ status, reason: (err as Error).message }, 'signal connection refused');
+        const status = err instanceof HttpError ? err.status : err instanceof ConnectRequestError ? 400 : 500;
+        log.info({ status, reason: (err as Error).message, path }, 'signal connection refused');
         reply(res, status, (err as Error).message);
         return;
       }
-      const data: SocketData = { claims, params: joinParams(query), reconnect: query.get('reconnect') === '1' };
-      res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+      res.upgrade<SocketData>({ claims, connect }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
       const data = ws.getUserData();
       const session = new SignalSession(ws, rooms, log, metrics);
       data.session = session;
-      if (data.reconnect) {
-        // Resume is not implemented: ask for a full reconnect, which replaces the old session.
-        session.send({ leave: { reason: livekit.DisconnectReason.STATE_MISMATCH, action: livekit.LeaveRequest.Action.RECONNECT } });
-        session.close(1000, 'resume not supported');
-        return;
-      }
-      session.start(data.claims, data.params);
+      if (data.connect.reconnect) session.resume(data.claims, data.connect.participantSid);
+      else session.start(data.claims, data.connect.params, data.connect.offer);
     },
     message: (ws, message, isBinary) => {
       ws.getUserData().session?.onFrame(message, isBinary);
@@ -180,25 +180,23 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
       ws.getUserData().session?.onClose();
     },
   });
+  signalRoute('/rtc', v0ConnectRequest);
+  signalRoute('/rtc/v1', v1ConnectRequest);
 
-  // v1 (single PeerConnection) signalling is not implemented; a 404 without "requested room
-  // does not exist" makes current SDKs fall back to /rtc.
-  // The refused upgrade also closes the TCP connection: livekit-client reacts to the close event of
-  // the failed v1 socket, and one that arrives late (after its retry on /rtc has begun) makes it
-  // tear down the new socket too.
-  app.get('/rtc/v1', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc', 'text/plain', true));
-  app.get('/rtc/v1/validate', (res) => reply(res, 404, 'v1 signalling is not supported, use /rtc'));
-
-  app.get('/rtc/validate', (res, req) => {
+  /** /rtc/validate and /rtc/v1/validate: why a signal connection would be refused, as LiveKit's. */
+  const validate = (res: UWS.HttpResponse, req: UWS.HttpRequest) => {
     try {
       authorizeJoin(bearerToken(req, new URLSearchParams(req.getQuery() ?? '')));
       reply(res, 200, 'success');
     } catch (err) {
       reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
     }
-  });
+  };
+  app.get('/rtc/validate', validate);
+  app.get('/rtc/v1/validate', validate);
 
-  app.get('/', (res) => reply(res, 200, 'OK'));
+  // Health, and livekit-client's reconnect-when-back-online check (HEAD, needs a 2xx).
+  app.any('/', (res) => reply(res, 200, 'OK'));
 
   const twirp = new TwirpRouter({
     verifier, maxBodyBytes: cfg.limit.maxApiRequestBodySize, log,

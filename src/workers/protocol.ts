@@ -10,6 +10,8 @@ export interface ParticipantDescriptor {
   identity: string;
   canPublishData: boolean;
   canSubscribe: boolean;
+  /** v1 signalling: one PeerConnection, offered by the client, carries both directions. */
+  singlePeerConnection: boolean;
 }
 
 /** A track announced with AddTrack and waiting for its media section. */
@@ -78,6 +80,10 @@ export type MediaCommand =
   /** An encoded DataPacket from the server to a room's participants (all when `identities` is empty). */
   | { op: 'sendData'; roomId: string; data: Uint8Array; reliable: boolean; identities: string[] }
   | { op: 'leave'; participantSid: string }
+  /** The participant's signal connection is gone: hold its reliable data until it resumes. */
+  | { op: 'signalLost'; participantSid: string }
+  /** The participant resumed its session (see ResumeResult). */
+  | { op: 'resume'; participantSid: string }
   | { op: 'stats' }
   | { op: 'shutdown' };
 
@@ -110,11 +116,23 @@ export interface WorkerStats {
   subscriberEstimateMax: number;
 }
 
+/** What a resumed session needs from the worker. */
+export interface ResumeResult {
+  /** Highest reliable data sequence received from the participant (ReconnectResponse.last_message_seq). */
+  lastMessageSeq: number;
+  /** v0: the subscriber offer again (same ICE credentials); null on v1. */
+  subscriberOffer: string | null;
+  /** The participant's connections are still usable (if not: full reconnect). */
+  usable: boolean;
+}
+
 /** The value each command resolves to. */
 export interface MediaResults {
   init: { slot: number };
+  /** v0: the first subscriber offer; v1: '' (the client offers). */
   join: { subscriberOffer: string };
-  publisherOffer: { answer: string; published: PublishedSection[] };
+  /** `midToTrackId` (v1): the client's sections Strand sends subscribed tracks on. */
+  publisherOffer: { answer: string; published: PublishedSection[]; midToTrackId: Record<string, string> };
   subscriberAnswer: null;
   remoteCandidate: null;
   subscribe: { ok: boolean; reason?: string };
@@ -128,6 +146,8 @@ export interface MediaResults {
   updatePermissions: null;
   sendData: { recipients: number };
   leave: null;
+  signalLost: null;
+  resume: ResumeResult;
   stats: WorkerStats;
   shutdown: null;
 }
@@ -145,4 +165,6 @@ export type MediaEvent =
   | { ev: 'streamState'; participantSid: string; publisherSid: string; trackSid: string; paused: boolean }
   /** Every participant's connection quality in a room, every 5 s. */
   | { ev: 'quality'; roomId: string; updates: Array<{ sid: string; quality: number; score: number }> }
+  /** v1: ask the client to offer again with this many more receive sections (MediaSectionsRequirement). */
+  | { ev: 'mediaSections'; participantSid: string; audios: number; videos: number }
   | { ev: 'error'; where: string; message: string };

@@ -1,6 +1,7 @@
 // Two Chromium pages running livekit-client join one room on `strand --dev`: camera and
 // microphone flow from A to B, data packets flow (and respect destinations), mute and leave
-// are seen by the other side.
+// are seen by the other side. Once with the SDK's defaults (v1: /rtc/v1, one PeerConnection)
+// and once on v0 (/rtc, two PeerConnections), which other SDKs and older clients use.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -13,14 +14,12 @@ import { waitFor } from '../helpers/wait.js';
 const ctx = useStrandAndBrowser({ workers: 2 });
 
 /** Connects a livekit-client Room in the page and records what it sees on `window.seen`. */
-async function connect(page: Page, url: string, token: string): Promise<string> {
-  return page.evaluate(async ({ url, token }) => {
+async function connect(page: Page, url: string, token: string, v0: boolean): Promise<string> {
+  return page.evaluate(async ({ url, token, v0 }) => {
     const LK = (globalThis as any).LivekitClient;
     const w = globalThis as any;
     w.seen = { data: [] as string[], muted: [] as string[], disconnected: [] as string[] };
-    // singlePeerConnection: false connects on /rtc directly (Strand has no v1 signalling yet;
-    // the default path falls back to /rtc, covered by its own test below).
-    const room = new LK.Room({ adaptiveStream: false, dynacast: false, singlePeerConnection: false });
+    const room = new LK.Room({ adaptiveStream: false, dynacast: false, ...(v0 ? { singlePeerConnection: false } : {}) });
     w.room = room;
     room.on(LK.RoomEvent.DataReceived, (payload: Uint8Array) => w.seen.data.push(new TextDecoder().decode(payload)));
     room.on(LK.RoomEvent.TrackMuted, (pub: any) => w.seen.muted.push(pub.kind));
@@ -32,7 +31,7 @@ async function connect(page: Page, url: string, token: string): Promise<string> 
     });
     await room.connect(url, token);
     return room.localParticipant.sid as string;
-  }, { url, token });
+  }, { url, token, v0 });
 }
 
 /** Inbound RTP stats of every subscribed track: video framesDecoded and audio packetsReceived. */
@@ -57,12 +56,12 @@ async function inboundStats(page: Page): Promise<{ framesDecoded: number; audioP
   });
 }
 
-test('A publishes camera + microphone, B receives decoded media, data, mute and leave', { timeout: 90_000 }, async () => {
-  const room = `browser-${Date.now()}`;
+for (const v0 of [false, true]) test(`${v0 ? 'v0' : 'v1'}: A publishes camera + microphone, B receives decoded media, data, mute and leave`, { timeout: 90_000 }, async () => {
+  const room = `browser-${v0 ? 'v0' : 'v1'}-${Date.now()}`;
   const pageA = await ctx.browser.newPage();
   const pageB = await ctx.browser.newPage();
-  await connect(pageA, ctx.strand.url, await joinToken(room, 'alice'));
-  await connect(pageB, ctx.strand.url, await joinToken(room, 'bob'));
+  await connect(pageA, ctx.strand.url, await joinToken(room, 'alice'), v0);
+  await connect(pageB, ctx.strand.url, await joinToken(room, 'bob'), v0);
 
   // A publishes with the SDK's defaults (simulcast on).
   await pageA.evaluate(async () => {

@@ -18,7 +18,7 @@ test('rtc-node publishes a tone the browser receives, and hears the browser micr
   const page = await ctx.browser.newPage();
   await page.evaluate(async ({ url, token }) => {
     const LK = (globalThis as any).LivekitClient;
-    const r = new LK.Room({ singlePeerConnection: false });
+    const r = new LK.Room();
     (globalThis as any).room = r;
     r.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
       const el = track.attach();

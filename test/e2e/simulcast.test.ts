@@ -16,7 +16,7 @@ async function subscriber(page: Page, token: string, width: number, height: numb
   await page.evaluate(async ({ url, token, width, height }) => {
     const LK = (globalThis as any).LivekitClient;
     const doc = (globalThis as any).document;
-    const room = new LK.Room({ adaptiveStream: true, dynacast: true, singlePeerConnection: false });
+    const room = new LK.Room({ adaptiveStream: true, dynacast: true });
     (globalThis as any).room = room;
     room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
       if (track.kind !== 'video') return;

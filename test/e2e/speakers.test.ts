@@ -23,7 +23,7 @@ const ctx = useStrandAndBrowser({ browserArgs: [`--use-file-for-fake-audio-captu
 async function join(page: Page, token: string): Promise<void> {
   await page.evaluate(async ({ url, token }) => {
     const LK = (globalThis as any).LivekitClient;
-    const room = new LK.Room({ singlePeerConnection: false });
+    const room = new LK.Room();
     const w = globalThis as any;
     w.room = room;
     w.speakersSeen = new Set<string>();

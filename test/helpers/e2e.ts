@@ -33,13 +33,13 @@ export function useStrandAndBrowser(opts: { workers?: number; env?: NodeJS.Proce
 
 /**
  * Connects a livekit-client Room in `page` as `window.room`, attaching every subscribed track
- * to the page (muted). `singlePeerConnection: false` connects on /rtc directly (Strand has no
- * v1 signalling yet); `options` are further RoomOptions.
+ * to the page (muted). `options` are RoomOptions over the SDK's defaults (which connect on
+ * /rtc/v1 with one PeerConnection; `singlePeerConnection: false` makes it use /rtc).
  */
 export async function connectRoom(page: Page, url: string, token: string, options: Record<string, unknown> = {}): Promise<void> {
   await page.evaluate(async ({ url, token, options }) => {
     const LK = (globalThis as any).LivekitClient;
-    const room = new LK.Room({ singlePeerConnection: false, ...options });
+    const room = new LK.Room({ ...options });
     (globalThis as any).room = room;
     room.on(LK.RoomEvent.TrackSubscribed, (track: any) => {
       const el = track.attach();

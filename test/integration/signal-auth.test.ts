@@ -89,10 +89,21 @@ test('expired, wrongly signed, unknown-key and grant-less tokens get 401', async
   assert.equal(await ok.text(), 'success');
 });
 
-test('v1 signalling answers 404 without "requested room does not exist", so SDKs fall back', async () => {
-  const res = await fetch(`${strand.httpUrl}/rtc/v1/validate?access_token=${await joinToken('auth-room', 'x')}`);
-  assert.equal(res.status, 404);
-  assert.doesNotMatch(await res.text(), /requested room does not exist/);
+test('/rtc/v1/validate answers like /rtc/validate; /rtc/v1 needs a join_request; HEAD / is 200 with CORS', async () => {
+  const ok = await fetch(`${strand.httpUrl}/rtc/v1/validate?access_token=${await joinToken('auth-room', 'x')}`);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get('access-control-allow-origin'), '*');
+  assert.equal(await ok.text(), 'success');
+  assert.equal((await fetch(`${strand.httpUrl}/rtc/v1/validate?access_token=bad`)).status, 401);
+  const token = await joinToken('auth-room', 'x');
+  assert.equal((await fetch(`${strand.httpUrl}/rtc/v1?access_token=${token}`)).status, 400);
+  assert.equal((await fetch(`${strand.httpUrl}/rtc/v1?access_token=${token}&join_request=%%%`)).status, 400);
+  assert.equal((await fetch(`${strand.httpUrl}/rtc/v1?access_token=${token}&join_request=AAAA`)).status, 400);
+  for (const method of ['HEAD', 'GET']) {
+    const root = await fetch(`${strand.httpUrl}/`, { method });
+    assert.equal(root.status, 200, method);
+    assert.equal(root.headers.get('access-control-allow-origin'), '*', method);
+  }
 });
 
 test('a token for room X joins room X only', async () => {

@@ -11,7 +11,7 @@ class Sink implements DataRecipient {
   }
 }
 
-const sender = { sid: 'PA_s', identity: 'sender', canPublishData: true };
+const sender = { sid: 'PA_s', identity: 'sender', canPublishData: true, lastReliableSeq: 0 };
 
 test('stamps the sender (clients cannot spoof it) and honours destinations', () => {
   const [a, b, s] = [new Sink('a'), new Sink('b'), new Sink('sender')];
@@ -42,4 +42,21 @@ test('refuses senders without canPublishData and malformed packets', () => {
   assert.equal(relayDataPacket({ ...sender, canPublishData: false }, '_reliable', livekit.DataPacket.encode({}).finish(), [a]), 'not-allowed');
   assert.equal(relayDataPacket(sender, '_reliable', new Uint8Array([0x12, 0xff, 0x01]), [a]), 'malformed');
   assert.equal(a.got.length, 0);
+});
+
+test('reliable sequences: replayed packets (at or below the highest seen) are dropped, the sender sid is stamped', () => {
+  const [a] = [new Sink('a')];
+  const from = { sid: 'PA_r', identity: 'replayer', canPublishData: true, lastReliableSeq: 0 };
+  const packet = (sequence: number) => livekit.DataPacket.encode({ sequence, user: { payload: new Uint8Array([sequence]) } }).finish();
+  assert.equal(relayDataPacket(from, '_reliable', packet(1), [a]), 'relayed');
+  assert.equal(relayDataPacket(from, '_reliable', packet(2), [a]), 'relayed');
+  assert.equal(relayDataPacket(from, '_reliable', packet(2), [a]), 'duplicate');
+  assert.equal(relayDataPacket(from, '_reliable', packet(1), [a]), 'duplicate');
+  assert.equal(relayDataPacket(from, '_reliable', packet(3), [a]), 'relayed');
+  assert.equal(from.lastReliableSeq, 3);
+  assert.deepEqual(a.got.map((g) => g.pkt.sequence), [1, 2, 3]);
+  assert.ok(a.got.every((g) => g.pkt.participantSid === 'PA_r'));
+  // Lossy packets and unsequenced ones are never deduplicated.
+  assert.equal(relayDataPacket(from, '_lossy', packet(1), [a]), 'relayed');
+  assert.equal(relayDataPacket(from, '_reliable', livekit.DataPacket.encode({ user: { payload: new Uint8Array([9]) } }).finish(), [a]), 'relayed');
 });

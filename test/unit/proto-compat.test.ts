@@ -117,11 +117,46 @@ for (const [name, req] of Object.entries(requests)) {
   });
 }
 
-test('requests Strand does not model yet (sync_state, simulate) still decode, as opaque bytes', () => {
-  const sync = new LK.SignalRequest({ message: { case: 'syncState', value: new LK.SyncState({ answer: new LK.SessionDescription({ sdp: 'x' }) }) } });
+test('sync_state and simulate decode field by field', () => {
+  const sync = new LK.SignalRequest({ message: { case: 'syncState', value: new LK.SyncState({
+    answer: new LK.SessionDescription({ sdp: 'x', type: 'answer' }),
+    subscription: new LK.UpdateSubscription({ trackSids: ['TR_a'], subscribe: false }),
+    publishTracks: [new LK.TrackPublishedResponse({ cid: 'c', track: new LK.TrackInfo({ sid: 'TR_b' }) })],
+    trackSidsDisabled: ['TR_c'],
+    datachannelReceiveStates: [new LK.DataChannelReceiveState({ publisherSid: 'PA_x', lastSeq: 7 })],
+  }) } });
   const ours = decodeSignalRequest(sync.toBinary().slice().buffer, true);
   assert.equal(ours.message, 'syncState');
-  assert.deepEqual(LK.SyncState.fromBinary(ours.syncState!).answer?.sdp, 'x');
+  assert.equal(ours.syncState?.answer?.sdp, 'x');
+  assert.deepEqual(ours.syncState?.subscription?.trackSids, ['TR_a']);
+  assert.equal(ours.syncState?.publishTracks?.[0]?.track?.sid, 'TR_b');
+  assert.deepEqual(ours.syncState?.trackSidsDisabled, ['TR_c']);
+  assert.equal(ours.syncState?.datachannelReceiveStates?.[0]?.lastSeq, 7);
+  const sim = new LK.SignalRequest({ message: { case: 'simulate', value: new LK.SimulateScenario({ scenario: { case: 'speakerUpdate', value: 3 } }) } });
+  const decoded = decodeSignalRequest(sim.toBinary().slice().buffer, true);
+  assert.equal(decoded.simulate?.scenario, 'speakerUpdate');
+  assert.equal(decoded.simulate?.speakerUpdate, 3);
+});
+
+test('v1 WrappedJoinRequest / JoinRequest from @livekit/protocol decode; MediaSectionsRequirement encodes', () => {
+  const join = new LK.JoinRequest({
+    clientInfo: new LK.ClientInfo({ sdk: LK.ClientInfo_SDK.JS, version: '2.23.0', protocol: 17, clientProtocol: 2 }),
+    connectionSettings: new LK.ConnectionSettings({ autoSubscribe: true, adaptiveStream: true }),
+    publisherOffer: new LK.SessionDescription({ type: 'offer', sdp: 'v=0', id: 1 }),
+    reconnect: true, reconnectReason: LK.ReconnectReason.RR_SIGNAL_DISCONNECTED, participantSid: 'PA_x',
+  });
+  const wrapped = new LK.WrappedJoinRequest({ compression: LK.WrappedJoinRequest_Compression.NONE, joinRequest: join.toBinary() });
+  const w = livekit.WrappedJoinRequest.decode(wrapped.toBinary());
+  const j = livekit.JoinRequest.decode(w.joinRequest);
+  assert.equal(j.clientInfo?.protocol, 17);
+  assert.equal(j.connectionSettings?.adaptiveStream, true);
+  assert.equal(j.publisherOffer?.id, 1);
+  assert.equal(j.reconnect, true);
+  assert.equal(j.reconnectReason, livekit.ReconnectReason.RR_SIGNAL_DISCONNECTED);
+  assert.equal(j.participantSid, 'PA_x');
+  const res = LK.SignalResponse.fromBinary(livekit.SignalResponse.encode({ mediaSectionsRequirement: { numAudios: 1, numVideos: 2 } }).finish());
+  assert.equal(res.message.case, 'mediaSectionsRequirement');
+  assert.equal((res.message.value as InstanceType<typeof LK.MediaSectionsRequirement>).numVideos, 2);
 });
 
 test('DataPacket: every payload kind survives Strand decoding, stamping and re-encoding', () => {

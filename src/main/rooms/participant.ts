@@ -8,6 +8,24 @@ export interface SignalSink {
   close(code: number, reason: string): void;
 }
 
+/**
+ * A participant's sink while its signal connection is away (it may resume): nothing is sent,
+ * but who left the room meanwhile is kept, so that the resume can tell the client.
+ */
+export class AwaySink implements SignalSink {
+  readonly departed = new Map<string, livekit.IParticipantInfo>();
+
+  send(msg: livekit.ISignalResponse): void {
+    for (const info of msg.update?.participants ?? []) {
+      if (info.state === livekit.ParticipantInfo.State.DISCONNECTED && info.sid) this.departed.set(info.sid, info);
+    }
+  }
+
+  close(): void {
+    // no socket to close
+  }
+}
+
 export interface PendingTrackInfo {
   cid: string;
   info: livekit.ITrackInfo;
@@ -34,6 +52,8 @@ export class Participant {
    */
   readonly trackSettings = new Map<string, { maxLayer: number; priority: number }>();
   closed = false;
+  /** SimulateScenario disconnect_signal_on_resume*: the next resume's signal is closed again. */
+  simulateOnResume: 'disconnectSignalOnResume' | 'disconnectSignalOnResumeNoMessages' | null = null;
 
   constructor(
     readonly sid: string,
@@ -45,7 +65,14 @@ export class Participant {
     readonly autoSubscribe: boolean,
     readonly clientProtocol: number,
     public sink: SignalSink,
+    /** v1 signalling: one PeerConnection, offered by the client. */
+    readonly singlePeerConnection = false,
   ) {}
+
+  /** The signal connection is gone and the participant may still resume. */
+  get away(): boolean {
+    return this.sink instanceof AwaySink;
+  }
 
   get hidden(): boolean {
     return this.permissions.hidden;

@@ -21,7 +21,18 @@ export class JoinError extends Error {
 export interface JoinParams {
   autoSubscribe: boolean;
   clientProtocol: number;
+  /** v1 signalling (/rtc/v1): one PeerConnection, offered by the client. */
+  singlePeerConnection: boolean;
 }
+
+/** A resume that cannot be honoured: the client must join again (leave RECONNECT). */
+export class ResumeError extends Error {}
+
+/**
+ * How long a participant whose signal connection dropped stays in the room, waiting for it to
+ * resume, ms. LiveKit keeps it while its PeerConnection lives, about 20 s for a vanished client.
+ */
+export const RESUME_GRACE_MS = 20_000;
 
 /** CreateRoom's settings; zero means "the configured default", as in LiveKit. */
 export interface CreateRoomOptions {
@@ -36,6 +47,8 @@ export class RoomManager {
   private readonly roomsBySid = new Map<string, Room>();
   private readonly roomOfParticipant = new Map<string, Room>();
   private readonly closeTimers = new Map<Room, NodeJS.Timeout>();
+  /** Participants whose signal is away, and when their grace period ends. */
+  private readonly graceTimers = new Map<Participant, NodeJS.Timeout>();
   /** RemoveParticipant's revoke_token_ts: tokens issued (nbf) before it may not rejoin. */
   private readonly revokedBefore = new Map<string, number>();
 
@@ -104,7 +117,7 @@ export class RoomManager {
     this.cancelClose(room);
     const p = new Participant(
       newId('PA_'), claims.identity, claims.name, claims.metadata, claims.attributes,
-      permissionsFromGrant(claims.video), params.autoSubscribe, params.clientProtocol, sink,
+      permissionsFromGrant(claims.video), params.autoSubscribe, params.clientProtocol, sink, params.singlePeerConnection,
     );
     p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
     this.roomOfParticipant.set(p.sid, room);
@@ -119,11 +132,60 @@ export class RoomManager {
     return { room, participant: p };
   }
 
-  async leave(room: Room, p: Participant, reason: livekit.DisconnectReason, notify: boolean): Promise<void> {
-    await room.leave(p, reason, notify);
+  async leave(room: Room, p: Participant, reason: livekit.DisconnectReason, notify: boolean,
+    action?: livekit.LeaveRequest.Action): Promise<void> {
+    this.cancelGrace(p);
+    await room.leave(p, reason, notify, action);
     this.roomOfParticipant.delete(p.sid);
     this.log.info({ room: room.name, participant: p.sid, reason: livekit.DisconnectReason[reason] }, 'participant left');
     this.scheduleCloseIfEmpty(room);
+  }
+
+  /**
+   * `sink` (a signal connection) closed without a leave. A participant whose connection never
+   * came up leaves at once (LiveKit: SIGNAL_CLOSE); any other may resume within RESUME_GRACE_MS.
+   */
+  async signalLost(room: Room, p: Participant, sink: SignalSink): Promise<void> {
+    if (p.closed || p.sink !== sink) return; // replaced by a resume or a newer session
+    if (!p.wasActive) {
+      await this.leave(room, p, livekit.DisconnectReason.SIGNAL_CLOSE, false);
+      return;
+    }
+    this.log.info({ room: room.name, participant: p.sid }, 'signal lost, waiting for a resume');
+    this.cancelGrace(p);
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(p);
+      void this.leave(room, p, livekit.DisconnectReason.CONNECTION_TIMEOUT, false);
+    }, RESUME_GRACE_MS);
+    timer.unref();
+    this.graceTimers.set(p, timer);
+    await room.signalLost(p);
+  }
+
+  /**
+   * A resume of the session in the token's room and identity, on a new signal connection.
+   * Throws ResumeError when there is nothing to resume (unknown or closed participant, another
+   * sid, connections gone); the participant is then removed and the client joins again.
+   */
+  async resume(claims: ClaimGrants, participantSid: string, sink: SignalSink): Promise<{ room: Room; participant: Participant }> {
+    const room = this.rooms.get(claims.video.room ?? '');
+    const p = room?.participantByIdentity(claims.identity);
+    if (!room || !p || p.closed || (participantSid !== '' && p.sid !== participantSid)) {
+      throw new ResumeError(`no session ${participantSid || claims.identity} to resume`);
+    }
+    this.cancelGrace(p);
+    if (!(await room.resume(p, sink))) {
+      await this.leave(room, p, livekit.DisconnectReason.STATE_MISMATCH, false);
+      throw new ResumeError(`session ${p.sid} lost its connections`);
+    }
+    this.log.info({ room: room.name, participant: p.sid }, 'participant resumed');
+    return { room, participant: p };
+  }
+
+  private cancelGrace(p: Participant): void {
+    const t = this.graceTimers.get(p);
+    if (t) clearTimeout(t);
+    this.graceTimers.delete(p);
   }
 
   /** RemoveParticipant: the participant gets a leave with PARTICIPANT_REMOVED. */
@@ -193,6 +255,8 @@ export class RoomManager {
   async closeAll(reason: livekit.DisconnectReason): Promise<void> {
     for (const t of this.closeTimers.values()) clearTimeout(t);
     this.closeTimers.clear();
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
     await Promise.allSettled([...this.rooms.values()].map(async (room) => {
       if (!room.createdByApi) return this.closeRoom(room, reason, livekit.RoomEndReason.ROOM_END_SERVER_SHUTDOWN);
       await room.close(reason);

@@ -10,7 +10,7 @@ import type { StoredRoom } from '../store/store.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
-import { Participant, maySource, mergedAttributes } from './participant.js';
+import { AwaySink, Participant, maySource, mergedAttributes, type SignalSink } from './participant.js';
 import type { RoomObservers } from './room-observer.js';
 
 export const PROTOCOL_VERSION = 17;
@@ -142,6 +142,7 @@ export class Room {
       participant: {
         roomId: this.sid, sid: p.sid, identity: p.identity,
         canPublishData: p.permissions.canPublishData, canSubscribe: p.permissions.canSubscribe,
+        singlePeerConnection: p.singlePeerConnection,
       },
     });
     if (p.closed || this.closed) {
@@ -161,14 +162,15 @@ export class Room {
         otherParticipants: others,
         serverVersion: this.ctx.serverInfo.version ?? '',
         iceServers: this.ctx.iceServers,
-        subscriberPrimary: p.permissions.canSubscribe,
+        // v1: always false, as LiveKit sends it (the client offers on its one connection).
+        subscriberPrimary: !p.singlePeerConnection && p.permissions.canSubscribe,
         pingTimeout: PING_TIMEOUT_S,
         pingInterval: PING_INTERVAL_S,
         serverInfo: this.ctx.serverInfo,
         fastPublish: p.permissions.canPublish,
       },
     });
-    p.send({ offer: { type: 'offer', sdp: subscriberOffer } });
+    if (subscriberOffer) p.send({ offer: { type: 'offer', sdp: subscriberOffer } });
     this.broadcastParticipant(p);
     if (p.autoSubscribe) {
       for (const other of this.participants.values()) {
@@ -178,12 +180,16 @@ export class Room {
     }
   }
 
-  /** Removes a participant; `notify` sends it a LeaveRequest with `reason` before closing. */
-  async leave(p: Participant, reason: livekit.DisconnectReason, notify: boolean): Promise<void> {
+  /**
+   * Removes a participant; `notify` sends it a LeaveRequest with `reason` and `action`
+   * (RECONNECT: the client joins again at once) before closing.
+   */
+  async leave(p: Participant, reason: livekit.DisconnectReason, notify: boolean,
+    action: livekit.LeaveRequest.Action = livekit.LeaveRequest.Action.DISCONNECT): Promise<void> {
     if (p.closed) return;
     p.closed = true;
     if (notify) {
-      p.sink.send({ leave: { reason, action: livekit.LeaveRequest.Action.DISCONNECT, canReconnect: false } });
+      p.sink.send({ leave: { reason, action, canReconnect: action !== livekit.LeaveRequest.Action.DISCONNECT } });
       p.sink.close(1000, 'leave');
     }
     if (this.participants.get(p.sid) !== p) return;
@@ -276,11 +282,13 @@ export class Room {
     const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info }) => ({
       cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio',
     }));
-    const { answer, published } = await this.ctx.pool.run(p.slot, {
+    const result = await this.ctx.pool.run(p.slot, {
       op: 'publisherOffer', participantSid: p.sid, sdp: desc.sdp ?? '', pending,
     });
+    const { answer, published } = result;
     if (p.closed) return;
-    p.send({ answer: { type: 'answer', sdp: answer, id: desc.id ?? 0 } });
+    const { midToTrackId } = result;
+    p.send({ answer: { type: 'answer', sdp: answer, id: desc.id ?? 0, midToTrackId } });
     if (published.length === 0) return;
     const newTracks: string[] = [];
     for (const section of published) {
@@ -479,7 +487,11 @@ export class Room {
       case 'candidate':
         p.send({ trickle: { candidateInit: e.candidateInit, target: e.target === 'publisher' ? livekit.SignalTarget.PUBLISHER : livekit.SignalTarget.SUBSCRIBER } });
         break;
+      case 'mediaSections':
+        p.send({ mediaSectionsRequirement: { numAudios: e.audios, numVideos: e.videos } });
+        break;
       case 'pcState':
+        if (e.state === 'failed' && !p.away) this.onConnectionFailed(p, e.target);
         if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
           p.state = livekit.ParticipantInfo.State.ACTIVE;
           p.wasActive = true;
@@ -506,6 +518,89 @@ export class Room {
       case 'error':
         break;
     }
+  }
+
+  /**
+   * One of Strand's connections to a connected client failed. A connection the client offers
+   * on (v0 publisher, v1) is recovered by a resume, whose ICE restart gets a new native
+   * connection: leave RESUME. A failed v0 subscriber connection cannot be restarted from here:
+   * the client is asked to join again (leave RECONNECT).
+   */
+  private onConnectionFailed(p: Participant, target: 'publisher' | 'subscriber'): void {
+    if (target === 'subscriber' && !p.singlePeerConnection) {
+      void this.leave(p, livekit.DisconnectReason.MEDIA_FAILURE, true, livekit.LeaveRequest.Action.RECONNECT);
+      return;
+    }
+    p.send({ leave: { reason: livekit.DisconnectReason.MEDIA_FAILURE, action: livekit.LeaveRequest.Action.RESUME, canReconnect: true } });
+    p.sink.close(1000, 'connection failed, resume');
+  }
+
+  /**
+   * The participant's signal connection is gone: it stays in the room, its tracks flowing and
+   * its subscriptions bound, until it resumes or its grace period ends (RoomManager).
+   */
+  async signalLost(p: Participant): Promise<void> {
+    p.sink = new AwaySink();
+    await this.ctx.pool.run(p.slot, { op: 'signalLost', participantSid: p.sid });
+  }
+
+  /**
+   * A resume (reconnect=1): `sink` is the participant's new signal connection. ReconnectResponse
+   * comes first, then who left meanwhile, everyone's current state and the room; on v0 the
+   * subscriber offer again. Returns false when the participant's connections are gone (the
+   * caller asks for a full reconnect).
+   */
+  async resume(p: Participant, sink: SignalSink): Promise<boolean> {
+    const previous = p.sink;
+    p.sink = sink;
+    // A resume while the old socket is still open (the client restarting a failed connection):
+    // the old one is closed; its session no longer speaks for the participant.
+    if (!(previous instanceof AwaySink)) previous.close(1000, 'resumed on a new connection');
+    const { lastMessageSeq, subscriberOffer, usable } = await this.ctx.pool.run(p.slot, { op: 'resume', participantSid: p.sid });
+    if (!usable || p.closed) return false;
+    p.send({ reconnect: { iceServers: this.ctx.iceServers, serverInfo: this.ctx.serverInfo, lastMessageSeq } });
+    const departed = previous instanceof AwaySink ? [...previous.departed.values()] : [];
+    if (departed.length > 0) p.send({ update: { participants: departed } });
+    const visible = [...this.participants.values()].filter((o) => o === p || !o.hidden).map((o) => o.toInfo());
+    p.send({ update: { participants: visible } });
+    p.send({ roomUpdate: { room: this.toProto() } });
+    if (subscriberOffer) p.send({ offer: { type: 'offer', sdp: subscriberOffer } });
+    return true;
+  }
+
+  /**
+   * SyncState after a resume, as LiveKit's onSyncState: every track the client says it
+   * publishes must exist here (otherwise: false, full reconnect); disabled tracks and the
+   * client's subscription choices are applied.
+   */
+  async syncState(p: Participant, state: livekit.ISyncState): Promise<boolean> {
+    for (const published of state.publishTracks ?? []) {
+      const sid = published.track?.sid ?? '';
+      const known = p.tracks.has(sid) || [...p.pending.values()].some((e) => e.info.sid === sid);
+      if (!known) return false;
+    }
+    const disabled = state.trackSidsDisabled ?? [];
+    if (disabled.length > 0) await this.trackSettings(p, { trackSids: disabled, disabled: true });
+    const sub = state.subscription;
+    if (sub) {
+      const sids = [...(sub.trackSids ?? []), ...(sub.participantTracks ?? []).flatMap((pt) => pt.trackSids ?? [])];
+      for (const sid of sids) {
+        if (sub.subscribe) await this.subscribe(p, sid, true);
+        else await this.unsubscribe(p, sid);
+      }
+    }
+    return true;
+  }
+
+  /** SimulateScenario speaker_update: `p` is shown speaking for `seconds`, as LiveKit does. */
+  simulateSpeaker(p: Participant, seconds: number): void {
+    const send = (active: boolean) => {
+      for (const o of this.participants.values()) o.send({ speakersChanged: { speakers: [{ sid: p.sid, level: active ? 0.9 : 0, active }] } });
+    };
+    send(true);
+    setTimeout(() => {
+      if (!this.closed) send(false);
+    }, Math.max(0, seconds) * 1000).unref();
   }
 
   /** What the store keeps of this room. */

@@ -1,12 +1,14 @@
 // One signal WebSocket: decodes SignalRequests, answers in the client's mode (binary protobuf
 // or JSON text), and turns each request into a room operation. Requests are handled in order.
+// A session either joins (start) or resumes an earlier session of the same participant
+// (resume); when its socket drops without a leave, the participant may resume elsewhere.
 import { decodeSignalRequest, encodeSignalResponse, livekit } from '../../proto/index.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
 import { limitViolation } from '../rooms/limits.js';
 import { mergedAttributes, type Participant, type SignalSink } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
-import { JoinError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
+import { JoinError, ResumeError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
 
 /** What the session needs of the uWebSockets.js socket. */
 export interface SignalSocket {
@@ -42,18 +44,52 @@ export class SignalSession implements SignalSink {
     this.chain = new Promise((resolve) => { this.joined = resolve; });
   }
 
-  /** Joins the room named in the token; JoinResponse goes out as the first frame. */
-  start(claims: ClaimGrants, params: JoinParams): void {
+  /**
+   * Joins the room named in the token; JoinResponse goes out as the first frame. `offer` is
+   * the publisher offer a v1 client sends with its join: it is answered right after.
+   */
+  start(claims: ClaimGrants, params: JoinParams, offer?: livekit.ISessionDescription): void {
     this.rooms.join(claims, params, this).then(({ room, participant }) => {
       this.room = room;
       this.participant = participant;
-      if (!this.open) void this.rooms.leave(room, participant, livekit.DisconnectReason.CLIENT_INITIATED, false);
+      if (!this.open) void this.rooms.signalLost(room, participant, this);
       this.joined();
+      if (offer?.sdp) this.enqueue(new livekit.SignalRequest({ offer }));
     }, (err: unknown) => {
       const status = err instanceof JoinError ? err.status : 500;
       this.log.warn({ err: (err as Error).message, status }, 'join failed');
       this.send({ leave: { reason: livekit.DisconnectReason.JOIN_FAILURE, action: livekit.LeaveRequest.Action.DISCONNECT } });
       this.close(1011, 'join failed');
+      this.joined();
+    });
+  }
+
+  /**
+   * Resumes the participant's session (reconnect=1): ReconnectResponse is the first frame.
+   * Nothing to resume gets leave RECONNECT, and the client joins again.
+   */
+  resume(claims: ClaimGrants, participantSid: string): void {
+    const waiting = this.rooms.rooms.get(claims.video.room ?? '')?.participantByIdentity(claims.identity);
+    if (waiting?.simulateOnResume === 'disconnectSignalOnResumeNoMessages') {
+      waiting.simulateOnResume = null;
+      this.close(1000, 'simulated signal loss on resume');
+      this.joined();
+      return;
+    }
+    this.rooms.resume(claims, participantSid, this).then(({ room, participant }) => {
+      this.room = room;
+      this.participant = participant;
+      if (!this.open) void this.rooms.signalLost(room, participant, this);
+      this.joined();
+      if (participant.simulateOnResume !== null) {
+        participant.simulateOnResume = null;
+        this.close(1000, 'simulated signal loss on resume');
+      }
+    }, (err: unknown) => {
+      const known = err instanceof ResumeError;
+      this.log.info({ err: (err as Error).message }, known ? 'resume refused, full reconnect' : 'resume failed');
+      this.send({ leave: { reason: livekit.DisconnectReason.STATE_MISMATCH, action: livekit.LeaveRequest.Action.RECONNECT, canReconnect: true } });
+      this.close(1000, 'cannot resume');
       this.joined();
     });
   }
@@ -100,16 +136,21 @@ export class SignalSession implements SignalSink {
       this.send({ pongResp: { lastPingTimestamp: req.pingReq?.timestamp ?? 0, timestamp: Date.now() } });
       return;
     }
+    this.enqueue(req);
+  }
+
+  private enqueue(req: livekit.SignalRequest): void {
     this.chain = this.chain.then(() => this.handle(req)).catch((err: unknown) => {
       this.log.warn({ err: (err as Error).message, request: req.message }, 'signal request failed');
       this.send({ requestResponse: { reason: livekit.RequestResponse.Reason.INVALID_REQUEST, message: String((err as Error).message ?? err) } });
     });
   }
 
+  /** The socket closed: without a leave first, the participant may still resume. */
   onClose(): void {
     this.open = false;
     const { room, participant } = this;
-    if (room && participant) void this.rooms.leave(room, participant, livekit.DisconnectReason.CLIENT_INITIATED, false);
+    if (room && participant) void this.rooms.signalLost(room, participant, this);
   }
 
   private async handle(req: livekit.SignalRequest): Promise<void> {
@@ -172,16 +213,59 @@ export class SignalSession implements SignalSink {
       case 'trackSetting':
         await room.trackSettings(p, req.trackSetting!);
         break;
+      case 'syncState':
+        if (!(await room.syncState(p, req.syncState!))) {
+          this.log.info({ participant: p.sid }, 'sync state does not match, full reconnect');
+          await this.rooms.leave(room, p, livekit.DisconnectReason.STATE_MISMATCH, true, livekit.LeaveRequest.Action.RECONNECT);
+        }
+        break;
+      case 'simulate':
+        await this.simulate(room, p, req.simulate!);
+        break;
       case 'updateVideoTrack':
       case 'updateAudioTrack':
       case 'subscriptionPermission':
-      case 'syncState':
-      case 'simulate':
       case 'updateLayers':
         // Accepted; acted on by later work (simulcast, permissions, resume).
         break;
       default:
         this.log.debug({ request: req.message }, 'unsupported signal request');
+    }
+  }
+
+  /** SimulateScenario, as LiveKit's server answers it, so the SDKs' fault injection works. */
+  private async simulate(room: Room, p: Participant, s: livekit.ISimulateScenario): Promise<void> {
+    const m = livekit.SimulateScenario.fromObject(s);
+    this.log.info({ participant: p.sid, scenario: m.scenario }, 'simulating');
+    switch (m.scenario) {
+      case 'speakerUpdate':
+        room.simulateSpeaker(p, m.speakerUpdate ?? 0);
+        break;
+      case 'nodeFailure':
+      case 'migration':
+        // The session is dropped without a leave: the client's resume finds nothing and it
+        // joins again.
+        await this.rooms.leave(room, p, m.scenario === 'migration' ? livekit.DisconnectReason.MIGRATION : livekit.DisconnectReason.SIGNAL_CLOSE, false);
+        this.close(1000, 'simulated node failure');
+        break;
+      case 'serverLeave':
+        await this.rooms.leave(room, p, livekit.DisconnectReason.SERVER_SHUTDOWN, true);
+        break;
+      case 'switchCandidateProtocol':
+        // Strand has only UDP; what LiveKit does next, restarting ICE, is what a resume does.
+        p.send({ leave: { reason: livekit.DisconnectReason.UNKNOWN_REASON, action: livekit.LeaveRequest.Action.RESUME, canReconnect: true } });
+        this.close(1000, 'simulated ICE restart');
+        break;
+      case 'disconnectSignalOnResume':
+      case 'disconnectSignalOnResumeNoMessages':
+        p.simulateOnResume = m.scenario;
+        break;
+      case 'leaveRequestFullReconnect':
+        await this.rooms.leave(room, p, livekit.DisconnectReason.UNKNOWN_REASON, true, livekit.LeaveRequest.Action.RECONNECT);
+        break;
+      default:
+        // subscriber_bandwidth: Strand has no simulated bandwidth limit.
+        this.log.debug({ scenario: m.scenario }, 'scenario not simulated');
     }
   }
 }

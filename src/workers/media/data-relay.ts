@@ -1,5 +1,7 @@
 // Relays LiveKit DataPackets between participants of a room: the sender is stamped by the
-// server (clients cannot spoof it) and `destination_identities` is honoured.
+// server (clients cannot spoof it) and `destination_identities` is honoured. Reliable packets
+// keep the sender's `sequence`: after a resume the client replays what it is not sure arrived,
+// and what did arrive (sequence at or below the highest seen) is dropped here.
 import { livekit } from '../../proto/index.js';
 
 export interface DataRecipient {
@@ -7,14 +9,23 @@ export interface DataRecipient {
   sendData(reliable: boolean, buf: Uint8Array): void;
 }
 
-export type RelayResult = 'relayed' | 'malformed' | 'not-allowed';
+export type RelayResult = 'relayed' | 'malformed' | 'not-allowed' | 'duplicate';
+
+/** The sending participant, as the relay needs it. */
+export interface DataSender {
+  readonly sid: string;
+  readonly identity: string;
+  readonly canPublishData: boolean;
+  /** Highest reliable `sequence` relayed from this sender (ReconnectResponse.last_message_seq). */
+  lastReliableSeq: number;
+}
 
 /**
  * Relays a client's packet to `recipients`; `onRelayed` gets the stamped packet too, for the
  * room's participants on other workers (see deliverRelayed).
  */
 export function relayDataPacket(
-  sender: { sid: string; identity: string; canPublishData: boolean },
+  sender: DataSender,
   label: string,
   raw: Uint8Array,
   recipients: Iterable<DataRecipient>,
@@ -34,6 +45,10 @@ export function relayDataPacket(
     pkt.user.participantSid = sender.sid;
   }
   const reliable = label !== '_lossy' && pkt.kind !== livekit.DataPacket.Kind.LOSSY;
+  if (reliable && pkt.sequence > 0) {
+    if (pkt.sequence <= sender.lastReliableSeq) return 'duplicate';
+    sender.lastReliableSeq = pkt.sequence;
+  }
   const out = livekit.DataPacket.encode(pkt).finish();
   deliver(out, reliable, sender.identity, destinationsOf(pkt), recipients);
   onRelayed?.(reliable, out);

@@ -21,6 +21,7 @@ export interface PacketSource {
 /** RTX parameters of a downtrack (RFC 4588), when the subscriber offer declares them. */
 export interface RtxParams {
   ssrc: number;
+  /** Mutable: on a v1 connection the client's offer decides it (see section-binder.ts). */
   payloadType: number;
 }
 
@@ -68,17 +69,32 @@ export class DownTrack {
   private readonly rtxHeader = new RtpHeader();
   private readonly rtxVp8 = new Vp8Descriptor();
 
+  /**
+   * Where packets go: the subscriber's native transport track. Null until the downtrack's
+   * media section is negotiated (v1: bound to one of the client's receive sections), and
+   * replaced when an ICE restart moves the participant to a new native connection.
+   */
+  private transport: Track | null = null;
+
   constructor(
     readonly trackSid: string,
     readonly ssrc: number,
-    readonly payloadType: number,
+    /** Mutable: on a v1 connection the client's offer decides it (see section-binder.ts). */
+    public payloadType: number,
     readonly isVideo: boolean,
     readonly clockRate: number,
-    private readonly transport: Track,
     private readonly source: PacketSource,
     readonly rtx: RtxParams | null,
   ) {
     this.sequencer = rtx && source.caches ? new Sequencer(512) : null;
+  }
+
+  setTransport(transport: Track | null): void {
+    this.transport = transport;
+  }
+
+  get hasTransport(): boolean {
+    return this.transport !== null;
   }
 
   /**
@@ -89,7 +105,7 @@ export class DownTrack {
   write(pkt: Uint8Array, len: number, seq: number, ts: number, layer: number, keyframe: boolean,
     active: LayerMask, vp8: Vp8Descriptor | null, nowMs: number): void {
     const max = this.maxLayer < this.bandwidthCap ? this.maxLayer : this.bandwidthCap;
-    if (this.closed || max < 0) return;
+    if (this.closed || max < 0 || this.transport === null) return;
     if (layer !== this.currentLayer) {
       if (this.isVideo) {
         if (layer !== desiredLayer(max, active)) return;
@@ -112,6 +128,15 @@ export class DownTrack {
     writeU16(pkt, 2, this.munger.seq);
     writeU32(pkt, 4, this.munger.ts);
     writeU32(pkt, 8, this.ssrc);
+    // The publisher's header extensions use the publisher's ids; on a single v1 connection the
+    // same ids mean something to the subscriber's other sections (a mid extension saying "1"
+    // would route this packet to the client's section 1). An unknown profile makes receivers
+    // skip the whole block; none is negotiated for what Strand sends.
+    if ((pkt[0]! & 0x10) !== 0) {
+      const at = RTP_HEADER_SIZE + (pkt[0]! & 0x0f) * 4;
+      pkt[at] = 0;
+      pkt[at + 1] = 0;
+    }
     if (vp8 !== null) this.vp8.rewrite(pkt, vp8);
     if (this.sequencer !== null) {
       this.sequencer.push(this.munger.seq, seq, layer, this.munger.ts, vp8 !== null ? this.vp8.lastPictureId : -1, vp8 !== null ? this.vp8.lastTl0 : -1);
@@ -209,6 +234,7 @@ export class DownTrack {
     writeSenderReport(this.srBuf, this.ssrc, sr.ntpSec, sr.ntpFrac, this.munger.mapTimestamp(sr.rtpTimestamp), this.packetsSent, this.bytesSent);
     this.lastSrNtpMid = (((sr.ntpSec & 0xffff) << 16) | (sr.ntpFrac >>> 16)) >>> 0;
     this.lastSrSentMs = performance.now();
+    if (this.transport === null) return;
     try {
       this.transport.sendMessageBinary(this.srBuf);
     } catch {
@@ -230,6 +256,7 @@ export class DownTrack {
   }
 
   private send(pkt: Uint8Array, len: number): boolean {
+    if (this.transport === null) return false;
     try {
       if (this.transport.sendMessageBinary(pkt as Buffer)) {
         this.packetsSent++;

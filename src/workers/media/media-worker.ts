@@ -6,36 +6,12 @@ import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, Rel
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
-import { deliverRelayed, relayDataPacket, type DataRecipient } from './data-relay.js';
+import { deliverRelayed, relayDataPacket } from './data-relay.js';
+import { ParticipantPeers } from './participant-peers.js';
 import { RelayHub } from './relay-hub.js';
 import type { Receiver } from './receiver.js';
 import { PublisherPeer } from './publisher-peer.js';
 import { SubscriberPeer } from './subscriber-peer.js';
-
-class ParticipantPeers implements DataRecipient {
-  publisher: PublisherPeer | null = null;
-  subscriber: SubscriberPeer | null = null;
-  /** Last states libdatachannel reported, for connection quality. */
-  publisherState = 'new';
-  subscriberState = 'new';
-
-  constructor(public info: ParticipantDescriptor) {}
-
-  get identity(): string {
-    return this.info.identity;
-  }
-
-  sendData(reliable: boolean, buf: Uint8Array): void {
-    this.subscriber?.sendData(reliable, buf);
-  }
-
-  /** Closes both connections; resolves when libdatachannel has finished closing them. */
-  close(): Promise<void> {
-    this.publisher?.close();
-    this.subscriber?.close();
-    return Promise.all([this.publisher?.whenClosed, this.subscriber?.whenClosed]).then(() => undefined);
-  }
-}
 
 /**
  * Test hook: STRAND_TEST_DOWNTRACK_LOSS="<identity substring>:<rate>" drops that fraction of
@@ -113,7 +89,7 @@ export class MediaWorker {
       case 'remoteCandidate': {
         const p = this.participants.get(cmd.participantSid);
         if (!p) return null;
-        if (cmd.target === 'subscriber') p.subscriber?.addRemoteCandidate(cmd.candidate);
+        if (cmd.target === 'subscriber' && !p.single) p.subscriber?.addRemoteCandidate(cmd.candidate);
         else {
           p.publisher ??= this.createPublisher(p);
           p.publisher.addRemoteCandidate(cmd.candidate);
@@ -122,7 +98,7 @@ export class MediaWorker {
       }
       case 'subscribe': return this.subscribe(cmd.participantSid, cmd.trackSid, cmd.relay);
       case 'unsubscribe':
-        this.participants.get(cmd.participantSid)?.subscriber?.unsubscribe(cmd.trackSid);
+        this.participants.get(cmd.participantSid)?.unsubscribe(cmd.trackSid);
         return null;
       case 'attachRing':
         this.relayHub().attach(cmd.peer, cmd.out, cmd.peerDoorbell, cmd.inbound);
@@ -138,9 +114,9 @@ export class MediaWorker {
       }
       case 'relayEnd': this.endRelay(cmd.trackSid); return null;
       case 'trackSettings': {
-        const subscriber = this.participants.get(cmd.participantSid)?.subscriber;
-        subscriber?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
-        subscriber?.setPriority(cmd.trackSid, cmd.priority);
+        const downstream = this.participants.get(cmd.participantSid)?.downstream;
+        downstream?.setMaxLayer(cmd.trackSid, cmd.maxLayer);
+        downstream?.setPriority(cmd.trackSid, cmd.priority);
         return null;
       }
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
@@ -151,6 +127,10 @@ export class MediaWorker {
       }
       case 'sendData': return this.sendData(cmd.roomId, cmd.data, cmd.reliable, cmd.identities);
       case 'leave': this.leave(cmd.participantSid); return null;
+      case 'signalLost':
+        this.participants.get(cmd.participantSid)?.hold();
+        return null;
+      case 'resume': return this.participant(cmd.participantSid).resume();
       case 'stats': return this.stats();
       case 'shutdown': await this.shutdown(); return null;
     }
@@ -206,14 +186,14 @@ export class MediaWorker {
   private allocate(): void {
     for (const p of this.participants.values()) for (const r of p.publisher?.receivers ?? []) r.tickRates(ALLOCATION_INTERVAL_MS / 1000);
     this.hub?.tickRates(ALLOCATION_INTERVAL_MS / 1000);
-    for (const p of this.participants.values()) p.subscriber?.allocateBandwidth();
+    for (const p of this.participants.values()) p.downstream.allocateBandwidth();
   }
 
   private updateQuality(): void {
     for (const [roomId, room] of this.rooms) {
       const updates = [...room.participants.values()].map((p) => {
-        const loss = Math.max(p.publisher?.receiveLoss ?? 0, p.subscriber?.sendLoss ?? 0);
-        const delays = p.subscriber?.linkDelays ?? { jitterMs: 0, rttMs: 0 };
+        const loss = Math.max(p.publisher?.receiveLoss ?? 0, p.downstream.sendLoss);
+        const delays = p.downstream.linkDelays;
         const jitterMs = Math.max(delays.jitterMs, p.publisher?.receiveJitterMs ?? 0);
         const connected = !DOWN_STATES.has(p.subscriberState) && !DOWN_STATES.has(p.publisherState);
         return { sid: p.info.sid, ...connectionQuality({ loss, jitterMs, rttMs: delays.rttMs }, connected) };
@@ -239,7 +219,10 @@ export class MediaWorker {
   private async join(info: ParticipantDescriptor): Promise<MediaResults['join']> {
     if (!this.native) throw new Error('media worker not initialised');
     this.leave(info.sid);
-    const p = new ParticipantPeers(info);
+    const p = new ParticipantPeers(info, {
+      onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
+    });
+    p.downstream.testLossRate = testLossRate(info.identity);
     let room = this.rooms.get(info.roomId);
     if (!room) {
       room = new RoomRouter();
@@ -247,17 +230,17 @@ export class MediaWorker {
     }
     room.participants.set(info.sid, p);
     this.participants.set(info.sid, p);
-    p.subscriber = new SubscriberPeer(this.native, info.sid, this.rtcConfig, {
-      onStateChange: (state) => {
-        p.subscriberState = state;
-        this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state });
-      },
+    if (info.singlePeerConnection) {
+      // v1: the client offers; the one connection is set up by its first offer.
+      p.publisher = this.createPublisher(p);
+      return { subscriberOffer: '' };
+    }
+    p.subscriber = new SubscriberPeer(this.native, info.sid, this.rtcConfig, p.downstream, {
+      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state }),
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
       onCandidate: (candidateInit) => this.emit({ ev: 'candidate', participantSid: info.sid, target: 'subscriber', candidateInit }),
-      onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
       onError: (where, err) => this.onError(where, err),
     });
-    p.subscriber.testLossRate = testLossRate(info.identity);
     const subscriberOffer = await p.subscriber.start();
     return { subscriberOffer };
   }
@@ -265,16 +248,15 @@ export class MediaWorker {
   private createPublisher(p: ParticipantPeers): PublisherPeer {
     const room = this.rooms.get(p.info.roomId);
     return new PublisherPeer(this.native!, p.info.sid, this.rtcConfig, {
-      onStateChange: (state) => {
-        p.publisherState = state;
-        this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state });
-      },
+      onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state }),
       onLayerSsrc: (trackSid, layer, ssrc) => this.emit({ ev: 'layerSsrc', participantSid: p.info.sid, trackSid, layer, ssrc }),
       onDataMessage: (label, msg) => {
-        if (room) relayDataPacket(p.info, label, msg, room.participants.values(), (reliable, packet) => this.hub?.broadcastData(p.info.roomId, reliable, packet));
+        if (room) relayDataPacket(p, label, msg, room.participants.values(), (reliable, packet) => this.hub?.broadcastData(p.info.roomId, reliable, packet));
       },
+      onReliableOpen: () => p.onReliableOpen(),
+      onMediaSections: (audios, videos) => this.emit({ ev: 'mediaSections', participantSid: p.info.sid, audios, videos }),
       onError: (where, err) => this.onError(where, err),
-    });
+    }, p.single ? p.downstream : null);
   }
 
   private relayHub(): RelayHub {
@@ -293,10 +275,10 @@ export class MediaWorker {
 
   private subscribe(subscriberSid: string, trackSid: string, relay?: { fromSlot: number; track: RelayedTrack }): MediaResults['subscribe'] {
     const p = this.participant(subscriberSid);
-    if (!p.subscriber) return { ok: false, reason: 'no subscriber connection' };
+    if (!p.subscriber && !p.single) return { ok: false, reason: 'no subscriber connection' };
     const receiver = relay ? this.relayHub().mirror(relay.fromSlot, relay.track) : this.publishedReceiver(trackSid);
     if (!receiver) return { ok: false, reason: 'track not found on this worker' };
-    p.subscriber.subscribe(receiver);
+    p.subscribe(receiver);
     return { ok: true };
   }
 
@@ -304,7 +286,7 @@ export class MediaWorker {
   private endRelay(trackSid: string): void {
     const mirror = this.hub?.mirrorOf(trackSid);
     if (!mirror) return;
-    for (const p of this.participants.values()) p.subscriber?.unsubscribe(trackSid);
+    for (const p of this.participants.values()) p.unsubscribe(trackSid);
     this.hub!.dropMirror(mirror);
   }
 
@@ -322,7 +304,7 @@ export class MediaWorker {
     const p = this.participants.get(publisherSid);
     const room = p && this.rooms.get(p.info.roomId);
     if (!p || !room) return;
-    for (const other of room.participants.values()) other.subscriber?.unsubscribe(trackSid);
+    for (const other of room.participants.values()) other.unsubscribe(trackSid);
     const receiver = p.publisher?.receiver(trackSid);
     if (receiver) this.hub?.forget(receiver);
     p.publisher?.unpublish(trackSid);
@@ -334,7 +316,7 @@ export class MediaWorker {
     const room = this.rooms.get(p.info.roomId);
     if (room && p.publisher) {
       for (const r of [...p.publisher.receivers]) {
-        for (const other of room.participants.values()) other.subscriber?.unsubscribe(r.trackSid);
+        for (const other of room.participants.values()) other.unsubscribe(r.trackSid);
         this.hub?.forget(r);
       }
     }
@@ -374,14 +356,14 @@ export class MediaWorker {
           for (const l of r.loss ?? []) upstreamLost += l.lost;
         }
       }
-      if (p.subscriber) {
-        downTracks += p.subscriber.downTrackCount;
-        const e = p.subscriber.estimate;
+      {
+        downTracks += p.downstream.count;
+        const e = p.downstream.estimate;
         if (e > 0) {
           estimateMin = estimateMin === 0 ? e : Math.min(estimateMin, e);
           estimateMax = Math.max(estimateMax, e);
         }
-        for (const dt of p.subscriber.downTracks) {
+        for (const dt of p.downstream.downTracks) {
           packetsOut += dt.packetsSent;
           packetsDropped += dt.sendErrors;
           nacks += dt.nacksReceived;

@@ -60,6 +60,8 @@ export function randomSsrc(): number {
  */
 export class NativeConnection {
   pc: PeerConnection | null = null;
+  /** The state libdatachannel last reported. */
+  state = 'new';
   readonly candidates: CandidateQueue;
   readonly whenClosed: Promise<void>;
   private resolveClosed!: () => void;
@@ -73,6 +75,7 @@ export class NativeConnection {
     const pc = new native.PeerConnection(name, config);
     this.pc = pc;
     pc.onStateChange(guard(`${this.where}.onStateChange`, (state: string) => {
+      this.state = state;
       if (state === 'closed') this.resolveClosed();
       onState(state);
     }));

@@ -1,8 +1,18 @@
-// The PeerConnection a participant publishes on. Owns the native transport track, answers
-// every offer with Strand's own SDP and demultiplexes incoming RTP by SSRC, learning new
-// SSRCs from the mid / rid / repaired-rid header extensions of their first packets.
+// The PeerConnection the client offers on: on v0 the one a participant publishes on, on v1 its
+// only one. Owns the native transport track, answers every offer with Strand's own SDP and
+// demultiplexes incoming RTP by SSRC, learning new SSRCs from the mid / rid / repaired-rid
+// header extensions of their first packets. On v1 it also carries the participant's
+// downstream: subscribed tracks go out on the client's spare receive sections.
+//
+// ICE restart: libdatachannel cannot restart ICE on a connection, so an offer with new ICE
+// credentials gets a new native connection behind the same peer. Receivers, downtracks and
+// the client's data channels (recreated as negotiated channels with the same ids) move to it.
 import { EXT_AUDIO_LEVEL, EXT_MID, EXT_REPAIRED_RID, EXT_RID } from '../sdp/codecs.js';
-import { TRANSPORT_MID, parseOffer, publisherTransportView, writePublisherAnswer, type OfferedSection, type ParsedOffer } from '../sdp/publisher-sdp.js';
+import {
+  TRANSPORT_MID, offerIceUfrag, offeredCodec, parseOffer, publisherTransportView, writePublisherAnswer,
+  type BoundTrack, type OfferedSection, type ParsedOffer,
+} from '../sdp/publisher-sdp.js';
+import { SectionBinder, type MediaKind } from '../sdp/section-binder.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { ExtensionValue, RtpHeader, extensionString, findExtension, isRtcp, parseRtpHeader } from '../../rtp/packet.js';
@@ -13,6 +23,7 @@ import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, 
 import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
+import type { Downstream } from './downstream.js';
 import { BYTES_IN, NACKS_OUT, PACKETS_IN, mediaCounters } from '../media-counters.js';
 
 /** Where packets of one SSRC go. `receiver === null` means: known, and dropped. */
@@ -47,14 +58,42 @@ function upstreamTestLossRate(): number {
 export interface PublisherPeerEvents {
   onStateChange(state: string): void;
   onDataMessage(label: string, msg: Buffer): void;
+  /** The client's reliable data channel is open (again, after an ICE restart). */
+  onReliableOpen(): void;
   /** A track's layer SSRC became known (for TrackInfo). */
   onLayerSsrc(trackSid: string, layer: number, ssrc: number): void;
+  /** v1: the client should offer again, adding this many receive sections (MediaSectionsRequirement). */
+  onMediaSections(audios: number, videos: number): void;
   onError(where: string, err: unknown): void;
 }
 
+/** The reliability LiveKit clients give their channels, for recreating them after an ICE restart. */
+function channelInit(label: string, id: number): { negotiated: true; id: number; unordered?: boolean; maxRetransmits?: number } {
+  return label === '_reliable' ? { negotiated: true, id } : { negotiated: true, id, unordered: true, maxRetransmits: 0 };
+}
+
+export interface OfferResult {
+  answer: string;
+  published: PublishedSection[];
+  /** v1: mid → track sid of every section Strand sends a subscribed track on. */
+  midToTrackId: Record<string, string>;
+}
+
 export class PublisherPeer implements RtcpSink {
-  private readonly conn: NativeConnection;
+  private conn: NativeConnection;
+  /** Connections replaced by ICE restarts, until they have closed. */
+  private readonly replaced: NativeConnection[] = [];
   private connecting: Promise<void> | null = null;
+  /** The client's ICE ufrag the current native connection was set up with. */
+  private iceUfrag = '';
+  /** ICE restarts answered with a new native connection. */
+  restarts = 0;
+  private readonly binder = new SectionBinder();
+  private offersSeen = 0;
+  private answering = false;
+  private recheckSections = false;
+  private sectionsQueued = false;
+  private readonly cname = `strand-${randomSsrc().toString(36)}`;
   private track: Track | null = null;
   private readonly channels: DataChannel[] = [];
   private readonly session = newSdpSession();
@@ -93,8 +132,15 @@ export class PublisherPeer implements RtcpSink {
     private readonly sid: string,
     private readonly config: RtcConfig,
     private readonly events: PublisherPeerEvents,
+    /** v1: the participant's downstream, sent on this connection. */
+    private readonly downstream: Downstream | null = null,
   ) {
     this.conn = new NativeConnection('publisher', events.onError);
+  }
+
+  /** The current connection as libdatachannel last reported it. */
+  get state(): string {
+    return this.conn.state;
   }
 
   get receivers(): Iterable<Receiver> {
@@ -107,31 +153,55 @@ export class PublisherPeer implements RtcpSink {
 
   /**
    * Answers a client offer. The first offer sets up the native connection through the
-   * transport view; later offers only change Strand's own state. Sections are matched to
-   * announced tracks by msid track id = cid, then by kind.
+   * transport view, an offer with new ICE credentials replaces it (restart); other offers only
+   * change Strand's own state. Sections are matched to announced tracks by msid track id =
+   * cid, then by kind; on v1, subscribed tracks are bound to the client's receive sections.
    */
-  async handleOffer(sdp: string, pending: PendingTrack[]): Promise<{ answer: string; published: PublishedSection[] }> {
+  async handleOffer(sdp: string, pending: PendingTrack[]): Promise<OfferResult> {
     if (this.closed) throw new SdpError('publisher connection is closed');
     const offer = parseOffer(sdp);
-    this.connecting ??= this.connect(offer);
-    await this.connecting;
-    this.applyExtensionIds(offer);
-    const published = this.matchSections(offer, pending);
-    this.session.version++;
-    const answer = writePublisherAnswer(offer, this.transport!, this.session);
-    return { answer, published };
+    const ufrag = offerIceUfrag(offer);
+    this.answering = true;
+    try {
+      if (this.connecting === null) {
+        this.iceUfrag = ufrag;
+        this.connecting = this.openConnection(offer, []);
+      } else if (ufrag !== this.iceUfrag) {
+        await this.connecting;
+        this.iceUfrag = ufrag;
+        this.connecting = this.restart(offer);
+      }
+      await this.connecting;
+      if (this.closed) throw new SdpError('publisher connection is closed');
+      this.applyExtensionIds(offer);
+      const published = this.matchSections(offer, pending);
+      const { bound, midToTrackId, missing } = this.bindSubscriptions(offer);
+      this.offersSeen++;
+      this.session.version++;
+      const answer = writePublisherAnswer(offer, this.transport!, this.session, bound);
+      if (missing.audio > 0 || missing.video > 0 || this.recheckSections) this.queueSectionsRequest();
+      return { answer, published, midToTrackId };
+    } finally {
+      this.answering = false;
+      this.recheckSections = false;
+    }
   }
 
-  private async connect(offer: ParsedOffer): Promise<void> {
+  /** A native connection for `offer`, with the client's data channels recreated as negotiated ones. */
+  private async openConnection(offer: ParsedOffer, channels: Array<{ label: string; id: number }>): Promise<void> {
+    const conn = new NativeConnection('publisher', this.events.onError);
+    this.conn = conn;
     const view = publisherTransportView(offer);
-    const pc = this.conn.open(this.native, `pub-${this.sid}`, this.config, (state) => {
+    const pc = conn.open(this.native, `pub-${this.sid}-${this.restarts}`, this.config, (state) => {
+      if (conn !== this.conn) return; // a replaced connection closing
       this.events.onStateChange(state);
       if (state === 'connected') this.startRemb();
     });
     pc.onTrack(guard('publisher.onTrack', (track: Track) => this.attachTrack(track)));
     pc.onDataChannel(guard('publisher.onDataChannel', (dc: DataChannel) => this.attachDataChannel(dc)));
     pc.setRemoteDescription(view, 'offer');
-    this.conn.candidates.flush();
+    for (const c of channels) this.attachDataChannel(pc.createDataChannel(c.label, channelInit(c.label, c.id)));
+    conn.candidates.flush();
     pc.setLocalDescription('answer');
     await gatheringComplete(pc);
     const local = pc.localDescription();
@@ -139,16 +209,110 @@ export class PublisherPeer implements RtcpSink {
     this.transport = readTransportParams(parseSdp(local.sdp));
   }
 
+  /**
+   * ICE restart: the old connection closes and a new one answers the offer with new ICE and
+   * DTLS parameters. Chromium keeps its RTCPeerConnection, its SCTP streams and its senders;
+   * SSRCs, sequence numbers and timestamps continue on both sides.
+   */
+  private async restart(offer: ParsedOffer): Promise<void> {
+    const old = this.conn;
+    const channels: Array<{ label: string; id: number }> = [];
+    for (const dc of this.channels) {
+      try {
+        channels.push({ label: dc.getLabel(), id: dc.getId() });
+      } catch (err) {
+        this.events.onError('publisher.restart.channel', err);
+      }
+    }
+    const parts = [...this.channels, this.track];
+    this.channels.length = 0;
+    this.track = null;
+    this.downstream?.setTransport(null);
+    this.replaced.push(old);
+    void old.whenClosed.then(() => this.replaced.splice(this.replaced.indexOf(old), 1));
+    old.close(parts);
+    this.restarts++;
+    await this.openConnection(offer, channels);
+    this.downstream?.requestKeyframes();
+  }
+
+  /**
+   * v1: binds subscribed tracks to the offer's receive sections, with the offer's payload
+   * types. Tracks that found no section are counted in `missing` (the client is asked for more).
+   */
+  private bindSubscriptions(offer: ParsedOffer): { bound: Map<string, BoundTrack>; midToTrackId: Record<string, string>; missing: Record<MediaKind, number> } {
+    const bound = new Map<string, BoundTrack>();
+    const midToTrackId: Record<string, string> = {};
+    const ds = this.downstream;
+    if (ds === null) return { bound, midToTrackId, missing: { audio: 0, video: 0 } };
+    const receive = offer.sections
+      .filter((s) => s.receiving && !s.sending && !s.rejected && (s.kind === 'audio' || s.kind === 'video'))
+      .map((s) => ({ mid: s.mid, kind: s.kind as MediaKind }));
+    const { bindings, missing } = this.binder.bind(receive, this.wantedTracks());
+    for (const [mid, trackSid] of bindings) {
+      const sub = ds.get(trackSid);
+      const section = offer.sections.find((s) => s.mid === mid);
+      if (!sub || !section) continue;
+      const codec = offeredCodec(offer.sdp.media[section.index]!, sub.receiver.mimeType.split('/')[1]!);
+      if (!codec) continue;
+      const dt = sub.downTrack;
+      dt.payloadType = codec.payloadType;
+      if (dt.rtx && codec.rtxPayloadType !== undefined) dt.rtx.payloadType = codec.rtxPayloadType;
+      bound.set(mid, {
+        codec, ssrc: dt.ssrc, rtxSsrc: dt.rtx && codec.rtxPayloadType !== undefined ? dt.rtx.ssrc : undefined, cname: this.cname,
+        streamId: `${sub.receiver.publisherSid}|${trackSid}`, trackId: trackSid,
+      });
+      midToTrackId[mid] = trackSid;
+      if (!sub.bound) ds.bind(sub);
+    }
+    return { bound, midToTrackId, missing };
+  }
+
+  private wantedTracks(): Array<{ trackSid: string; kind: MediaKind }> {
+    return [...this.downstream?.all ?? []].map((sub) => ({ trackSid: sub.receiver.trackSid, kind: sub.receiver.kind }));
+  }
+
+  /**
+   * v1: subscriptions changed. The next answer must carry them, and only an offer gets an
+   * answer: ask the client for one (with more receive sections if needed). Before the first
+   * offer there is nothing to ask; it is on its way with the join.
+   */
+  subscriptionsChanged(): void {
+    if (this.downstream === null || this.offersSeen === 0) return;
+    if (this.answering) {
+      this.recheckSections = true;
+      return;
+    }
+    this.queueSectionsRequest();
+  }
+
+  /** One request per turn of the event loop, however many subscriptions changed in it. */
+  private queueSectionsRequest(): void {
+    if (this.sectionsQueued) return;
+    this.sectionsQueued = true;
+    setImmediate(() => {
+      this.sectionsQueued = false;
+      if (this.closed || this.answering) return;
+      const need = this.binder.shortfall(this.wantedTracks());
+      this.events.onMediaSections(need.audio, need.video);
+    });
+  }
+
   private attachTrack(track: Track): void {
     if (track.mid() !== TRANSPORT_MID) return;
     // Kept referenced: a collected Track closes and media stops silently.
     this.track = holdUntilClosed(track, 'publisher.track.onClosed');
     track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
+    this.downstream?.setTransport(track);
   }
 
   private attachDataChannel(dc: DataChannel): void {
     this.channels.push(dc);
     const label = dc.getLabel();
+    if (label === '_reliable') {
+      if (dc.isOpen()) this.events.onReliableOpen();
+      else dc.onOpen(guard('publisher.dc.onOpen', () => this.events.onReliableOpen()));
+    }
     dc.onMessage(guard('publisher.dc.onMessage', (msg: string | Buffer | ArrayBuffer) => {
       if (typeof msg === 'string') return; // LiveKit data packets are binary protobuf
       this.events.onDataMessage(label, Buffer.isBuffer(msg) ? msg : Buffer.from(msg));
@@ -224,6 +388,29 @@ export class PublisherPeer implements RtcpSink {
 
   addRemoteCandidate(candidate: string): void {
     this.conn.candidates.add(candidate, TRANSPORT_MID);
+  }
+
+  /** v1: a data packet to the client, on its own channel of that kind. Returns false if none is open. */
+  sendData(reliable: boolean, buf: Uint8Array): boolean {
+    const label = reliable ? '_reliable' : '_lossy';
+    const dc = this.channels.find((c) => c.getLabel() === label);
+    try {
+      if (!dc?.isOpen()) return false;
+      dc.sendMessageBinary(buf);
+      return true;
+    } catch (err) {
+      this.events.onError('publisher.sendData', err);
+      return false;
+    }
+  }
+
+  /** The client's reliable channel is open (held data can go out). */
+  get reliableOpen(): boolean {
+    try {
+      return this.channels.some((c) => c.getLabel() === '_reliable' && c.isOpen());
+    } catch {
+      return false;
+    }
   }
 
   /** Per packet: the media path. No allocation except the native Buffer we are handed. */
@@ -302,8 +489,12 @@ export class PublisherPeer implements RtcpSink {
     }
   }
 
-  /** Publisher RTCP: sender reports feed receive statistics and the downstream SRs. */
+  /**
+   * RTCP from the client: sender reports feed receive statistics and the downstream SRs; on
+   * v1 the same packets carry its feedback about what it receives.
+   */
   private onRtcp(buf: Buffer, len: number): void {
+    if (this.downstream !== null) this.downstream.onFeedback(buf, len);
     const c = this.cursor;
     c.offset = 0;
     c.length = 0;
@@ -417,9 +608,9 @@ export class PublisherPeer implements RtcpSink {
     return n === 0 ? 0 : sum / n;
   }
 
-  /** Resolves when the native connection has finished closing (at once if there is none). */
+  /** Resolves when every native connection has finished closing (at once if there is none). */
   get whenClosed(): Promise<void> {
-    return this.conn.whenClosed;
+    return Promise.all([this.conn.whenClosed, ...this.replaced.map((c) => c.whenClosed)]).then(() => undefined);
   }
 
   close(): void {
@@ -429,6 +620,7 @@ export class PublisherPeer implements RtcpSink {
     if (this.nackTimer) clearInterval(this.nackTimer);
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
+    this.downstream?.setTransport(null);
     this.conn.close([...this.channels, this.track]);
     this.track = null;
     this.channels.length = 0;

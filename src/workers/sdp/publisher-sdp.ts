@@ -24,6 +24,8 @@ export interface OfferedSection {
   rejected: boolean;
   /** The client sends media on this section. */
   sending: boolean;
+  /** The client can receive on this section (v1: Strand may bind a subscribed track to it). */
+  receiving: boolean;
   /** MediaStreamTrack id from `a=msid` (LiveKit clients use it as the AddTrack cid). */
   trackId?: string;
   codec?: NegotiatedCodec;
@@ -56,31 +58,39 @@ export function parseSdp(text: string): SessionDescription {
   return sdp;
 }
 
-function pickCodec(m: MediaDescription): NegotiatedCodec | undefined {
+/** The offered payload type of codec `name` (e.g. VP8, opus) on a section, with its rtx. */
+export function offeredCodec(m: MediaDescription, name: string): NegotiatedCodec | undefined {
   const kind = m.type === 'audio' ? 'audio' : m.type === 'video' ? 'video' : undefined;
   if (!kind) return undefined;
   const fmtpOf = (pt: number) => m.fmtp?.find((f) => f.payload === pt)?.config;
-  for (const name of PUBLISH_PREFERENCE[kind]) {
-    let candidates = (m.rtp ?? []).filter((r) => r.codec.toLowerCase() === name.toLowerCase());
-    if (name === 'H264') {
-      // Browsers decode constrained baseline with packetization-mode=1 everywhere.
-      const score = (pt: number) => {
-        const f = fmtpOf(pt) ?? '';
-        return (f.includes('packetization-mode=1') ? 2 : 0) + (/profile-level-id=42e0/i.test(f) ? 1 : 0);
-      };
-      candidates = [...candidates].sort((a, b) => score(b.payload) - score(a.payload));
-    }
-    const chosen = candidates[0];
-    if (!chosen) continue;
-    const rtx = (m.rtp ?? []).find((r) => r.codec.toLowerCase() === 'rtx' && fmtpOf(r.payload) === `apt=${chosen.payload}`);
-    return {
-      mimeType: `${kind}/${chosen.codec === 'opus' ? 'opus' : chosen.codec.toUpperCase()}`,
-      payloadType: chosen.payload,
-      clockRate: chosen.rate ?? (kind === 'audio' ? 48000 : 90000),
-      channels: chosen.encoding ? Number(chosen.encoding) : undefined,
-      fmtp: fmtpOf(chosen.payload),
-      rtxPayloadType: kind === 'video' ? rtx?.payload : undefined,
+  let candidates = (m.rtp ?? []).filter((r) => r.codec.toLowerCase() === name.toLowerCase());
+  if (name.toUpperCase() === 'H264') {
+    // Browsers decode constrained baseline with packetization-mode=1 everywhere.
+    const score = (pt: number) => {
+      const f = fmtpOf(pt) ?? '';
+      return (f.includes('packetization-mode=1') ? 2 : 0) + (/profile-level-id=42e0/i.test(f) ? 1 : 0);
     };
+    candidates = [...candidates].sort((a, b) => score(b.payload) - score(a.payload));
+  }
+  const chosen = candidates[0];
+  if (!chosen) return undefined;
+  const rtx = (m.rtp ?? []).find((r) => r.codec.toLowerCase() === 'rtx' && fmtpOf(r.payload) === `apt=${chosen.payload}`);
+  return {
+    mimeType: `${kind}/${chosen.codec.toLowerCase() === 'opus' ? 'opus' : chosen.codec.toUpperCase()}`,
+    payloadType: chosen.payload,
+    clockRate: chosen.rate ?? (kind === 'audio' ? 48000 : 90000),
+    channels: chosen.encoding ? Number(chosen.encoding) : undefined,
+    fmtp: fmtpOf(chosen.payload),
+    rtxPayloadType: kind === 'video' ? rtx?.payload : undefined,
+  };
+}
+
+function pickCodec(m: MediaDescription): NegotiatedCodec | undefined {
+  const kind = m.type === 'audio' ? 'audio' : m.type === 'video' ? 'video' : undefined;
+  if (!kind) return undefined;
+  for (const name of PUBLISH_PREFERENCE[kind]) {
+    const codec = offeredCodec(m, name);
+    if (codec) return codec;
   }
   return undefined;
 }
@@ -112,6 +122,7 @@ export function parseOffer(text: string): ParsedOffer {
       kind: m.type,
       rejected: m.port === 0,
       sending: direction === 'sendonly' || direction === 'sendrecv',
+      receiving: direction === 'recvonly' || direction === 'sendrecv',
       trackId: msidAttr ?? ssrcMsid,
       codec: pickCodec(m),
       extensions,
@@ -157,11 +168,25 @@ export function publisherTransportView(offer: ParsedOffer): string {
   return sdpTransform.write(view);
 }
 
+/** A subscribed track Strand sends on one of the client's receive sections (v1). */
+export interface BoundTrack {
+  codec: NegotiatedCodec;
+  ssrc: number;
+  rtxSsrc?: number;
+  cname: string;
+  /** `PA_xxx|TR_yyy`: LiveKit clients split it to find participant and track. */
+  streamId: string;
+  trackId: string;
+}
+
 /**
- * Strand's answer to a publisher offer: every offered mid, bundled, Strand receiving only,
- * one codec per section (+rtx), simulcast rids flipped to `recv`.
+ * Strand's answer to a client offer: every offered mid, bundled, one codec per section (+rtx).
+ * Sections the client sends on are received (simulcast rids flipped to `recv`); receive
+ * sections with a track in `bound` are sent on (v1), with the offer's payload types; the rest
+ * are inactive.
  */
-export function writePublisherAnswer(offer: ParsedOffer, transport: TransportParams, session: SdpSession): string {
+export function writePublisherAnswer(offer: ParsedOffer, transport: TransportParams, session: SdpSession,
+  bound: ReadonlyMap<string, BoundTrack> = new Map()): string {
   const media: MediaDescription[] = [];
   const bundle: string[] = [];
   let candidatesWritten = false;
@@ -183,6 +208,15 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
       bundle.push(s.mid);
       continue;
     }
+    const track = s.sending ? undefined : bound.get(s.mid);
+    if (track && !s.rejected) {
+      const m = boundSection(om, s, track);
+      applyTransportParams(m, transport, !candidatesWritten);
+      candidatesWritten = true;
+      media.push(m);
+      bundle.push(s.mid);
+      continue;
+    }
     const codec = s.codec;
     if (s.rejected || !codec || (om.type !== 'audio' && om.type !== 'video')) {
       // sdp-transform gives a lone payload type as a number.
@@ -198,7 +232,6 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
       rtcpMux: 'rtcp-mux',
       rtp: [{ payload: codec.payloadType, codec: codec.mimeType.split('/')[1]!, rate: codec.clockRate, encoding: codec.channels }],
       fmtp: codec.fmtp ? [{ payload: codec.payloadType, config: codec.fmtp }] : [],
-      ext: [...s.extensions].map(([uri, value]) => ({ value, uri })),
     };
     if (s.rtcpRsize) m.rtcpRsize = 'rtcp-rsize';
     if (om.type === 'video') {
@@ -210,14 +243,9 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
       if (s.rids.length > 0 && s.sending) {
         m.rids = s.rids.map((id) => ({ id, direction: 'recv' }));
         m.simulcast = { dir1: 'recv', list1: s.rids.join(';') };
-      } else {
-        // Without simulcast the rid extensions carry nothing; keep mid only.
-        m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
       }
-    } else {
-      m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
     }
-    if (!m.ext!.some((e) => e.uri === EXT_MID)) m.ext = m.ext!.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
+    m.ext = answeredExtensions(s);
     applyTransportParams(m, transport, !candidatesWritten);
     candidatesWritten = true;
     media.push(m);
@@ -233,6 +261,55 @@ export function writePublisherAnswer(offer: ParsedOffer, transport: TransportPar
     media,
   };
   return sdpTransform.write(answer);
+}
+
+/**
+ * The header extensions Strand accepts on a section: those it knows, as offered. Chromium
+ * rejects rid without mid, so rid goes when mid is missing.
+ */
+function answeredExtensions(s: OfferedSection): NonNullable<MediaDescription['ext']> {
+  const ext = [...s.extensions].map(([uri, value]) => ({ value, uri }));
+  if (s.extensions.has(EXT_MID)) return ext;
+  return ext.filter((e) => e.uri !== EXT_RID && e.uri !== EXT_REPAIRED_RID);
+}
+
+/** A client receive section carrying a subscribed track: Strand sends, declaring its SSRCs. */
+function boundSection(om: MediaDescription, s: OfferedSection, t: BoundTrack): MediaDescription {
+  const { codec } = t;
+  const rtx = codec.rtxPayloadType !== undefined && t.rtxSsrc !== undefined ? codec.rtxPayloadType : undefined;
+  const m: MediaDescription = {
+    type: om.type, port: 9, protocol: om.protocol, payloads: [codec.payloadType, ...(rtx !== undefined ? [rtx] : [])].join(' '),
+    connection: { version: 4, ip: '0.0.0.0' }, mid: s.mid,
+    direction: 'sendonly',
+    rtcpMux: 'rtcp-mux',
+    rtp: [{ payload: codec.payloadType, codec: codec.mimeType.split('/')[1]!, rate: codec.clockRate, encoding: codec.channels }],
+    fmtp: codec.fmtp ? [{ payload: codec.payloadType, config: codec.fmtp }] : [],
+    // The same extensions as every other section: Chromium keeps offering, on any section of
+    // the bundle, only extensions an earlier answer accepted (a simulcast camera added later
+    // needs rid). Strand sends none: forwarded packets have the publisher's neutralised (see
+    // DownTrack.write).
+    ext: answeredExtensions(s),
+    msid: [{ id: t.streamId, appdata: t.trackId }],
+    ssrcs: [],
+  };
+  if (s.rtcpRsize) m.rtcpRsize = 'rtcp-rsize';
+  if (om.type === 'video') {
+    m.rtcpFb = VIDEO_FEEDBACK.map((f) => ({ payload: codec.payloadType, type: f.type, subtype: f.subtype }));
+    if (rtx !== undefined) {
+      m.rtp!.push({ payload: rtx, codec: 'rtx', rate: codec.clockRate });
+      m.fmtp!.push({ payload: rtx, config: `apt=${codec.payloadType}` });
+    }
+  }
+  for (const ssrc of rtx !== undefined ? [t.ssrc, t.rtxSsrc!] : [t.ssrc]) {
+    m.ssrcs!.push({ id: ssrc, attribute: 'cname', value: t.cname }, { id: ssrc, attribute: 'msid', value: `${t.streamId} ${t.trackId}` });
+  }
+  if (rtx !== undefined) m.ssrcGroups = [{ semantics: 'FID', ssrcs: `${t.ssrc} ${t.rtxSsrc}` }];
+  return m;
+}
+
+/** The ICE username fragment of an offer (a new one means the client restarts ICE). */
+export function offerIceUfrag(offer: ParsedOffer): string {
+  return readTransportParams(offer.sdp).iceUfrag;
 }
 
 export { readTransportParams };

@@ -1,0 +1,143 @@
+// One participant on a media worker: its connections (v0: a publisher and a subscriber
+// PeerConnection; v1: one), its downstream, and its data while its signal connection is away.
+import type { DataRecipient, DataSender } from './data-relay.js';
+import { Downstream, type DownstreamEvents } from './downstream.js';
+import type { PublisherPeer } from './publisher-peer.js';
+import type { Receiver } from './receiver.js';
+import type { SubscriberPeer } from './subscriber-peer.js';
+import type { ParticipantDescriptor, ResumeResult } from '../protocol.js';
+
+/** Reliable data held for a participant whose signal is away, at most (bytes); more is dropped. */
+const MAX_HELD_BYTES = 1024 * 1024;
+/**
+ * v1: held data goes out once the ICE restart that follows a resume has reopened the reliable
+ * channel; if the client never restarts, on whatever is open after this long, ms.
+ */
+const FLUSH_FALLBACK_MS = 10_000;
+
+const UNUSABLE_STATES = new Set(['failed', 'closed']);
+
+export class ParticipantPeers implements DataRecipient, DataSender {
+  publisher: PublisherPeer | null = null;
+  /** v0 only. */
+  subscriber: SubscriberPeer | null = null;
+  readonly downstream: Downstream;
+  lastReliableSeq = 0;
+  /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
+  private held: Uint8Array[] | null = null;
+  private heldBytes = 0;
+  heldDropped = 0;
+  private flushOnReliableOpen = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(public info: ParticipantDescriptor, events: DownstreamEvents) {
+    this.downstream = new Downstream(events);
+  }
+
+  get sid(): string {
+    return this.info.sid;
+  }
+
+  get identity(): string {
+    return this.info.identity;
+  }
+
+  get canPublishData(): boolean {
+    return this.info.canPublishData;
+  }
+
+  get single(): boolean {
+    return this.info.singlePeerConnection;
+  }
+
+  get publisherState(): string {
+    return this.publisher?.state ?? 'new';
+  }
+
+  get subscriberState(): string {
+    return this.single ? this.publisherState : this.subscriber?.state ?? 'new';
+  }
+
+  /** A new downtrack for `receiver`; false when already subscribed. */
+  subscribe(receiver: Receiver): boolean {
+    const sub = this.downstream.add(receiver, !this.single);
+    if (!sub) return false;
+    if (this.single) this.publisher?.subscriptionsChanged();
+    else this.subscriber?.addSection(sub);
+    return true;
+  }
+
+  unsubscribe(trackSid: string): void {
+    if (!this.downstream.remove(trackSid)) return;
+    if (this.single) this.publisher?.subscriptionsChanged();
+    else this.subscriber?.removeSection(trackSid);
+  }
+
+  sendData(reliable: boolean, buf: Uint8Array): void {
+    if (this.held === null) {
+      this.deliver(reliable, buf);
+      return;
+    }
+    // Lossy data is worthless later; reliable data waits for the participant, in order.
+    if (!reliable) return;
+    if (this.heldBytes + buf.length > MAX_HELD_BYTES) {
+      this.heldDropped++;
+      return;
+    }
+    this.held.push(buf);
+    this.heldBytes += buf.length;
+  }
+
+  private deliver(reliable: boolean, buf: Uint8Array): void {
+    if (this.single) this.publisher?.sendData(reliable, buf);
+    else this.subscriber?.sendData(reliable, buf);
+  }
+
+  /** The signal connection is gone: reliable data waits from now on. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /**
+   * The participant resumed. v0: its subscriber connection carries on, so held data goes out
+   * now; v1: the client restarts ICE next, and held data goes out on the new connection.
+   */
+  resume(): ResumeResult {
+    const usable = !UNUSABLE_STATES.has(this.subscriberState) && !UNUSABLE_STATES.has(this.publisherState);
+    if (this.single) {
+      this.flushOnReliableOpen = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);
+      this.flushTimer.unref();
+      return { lastMessageSeq: this.lastReliableSeq, subscriberOffer: null, usable };
+    }
+    const subscriberOffer = this.subscriber?.resumeOffer() ?? null;
+    this.flush();
+    return { lastMessageSeq: this.lastReliableSeq, subscriberOffer, usable };
+  }
+
+  /** The client's reliable channel (re)opened on the publisher connection. */
+  onReliableOpen(): void {
+    if (this.flushOnReliableOpen) this.flush();
+  }
+
+  private flush(): void {
+    this.flushOnReliableOpen = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const held = this.held;
+    this.held = null;
+    this.heldBytes = 0;
+    for (const buf of held ?? []) this.deliver(true, buf);
+  }
+
+  /** Closes every connection; resolves when libdatachannel has finished closing them. */
+  close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.held = null;
+    this.publisher?.close();
+    this.subscriber?.close();
+    this.downstream.close();
+    return Promise.all([this.publisher?.whenClosed, this.subscriber?.whenClosed]).then(() => undefined);
+  }
+}
