@@ -111,6 +111,8 @@ export interface WorkerStats {
   ringRecordsOut: number;
   ringDrops: number;
   ringRecordsIn: number;
+  /** ICE restarts answered with a new native connection (current participants). */
+  iceRestarts: number;
   /** Lowest and highest subscriber bandwidth estimate (REMB) reported, bit/s (0: none). */
   subscriberEstimateMin: number;
   subscriberEstimateMax: number;

@@ -24,7 +24,8 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>strand e2e
 
 export interface TestBrowser {
   context: BrowserContext;
-  newPage(): Promise<Page>;
+  /** A page with livekit-client loaded; `initScript` runs before any of the page's own scripts. */
+  newPage(initScript?: string): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -52,8 +53,9 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrows
   });
   return {
     context,
-    async newPage() {
+    async newPage(initScript?: string) {
       const page = await context.newPage();
+      if (initScript) await page.addInitScript(initScript);
       page.on('console', (m) => {
         if (process.env.STRAND_TEST_DEBUG) console.log(`[browser] ${m.type()}: ${m.text()}`);
       });

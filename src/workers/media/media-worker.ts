@@ -342,11 +342,13 @@ export class MediaWorker {
     let upstreamNacks = 0;
     let upstreamRepaired = 0;
     let repairsForwarded = 0;
+    let iceRestarts = 0;
     let estimateMin = 0;
     let estimateMax = 0;
     for (const p of this.participants.values()) {
       if (p.publisher) {
         packetsIn += p.publisher.packetsIn;
+        iceRestarts += p.publisher.restarts;
         packetsDropped += p.publisher.packetsUnrouted;
         upstreamNacks += p.publisher.nacksSent;
         testDrops += p.publisher.testDrops;
@@ -356,28 +358,26 @@ export class MediaWorker {
           for (const l of r.loss ?? []) upstreamLost += l.lost;
         }
       }
-      {
-        downTracks += p.downstream.count;
-        const e = p.downstream.estimate;
-        if (e > 0) {
-          estimateMin = estimateMin === 0 ? e : Math.min(estimateMin, e);
-          estimateMax = Math.max(estimateMax, e);
-        }
-        for (const dt of p.downstream.downTracks) {
-          packetsOut += dt.packetsSent;
-          packetsDropped += dt.sendErrors;
-          nacks += dt.nacksReceived;
-          retransmits += dt.retransmits;
-          retransmitMisses += dt.retransmitMisses;
-          testDrops += dt.testDrops;
-          repairsForwarded += dt.repairsForwarded;
-        }
+      downTracks += p.downstream.count;
+      const e = p.downstream.estimate;
+      if (e > 0) {
+        estimateMin = estimateMin === 0 ? e : Math.min(estimateMin, e);
+        estimateMax = Math.max(estimateMax, e);
+      }
+      for (const dt of p.downstream.downTracks) {
+        packetsOut += dt.packetsSent;
+        packetsDropped += dt.sendErrors;
+        nacks += dt.nacksReceived;
+        retransmits += dt.retransmits;
+        retransmitMisses += dt.retransmitMisses;
+        testDrops += dt.testDrops;
+        repairsForwarded += dt.repairsForwarded;
       }
     }
     return {
       ...(this.hub?.stats() ?? { ringDrops: 0, ringRecordsOut: 0, ringRecordsIn: 0 }),
       slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
-      nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded,
+      nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded, iceRestarts,
       subscriberEstimateMin: estimateMin, subscriberEstimateMax: estimateMax,
     };
   }

@@ -105,6 +105,8 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   resume(): ResumeResult {
     const usable = !UNUSABLE_STATES.has(this.subscriberState) && !UNUSABLE_STATES.has(this.publisherState);
     if (this.single) {
+      // Whatever is sent from now on waits too: the connection it would go on is about to go.
+      this.hold();
       this.flushOnReliableOpen = true;
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);

@@ -67,6 +67,10 @@ export interface PublisherPeerEvents {
   onError(where: string, err: unknown): void;
 }
 
+/** How long a replaced connection stays open once its successor is connected, ms (or at most, if it never is). */
+const RETIRE_AFTER_CONNECTED_MS = 2000;
+const RETIRE_TIMEOUT_MS = 15_000;
+
 /** The reliability LiveKit clients give their channels, for recreating them after an ICE restart. */
 function channelInit(label: string, id: number): { negotiated: true; id: number; unordered?: boolean; maxRetransmits?: number } {
   return label === '_reliable' ? { negotiated: true, id } : { negotiated: true, id, unordered: true, maxRetransmits: 0 };
@@ -94,6 +98,14 @@ export class PublisherPeer implements RtcpSink {
   private recheckSections = false;
   private sectionsQueued = false;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
+  /**
+   * During an ICE restart: the connection being replaced, kept open until the new one is
+   * connected. Closing it at once would send SCTP ABORT over the old DTLS session, which the
+   * client still accepts until its own DTLS restart completes, and it closes its data channels.
+   */
+  private retiring: { conn: NativeConnection; parts: Array<{ close(): void } | null>; timer: NodeJS.Timeout } | null = null;
+  /** During an ICE restart: the new connection's transport track, in use once it is connected. */
+  private nextTrack: Track | null = null;
   private track: Track | null = null;
   private readonly channels: DataChannel[] = [];
   private readonly session = newSdpSession();
@@ -193,9 +205,9 @@ export class PublisherPeer implements RtcpSink {
     this.conn = conn;
     const view = publisherTransportView(offer);
     const pc = conn.open(this.native, `pub-${this.sid}-${this.restarts}`, this.config, (state) => {
-      if (conn !== this.conn) return; // a replaced connection closing
+      if (conn !== this.conn) return; // a replaced connection
       this.events.onStateChange(state);
-      if (state === 'connected') this.startRemb();
+      if (state === 'connected') this.onConnected();
     });
     pc.onTrack(guard('publisher.onTrack', (track: Track) => this.attachTrack(track)));
     pc.onDataChannel(guard('publisher.onDataChannel', (dc: DataChannel) => this.attachDataChannel(dc)));
@@ -210,12 +222,13 @@ export class PublisherPeer implements RtcpSink {
   }
 
   /**
-   * ICE restart: the old connection closes and a new one answers the offer with new ICE and
-   * DTLS parameters. Chromium keeps its RTCPeerConnection, its SCTP streams and its senders;
-   * SSRCs, sequence numbers and timestamps continue on both sides.
+   * ICE restart: a new connection answers the offer with new ICE and DTLS parameters. Chromium
+   * keeps its RTCPeerConnection, its SCTP streams and its senders; SSRCs, sequence numbers and
+   * timestamps continue on both sides. Until the new connection is connected, media and RTCP
+   * keep using the old one (the client does too, until its restart completes).
    */
   private async restart(offer: ParsedOffer): Promise<void> {
-    const old = this.conn;
+    this.closeRetiring(); // a restart during a restart: the oldest goes now
     const channels: Array<{ label: string; id: number }> = [];
     for (const dc of this.channels) {
       try {
@@ -224,16 +237,40 @@ export class PublisherPeer implements RtcpSink {
         this.events.onError('publisher.restart.channel', err);
       }
     }
-    const parts = [...this.channels, this.track];
-    this.channels.length = 0;
-    this.track = null;
-    this.downstream?.setTransport(null);
+    const old = this.conn;
     this.replaced.push(old);
-    void old.whenClosed.then(() => this.replaced.splice(this.replaced.indexOf(old), 1));
-    old.close(parts);
+    void old.whenClosed.then(() => {
+      const i = this.replaced.indexOf(old);
+      if (i >= 0) this.replaced.splice(i, 1);
+    });
+    this.retiring = { conn: old, parts: [...this.channels, this.track], timer: setTimeout(() => this.closeRetiring(), RETIRE_TIMEOUT_MS) };
+    this.channels.length = 0;
     this.restarts++;
     await this.openConnection(offer, channels);
-    this.downstream?.requestKeyframes();
+  }
+
+  /** The current connection is up: after a restart, it takes over and the old one goes soon. */
+  private onConnected(): void {
+    this.startRemb();
+    if (this.nextTrack !== null) {
+      this.track = this.nextTrack;
+      this.nextTrack = null;
+      this.downstream?.setTransport(this.track);
+      // Decoders downstream may have lost frames during the switch.
+      this.downstream?.requestKeyframes();
+    }
+    const r = this.retiring;
+    if (r === null) return;
+    clearTimeout(r.timer);
+    r.timer = setTimeout(() => this.closeRetiring(), RETIRE_AFTER_CONNECTED_MS);
+  }
+
+  private closeRetiring(): void {
+    const r = this.retiring;
+    if (r === null) return;
+    this.retiring = null;
+    clearTimeout(r.timer);
+    r.conn.close(r.parts);
   }
 
   /**
@@ -301,8 +338,13 @@ export class PublisherPeer implements RtcpSink {
   private attachTrack(track: Track): void {
     if (track.mid() !== TRANSPORT_MID) return;
     // Kept referenced: a collected Track closes and media stops silently.
-    this.track = holdUntilClosed(track, 'publisher.track.onClosed');
+    holdUntilClosed(track, 'publisher.track.onClosed');
     track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
+    if (this.retiring !== null) {
+      this.nextTrack = track;
+      return;
+    }
+    this.track = track;
     this.downstream?.setTransport(track);
   }
 
@@ -621,8 +663,10 @@ export class PublisherPeer implements RtcpSink {
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
     this.downstream?.setTransport(null);
-    this.conn.close([...this.channels, this.track]);
+    this.closeRetiring();
+    this.conn.close([...this.channels, this.nextTrack ?? this.track]);
     this.track = null;
+    this.nextTrack = null;
     this.channels.length = 0;
   }
 }
