@@ -20,8 +20,9 @@ export const PROBE_SCRIPT = `(() => {
   window.RTCPeerConnection = class extends NativePeerConnection {
     constructor(config) {
       super(config);
-      const rec = { createdAt: performance.now(), connectedAt: 0, states: [] };
+      const rec = { createdAt: performance.now(), connectedAt: 0, states: [], ice: [] };
       probe.pcs.push(rec);
+      this.addEventListener('iceconnectionstatechange', () => rec.ice.push(this.iceConnectionState + '@' + Math.round(performance.now())));
       const track = (dc) => {
         const c = { label: dc.label, id: dc.id, events: [], messages: 0 };
         probe.channels.push(c);
@@ -33,7 +34,7 @@ export const PROBE_SCRIPT = `(() => {
       this.createDataChannel = (label, init) => track(create(label, init));
       this.addEventListener('datachannel', (e) => track(e.channel));
       this.addEventListener('connectionstatechange', () => {
-        rec.states.push(this.connectionState);
+        rec.states.push(this.connectionState + '@' + Math.round(performance.now()));
         if (this.connectionState === 'connected' && rec.connectedAt === 0) rec.connectedAt = performance.now();
       });
     }
@@ -49,6 +50,7 @@ export interface ProbedSocket {
 export interface ProbedPeerConnection {
   createdAt: number;
   connectedAt: number;
+  /** "connected@<ms>", … */
   states: string[];
 }
 

@@ -491,7 +491,7 @@ export class Room {
         p.send({ mediaSectionsRequirement: { numAudios: e.audios, numVideos: e.videos } });
         break;
       case 'pcState':
-        if (e.state === 'failed' && !p.away) this.onConnectionFailed(p, e.target);
+        if (e.state === 'failed' && !p.away) this.onConnectionFailed(p);
         if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
           p.state = livekit.ParticipantInfo.State.ACTIVE;
           p.wasActive = true;
@@ -521,16 +521,10 @@ export class Room {
   }
 
   /**
-   * One of Strand's connections to a connected client failed. A connection the client offers
-   * on (v0 publisher, v1) is recovered by a resume, whose ICE restart gets a new native
-   * connection: leave RESUME. A failed v0 subscriber connection cannot be restarted from here:
-   * the client is asked to join again (leave RECONNECT).
+   * One of Strand's connections to a connected client failed: the client is asked to resume
+   * (leave RESUME), and the resume's ICE restarts get new native connections, as LiveKit does.
    */
-  private onConnectionFailed(p: Participant, target: 'publisher' | 'subscriber'): void {
-    if (target === 'subscriber' && !p.singlePeerConnection) {
-      void this.leave(p, livekit.DisconnectReason.MEDIA_FAILURE, true, livekit.LeaveRequest.Action.RECONNECT);
-      return;
-    }
+  private onConnectionFailed(p: Participant): void {
     p.send({ leave: { reason: livekit.DisconnectReason.MEDIA_FAILURE, action: livekit.LeaveRequest.Action.RESUME, canReconnect: true } });
     p.sink.close(1000, 'connection failed, resume');
   }

@@ -239,6 +239,7 @@ export class MediaWorker {
       onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: info.sid, target: 'subscriber', state }),
       onOffer: (sdp) => this.emit({ ev: 'offer', participantSid: info.sid, sdp }),
       onCandidate: (candidateInit) => this.emit({ ev: 'candidate', participantSid: info.sid, target: 'subscriber', candidateInit }),
+      onReliableOpen: () => p.onReliableOpen(),
       onError: (where, err) => this.onError(where, err),
     });
     const subscriberOffer = await p.subscriber.start();
@@ -253,7 +254,10 @@ export class MediaWorker {
       onDataMessage: (label, msg) => {
         if (room) relayDataPacket(p, label, msg, room.participants.values(), (reliable, packet) => this.hub?.broadcastData(p.info.roomId, reliable, packet));
       },
-      onReliableOpen: () => p.onReliableOpen(),
+      // v1: downstream data goes out on the client's own channels.
+      onReliableOpen: () => {
+        if (p.single) p.onReliableOpen();
+      },
       onMediaSections: (audios, videos) => this.emit({ ev: 'mediaSections', participantSid: p.info.sid, audios, videos }),
       onError: (where, err) => this.onError(where, err),
     }, p.single ? p.downstream : null);
@@ -358,6 +362,7 @@ export class MediaWorker {
           for (const l of r.loss ?? []) upstreamLost += l.lost;
         }
       }
+      iceRestarts += p.subscriber?.restarts ?? 0;
       downTracks += p.downstream.count;
       const e = p.downstream.estimate;
       if (e > 0) {

@@ -15,8 +15,6 @@ const MAX_HELD_BYTES = 1024 * 1024;
  */
 const FLUSH_FALLBACK_MS = 10_000;
 
-const UNUSABLE_STATES = new Set(['failed', 'closed']);
-
 export class ParticipantPeers implements DataRecipient, DataSender {
   publisher: PublisherPeer | null = null;
   /** v0 only. */
@@ -99,26 +97,22 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   }
 
   /**
-   * The participant resumed. v0: its subscriber connection carries on, so held data goes out
-   * now; v1: the client restarts ICE next, and held data goes out on the new connection.
+   * The participant resumed. Its connections restart ICE on new native connections next (v1:
+   * the client's offer; v0: also Strand's subscriber offer, made here), and held data goes out
+   * once the reliable channel is open on the new one; whatever is sent until then waits too.
    */
-  resume(): ResumeResult {
-    const usable = !UNUSABLE_STATES.has(this.subscriberState) && !UNUSABLE_STATES.has(this.publisherState);
-    if (this.single) {
-      // Whatever is sent from now on waits too: the connection it would go on is about to go.
-      this.hold();
-      this.flushOnReliableOpen = true;
-      if (this.flushTimer) clearTimeout(this.flushTimer);
-      this.flushTimer = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);
-      this.flushTimer.unref();
-      return { lastMessageSeq: this.lastReliableSeq, subscriberOffer: null, usable };
-    }
-    const subscriberOffer = this.subscriber?.resumeOffer() ?? null;
-    this.flush();
+  async resume(): Promise<ResumeResult> {
+    this.hold();
+    this.flushOnReliableOpen = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);
+    this.flushTimer.unref();
+    const subscriberOffer = this.subscriber ? await this.subscriber.restart() : null;
+    const usable = this.single ? this.publisher !== null : subscriberOffer !== null;
     return { lastMessageSeq: this.lastReliableSeq, subscriberOffer, usable };
   }
 
-  /** The client's reliable channel (re)opened on the publisher connection. */
+  /** The reliable channel data goes out on (v1: the client's; v0: Strand's subscriber one) (re)opened. */
   onReliableOpen(): void {
     if (this.flushOnReliableOpen) this.flush();
   }

@@ -93,3 +93,55 @@ export class NativeConnection {
     }
   }
 }
+
+/** How long a replaced connection stays open once its successor is connected, ms (or at most, if it never is). */
+const RETIRE_AFTER_CONNECTED_MS = 2000;
+const RETIRE_TIMEOUT_MS = 15_000;
+
+/**
+ * The connection an ICE restart replaces, kept open until its successor is connected.
+ * libdatachannel cannot restart ICE, so a restart gets a new native connection; closing the old
+ * one at once would send SCTP ABORT over the old DTLS session, which the client still accepts
+ * until its own DTLS restart completes, and it would close the client's data channels. Media
+ * keeps flowing on the old connection meanwhile, as the client's does.
+ */
+export class Handover {
+  private retiring: { conn: NativeConnection; parts: Array<{ close(): void } | null>; timer: NodeJS.Timeout } | null = null;
+  /** Replaced connections that have not reported closed yet. */
+  private readonly closing = new Set<NativeConnection>();
+
+  /** Starts replacing `conn`; `parts` (its tracks and data channels) close with it. */
+  begin(conn: NativeConnection, parts: Array<{ close(): void } | null>): void {
+    this.finish(); // a restart during a restart: the oldest goes now
+    this.closing.add(conn);
+    void conn.whenClosed.then(() => this.closing.delete(conn));
+    this.retiring = { conn, parts, timer: setTimeout(() => this.finish(), RETIRE_TIMEOUT_MS) };
+  }
+
+  /** A restart is under way: the old connection still carries the media. */
+  get active(): boolean {
+    return this.retiring !== null;
+  }
+
+  /** The new connection is up: the old one goes a little later. */
+  successorConnected(): void {
+    const r = this.retiring;
+    if (r === null) return;
+    clearTimeout(r.timer);
+    r.timer = setTimeout(() => this.finish(), RETIRE_AFTER_CONNECTED_MS);
+  }
+
+  /** Closes the connection being replaced, now. */
+  finish(): void {
+    const r = this.retiring;
+    if (r === null) return;
+    this.retiring = null;
+    clearTimeout(r.timer);
+    r.conn.close(r.parts);
+  }
+
+  /** Resolves when every replaced connection has reported closed. */
+  get whenClosed(): Promise<void> {
+    return Promise.all([...this.closing].map((c) => c.whenClosed)).then(() => undefined);
+  }
+}

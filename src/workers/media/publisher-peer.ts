@@ -21,7 +21,7 @@ import { MAX_PACKET_SIZE } from '../../rtp/packet-cache.js';
 import { REPORT_BLOCK_SIZE } from '../../rtp/receive-stats.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import type { PendingTrack, PublishedSection } from '../protocol.js';
-import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
+import { Handover, NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 import type { Downstream } from './downstream.js';
 import { BYTES_IN, NACKS_OUT, PACKETS_IN, mediaCounters } from '../media-counters.js';
@@ -67,10 +67,6 @@ export interface PublisherPeerEvents {
   onError(where: string, err: unknown): void;
 }
 
-/** How long a replaced connection stays open once its successor is connected, ms (or at most, if it never is). */
-const RETIRE_AFTER_CONNECTED_MS = 2000;
-const RETIRE_TIMEOUT_MS = 15_000;
-
 /** The reliability LiveKit clients give their channels, for recreating them after an ICE restart. */
 function channelInit(label: string, id: number): { negotiated: true; id: number; unordered?: boolean; maxRetransmits?: number } {
   return label === '_reliable' ? { negotiated: true, id } : { negotiated: true, id, unordered: true, maxRetransmits: 0 };
@@ -85,8 +81,8 @@ export interface OfferResult {
 
 export class PublisherPeer implements RtcpSink {
   private conn: NativeConnection;
-  /** Connections replaced by ICE restarts, until they have closed. */
-  private readonly replaced: NativeConnection[] = [];
+  /** The connection an ICE restart replaces, until the new one is connected. */
+  private readonly handover = new Handover();
   private connecting: Promise<void> | null = null;
   /** The client's ICE ufrag the current native connection was set up with. */
   private iceUfrag = '';
@@ -98,12 +94,6 @@ export class PublisherPeer implements RtcpSink {
   private recheckSections = false;
   private sectionsQueued = false;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
-  /**
-   * During an ICE restart: the connection being replaced, kept open until the new one is
-   * connected. Closing it at once would send SCTP ABORT over the old DTLS session, which the
-   * client still accepts until its own DTLS restart completes, and it closes its data channels.
-   */
-  private retiring: { conn: NativeConnection; parts: Array<{ close(): void } | null>; timer: NodeJS.Timeout } | null = null;
   /** During an ICE restart: the new connection's transport track, in use once it is connected. */
   private nextTrack: Track | null = null;
   private track: Track | null = null;
@@ -228,7 +218,6 @@ export class PublisherPeer implements RtcpSink {
    * keep using the old one (the client does too, until its restart completes).
    */
   private async restart(offer: ParsedOffer): Promise<void> {
-    this.closeRetiring(); // a restart during a restart: the oldest goes now
     const channels: Array<{ label: string; id: number }> = [];
     for (const dc of this.channels) {
       try {
@@ -237,13 +226,7 @@ export class PublisherPeer implements RtcpSink {
         this.events.onError('publisher.restart.channel', err);
       }
     }
-    const old = this.conn;
-    this.replaced.push(old);
-    void old.whenClosed.then(() => {
-      const i = this.replaced.indexOf(old);
-      if (i >= 0) this.replaced.splice(i, 1);
-    });
-    this.retiring = { conn: old, parts: [...this.channels, this.track], timer: setTimeout(() => this.closeRetiring(), RETIRE_TIMEOUT_MS) };
+    this.handover.begin(this.conn, [...this.channels, this.track]);
     this.channels.length = 0;
     this.restarts++;
     await this.openConnection(offer, channels);
@@ -259,18 +242,7 @@ export class PublisherPeer implements RtcpSink {
       // Decoders downstream may have lost frames during the switch.
       this.downstream?.requestKeyframes();
     }
-    const r = this.retiring;
-    if (r === null) return;
-    clearTimeout(r.timer);
-    r.timer = setTimeout(() => this.closeRetiring(), RETIRE_AFTER_CONNECTED_MS);
-  }
-
-  private closeRetiring(): void {
-    const r = this.retiring;
-    if (r === null) return;
-    this.retiring = null;
-    clearTimeout(r.timer);
-    r.conn.close(r.parts);
+    this.handover.successorConnected();
   }
 
   /**
@@ -340,7 +312,7 @@ export class PublisherPeer implements RtcpSink {
     // Kept referenced: a collected Track closes and media stops silently.
     holdUntilClosed(track, 'publisher.track.onClosed');
     track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
-    if (this.retiring !== null) {
+    if (this.handover.active) {
       this.nextTrack = track;
       return;
     }
@@ -652,7 +624,7 @@ export class PublisherPeer implements RtcpSink {
 
   /** Resolves when every native connection has finished closing (at once if there is none). */
   get whenClosed(): Promise<void> {
-    return Promise.all([this.conn.whenClosed, ...this.replaced.map((c) => c.whenClosed)]).then(() => undefined);
+    return Promise.all([this.conn.whenClosed, this.handover.whenClosed]).then(() => undefined);
   }
 
   close(): void {
@@ -663,7 +635,7 @@ export class PublisherPeer implements RtcpSink {
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
     this.downstream?.setTransport(null);
-    this.closeRetiring();
+    this.handover.finish();
     this.conn.close([...this.channels, this.nextTrack ?? this.track]);
     this.track = null;
     this.nextTrack = null;

@@ -1,13 +1,14 @@
 // The v0 PeerConnection a participant subscribes on (Strand offers). Owns the native transport
 // track the participant's downstream sends on, the `_reliable`/`_lossy` data channels, and the
-// real SDP: one section per subscription, in the order they came.
+// real SDP: one section per subscription, in the order they came. A resume restarts it with an
+// offer carrying new ICE credentials, from a new native connection (see Handover).
 import { parseSdp } from '../sdp/publisher-sdp.js';
 import { candidateInits, subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { isRtcp } from '../../rtp/packet.js';
 import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
 import type { Downstream, Subscription } from './downstream.js';
-import { NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
+import { Handover, NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 
 const TRANSPORT_MID = 't';
 
@@ -16,12 +17,20 @@ export interface SubscriberPeerEvents {
   onOffer(sdp: string): void;
   /** A local candidate to trickle to the client. */
   onCandidate(candidateInit: string): void;
+  /** The reliable data channel is open (again, after a restart). */
+  onReliableOpen(): void;
   onError(where: string, err: unknown): void;
 }
 
 export class SubscriberPeer {
-  private readonly conn: NativeConnection;
+  private conn: NativeConnection;
+  /** The connection a restart replaces, until the new one is connected. */
+  private readonly handover = new Handover();
   private track: Track | null = null;
+  /** During a restart: the new connection's transport track, in use once it is connected. */
+  private nextTrack: Track | null = null;
+  /** Restarts answered with a new native connection. */
+  restarts = 0;
   private reliable: DataChannel | null = null;
   private lossy: DataChannel | null = null;
   private nativeOffer = '';
@@ -52,29 +61,77 @@ export class SubscriberPeer {
 
   /** Creates the native connection and returns the first offer (data channels only, or fast start). */
   async start(): Promise<string> {
-    const pc = this.conn.open(this.native, `sub-${this.sid}`, this.config, (state) => this.events.onStateChange(state));
+    await this.openConnection(null);
+    this.offering = true;
+    return this.writeOffer();
+  }
+
+  /**
+   * After a resume: an offer with new ICE credentials from a new native connection, with the
+   * client's data channels recreated as negotiated channels with the same ids. The old
+   * connection carries the downstream until the new one is connected.
+   */
+  async restart(): Promise<string | null> {
+    if (this.closed || !this.transport) return null;
+    let ids: { reliable: number; lossy: number };
+    try {
+      ids = { reliable: this.reliable!.getId(), lossy: this.lossy!.getId() };
+    } catch (err) {
+      this.events.onError('subscriber.restart', err);
+      return null;
+    }
+    this.handover.begin(this.conn, [this.reliable, this.lossy, this.track]);
+    this.restarts++;
+    await this.openConnection(ids);
+    this.dirty = false;
+    this.offering = true;
+    return this.writeOffer();
+  }
+
+  private async openConnection(negotiated: { reliable: number; lossy: number } | null): Promise<void> {
+    const conn = new NativeConnection('subscriber', this.events.onError);
+    this.conn = conn;
+    const pc = conn.open(this.native, `sub-${this.sid}-${this.restarts}`, this.config, (state) => {
+      if (conn !== this.conn) return; // a replaced connection
+      this.events.onStateChange(state);
+      if (state === 'connected') this.onConnected();
+    });
     const media = new this.native.Video(TRANSPORT_MID, 'SendOnly');
     media.addVP8Codec(96);
     const track = holdUntilClosed(pc.addTrack(media), 'subscriber.track.onClosed');
-    this.track = track;
-    this.downstream.setTransport(track);
     track.onMessage(guard('subscriber.onMessage', (buf: Buffer) => {
       if (isRtcp(buf)) this.downstream.onFeedback(buf, buf.length);
     }));
-    this.reliable = holdUntilClosed(pc.createDataChannel('_reliable'), 'subscriber.dc.onClosed');
-    this.lossy = holdUntilClosed(pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0 }), 'subscriber.dc.onClosed');
+    if (this.handover.active) {
+      this.nextTrack = track;
+    } else {
+      this.track = track;
+      this.downstream.setTransport(track);
+    }
+    this.reliable = holdUntilClosed(pc.createDataChannel('_reliable', negotiated ? { negotiated: true, id: negotiated.reliable } : {}), 'subscriber.dc.onClosed');
+    this.lossy = holdUntilClosed(pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0, ...(negotiated ? { negotiated: true, id: negotiated.lossy } : {}) }), 'subscriber.dc.onClosed');
     for (const dc of [this.reliable, this.lossy]) {
       // Data arriving on the subscriber PC is not expected from LiveKit clients; drain it.
       dc.onMessage(guard('subscriber.dc.onMessage', () => undefined));
     }
+    this.reliable.onOpen(guard('subscriber.dc.onOpen', () => this.events.onReliableOpen()));
     pc.setLocalDescription('offer');
     await gatheringComplete(pc);
     const local = pc.localDescription();
     if (!local) throw new SdpError('libdatachannel produced no offer');
     this.nativeOffer = local.sdp;
     this.transport = readTransportParams(parseSdp(local.sdp));
-    this.offering = true;
-    return this.writeOffer();
+  }
+
+  /** The current connection is up: after a restart, it takes over and the old one goes soon. */
+  private onConnected(): void {
+    if (this.nextTrack !== null) {
+      this.track = this.nextTrack;
+      this.nextTrack = null;
+      this.downstream.setTransport(this.track);
+      this.downstream.requestKeyframes();
+    }
+    this.handover.successorConnected();
   }
 
   private writeOffer(): string {
@@ -141,17 +198,6 @@ export class SubscriberPeer {
     this.renegotiate();
   }
 
-  /**
-   * After a resume: the offer again, with the same ICE credentials (the connection itself
-   * survived; only the signal socket was lost, and with it perhaps the last offer).
-   */
-  resumeOffer(): string | null {
-    if (this.closed || !this.transport) return null;
-    this.dirty = false;
-    this.offering = true;
-    return this.writeOffer();
-  }
-
   /** Relays a data packet to this participant on the channel matching its kind. */
   sendData(reliable: boolean, buf: Uint8Array): void {
     const dc = reliable ? this.reliable : this.lossy;
@@ -163,17 +209,19 @@ export class SubscriberPeer {
     }
   }
 
-  /** Resolves when the native connection has finished closing (at once if there is none). */
+  /** Resolves when every native connection has finished closing (at once if there is none). */
   get whenClosed(): Promise<void> {
-    return this.conn.whenClosed;
+    return Promise.all([this.conn.whenClosed, this.handover.whenClosed]).then(() => undefined);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.downstream.setTransport(null);
-    this.conn.close([this.reliable, this.lossy, this.track]);
+    this.handover.finish();
+    this.conn.close([this.reliable, this.lossy, this.nextTrack ?? this.track]);
     this.track = null;
+    this.nextTrack = null;
     this.reliable = null;
     this.lossy = null;
   }
