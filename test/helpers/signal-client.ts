@@ -27,10 +27,10 @@ export class RawSignalClient {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Opens /rtc; resolves with the client, or rejects with the HTTP status of a refused upgrade. */
-  static connect(baseUrl: string, token: string, query = 'auto_subscribe=1&protocol=17&sdk=js'): Promise<RawSignalClient> {
+  /** Opens /rtc (or `path`); resolves with the client, or rejects with the HTTP status of a refused upgrade. */
+  static connect(baseUrl: string, token: string, query = 'auto_subscribe=1&protocol=17&sdk=js', path = '/rtc'): Promise<RawSignalClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${baseUrl}/rtc?access_token=${encodeURIComponent(token)}&${query}`);
+      const ws = new WebSocket(`${baseUrl}${path}?access_token=${encodeURIComponent(token)}&${query}`);
       ws.once('open', () => resolve(new RawSignalClient(ws)));
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
       ws.once('error', reject);

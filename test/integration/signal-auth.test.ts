@@ -210,3 +210,56 @@ test('a second session with the same identity replaces the first (DUPLICATE_IDEN
   assert.equal(rooms.find((r) => r.name === 'dup-room')!.participants.length, 1);
   second.close();
 });
+
+test('a resume of an unknown session gets leave RECONNECT as its first frame (v0 and v1)', async () => {
+  const token = await joinToken('auth-room', 'ghost');
+  const v0 = await RawSignalClient.connect(strand.url, token, 'reconnect=1&sid=PA_nobody&protocol=17');
+  const first0 = await v0.next('leave');
+  assert.equal(v0.messages[0]!.message, 'leave');
+  assert.equal(first0.leave!.action, livekit.LeaveRequest.Action.RECONNECT);
+  assert.equal(first0.leave!.reason, livekit.DisconnectReason.STATE_MISMATCH);
+  const join = livekit.JoinRequest.encode({ clientInfo: { protocol: 17 }, reconnect: true, participantSid: 'PA_nobody' }).finish();
+  const wrapped = Buffer.from(livekit.WrappedJoinRequest.encode({ joinRequest: join }).finish()).toString('base64url');
+  const v1 = await RawSignalClient.connect(strand.url, token, `join_request=${wrapped}`, '/rtc/v1');
+  const first1 = await v1.next('leave');
+  assert.equal(v1.messages[0]!.message, 'leave');
+  assert.equal(first1.leave!.action, livekit.LeaveRequest.Action.RECONNECT);
+  v0.close();
+  v1.close();
+});
+
+test('a raw v1 join: JoinResponse first (subscriber_primary false), then the answer to the offer in the join', async () => {
+  const offer = readFileSync(fileURLToPath(new URL('../../../test/fixtures/chrome-publisher-offer.sdp', import.meta.url)), 'utf8');
+  const join = livekit.JoinRequest.encode({ clientInfo: { protocol: 17 }, connectionSettings: { autoSubscribe: true }, publisherOffer: { type: 'offer', sdp: offer, id: 7 } }).finish();
+  const wrapped = Buffer.from(livekit.WrappedJoinRequest.encode({ joinRequest: join }).finish()).toString('base64url');
+  const c = await RawSignalClient.connect(strand.url, await joinToken('v1-raw', 'vera'), `join_request=${wrapped}`, '/rtc/v1');
+  const first = await c.next('join');
+  assert.equal(c.messages[0]!.message, 'join');
+  assert.equal(first.join!.subscriberPrimary, false);
+  const answer = await c.next('answer');
+  assert.equal(answer.answer!.id, 7);
+  assert.match(answer.answer!.sdp!, /a=mid:0[\s\S]*a=mid:1/);
+  assert.equal(c.messages.filter((m) => m.message === 'offer').length, 0, 'v1: Strand never offers');
+  c.close();
+});
+
+test('SimulateScenario: speaker update, leave with full reconnect, server leave', async () => {
+  const c = await RawSignalClient.connect(strand.url, await joinToken('simulate-room', 'sim'));
+  const join = await c.next('join');
+  const sid = join.join!.participant!.sid;
+  c.send({ simulate: { speakerUpdate: 1 } });
+  const speaking = await c.next('speakersChanged');
+  assert.deepEqual(speaking.speakersChanged!.speakers!.map((s) => [s.sid, s.active]), [[sid, true]]);
+  const from = c.messages.length;
+  const quiet = await c.next('speakersChanged', 3000, from);
+  assert.deepEqual(quiet.speakersChanged!.speakers!.map((s) => [s.sid, s.active]), [[sid, false]]);
+  c.send({ simulate: { leaveRequestFullReconnect: true } });
+  assert.equal((await c.next('leave')).leave!.action, livekit.LeaveRequest.Action.RECONNECT);
+
+  const d = await RawSignalClient.connect(strand.url, await joinToken('simulate-room', 'sim2'));
+  await d.next('join');
+  d.send({ simulate: { serverLeave: true } });
+  const leave = await d.next('leave');
+  assert.equal(leave.leave!.action, livekit.LeaveRequest.Action.DISCONNECT);
+  assert.equal(leave.leave!.reason, livekit.DisconnectReason.SERVER_SHUTDOWN);
+});

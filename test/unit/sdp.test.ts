@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
-import { TRANSPORT_MID, parseOffer, parseSdp, publisherTransportView, writePublisherAnswer } from '../../src/workers/sdp/publisher-sdp.js';
+import { TRANSPORT_MID, offeredCodec, parseOffer, parseSdp, publisherTransportView, writePublisherAnswer } from '../../src/workers/sdp/publisher-sdp.js';
 import { subscriberViewAnswer, writeSubscriberOffer } from '../../src/workers/sdp/subscriber-sdp.js';
 import { SdpError, readTransportParams, type TransportParams } from '../../src/workers/sdp/transport-params.js';
 
@@ -122,4 +122,34 @@ test('views of a client description never claim its candidates are complete (the
   const view = publisherTransportView(parseOffer(withCandidates));
   assert.match(view, /a=candidate:1 1 udp 2122194687 192\.0\.2\.2 40000 typ host/);
   assert.doesNotMatch(view, /end-of-candidates/);
+});
+
+/** The fixture as a v1 client's receive sections: recvonly, no rids, SSRCs or msid. */
+const RECEIVE_OFFER = OFFER.split(/\r?\n/)
+  .filter((l) => !/^a=(rid|simulcast|ssrc|ssrc-group|msid):/.test(l))
+  .map((l) => (l === 'a=sendonly' ? 'a=recvonly' : l))
+  .join('\r\n');
+
+test('v1 answer: a receive section with a bound track is sendonly, with its SSRCs, msid and the offer\'s payload types', () => {
+  const offer = parseOffer(RECEIVE_OFFER);
+  const [audio, video] = offer.sections;
+  assert.ok(audio!.receiving && !audio!.sending);
+  const videoCodec = offeredCodec(offer.sdp.media[1]!, 'VP8')!;
+  assert.deepEqual([videoCodec.payloadType, videoCodec.rtxPayloadType], [96, 97]);
+  const bound = new Map([[video!.mid, {
+    codec: videoCodec, ssrc: 1111, rtxSsrc: 2222, cname: 'c', streamId: 'PA_p|TR_t', trackId: 'TR_t',
+  }]]);
+  const text = writePublisherAnswer(offer, strandTransport, { id: 1, version: 2 }, bound);
+  const a = sdpTransform.parse(text);
+  const [audioAnswer, videoAnswer] = a.media;
+  assert.equal(audioAnswer!.direction, 'inactive', 'a receive section without a track');
+  assert.equal(videoAnswer!.direction, 'sendonly');
+  assert.deepEqual(videoAnswer!.rtp.map((r) => `${r.payload}/${r.codec}`), ['96/VP8', '97/rtx']);
+  assert.match(text, /a=msid:PA_p\|TR_t TR_t\r\n/);
+  assert.deepEqual([...new Set(videoAnswer!.ssrcs!.map((x) => Number(x.id)))], [1111, 2222]);
+  assert.equal(videoAnswer!.ssrcGroups![0]!.ssrcs, '1111 2222');
+  // Header extensions are kept on every section (Chromium re-offers only what answers accepted).
+  for (const m of [audioAnswer!, videoAnswer!]) assert.ok(m.ext!.some((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:mid'), `${m.mid} keeps mid`);
+  assert.ok(videoAnswer!.ext!.some((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id'), 'and rid, for a simulcast camera added later');
+  assert.equal(a.groups![0]!.mids, '0 1 2');
 });
