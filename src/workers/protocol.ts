@@ -122,7 +122,7 @@ export interface WorkerStats {
 export interface ResumeResult {
   /** Highest reliable data sequence received from the participant (ReconnectResponse.last_message_seq). */
   lastMessageSeq: number;
-  /** v0: the subscriber offer that restarts its ICE (new credentials, new native connection); null on v1. */
+  /** v0: the subscriber offer again (restarting ICE on a new native connection if it was down); null on v1. */
   subscriberOffer: string | null;
   /** The participant's connections are still usable (if not: full reconnect). */
   usable: boolean;

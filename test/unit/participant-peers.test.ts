@@ -5,20 +5,20 @@ import { test } from 'node:test';
 import { ParticipantPeers } from '../../src/workers/media/participant-peers.js';
 import type { SubscriberPeer } from '../../src/workers/media/subscriber-peer.js';
 
-function v0Participant(): { p: ParticipantPeers; sent: string[] } {
+function v0Participant(restarted = true): { p: ParticipantPeers; sent: string[] } {
   const p = new ParticipantPeers({ roomId: 'RM_r', sid: 'PA_p', identity: 'p', canPublishData: true, canSubscribe: true, singlePeerConnection: false },
     { onStreamState: () => undefined });
   const sent: string[] = [];
   p.subscriber = {
     sendData: (reliable: boolean, buf: Uint8Array) => sent.push(`${reliable ? 'R' : 'L'}:${Buffer.from(buf).toString()}`),
-    restart: async () => 'restart-offer',
+    resumeOffer: async () => ({ offer: 'resume-offer', restarted }),
     close: () => undefined,
     whenClosed: Promise.resolve(),
   } as unknown as SubscriberPeer;
   return { p, sent };
 }
 
-test('while away: reliable data is held in order, lossy data dropped; delivered once the reliable channel reopens', async () => {
+test('while away: reliable data is held in order, lossy data dropped; after a restart, delivered once the reliable channel reopens', async () => {
   const { p, sent } = v0Participant();
   p.sendData(true, Buffer.from('before'));
   p.hold();
@@ -27,7 +27,7 @@ test('while away: reliable data is held in order, lossy data dropped; delivered 
   p.sendData(true, Buffer.from('r2'));
   assert.deepEqual(sent, ['R:before']);
   const result = await p.resume();
-  assert.equal(result.subscriberOffer, 'restart-offer');
+  assert.equal(result.subscriberOffer, 'resume-offer');
   assert.equal(result.usable, true);
   p.sendData(true, Buffer.from('r3')); // after the resume, before the new channel is open
   assert.deepEqual(sent, ['R:before']);
@@ -46,5 +46,14 @@ test('the reliable channel reopening without a resume pending delivers nothing e
   p.sendData(true, Buffer.from('r1'));
   p.onReliableOpen();
   assert.deepEqual(sent, []);
+  await p.close();
+});
+
+test('a resume without a restart (the connection stayed up) delivers what was held at once', async () => {
+  const { p, sent } = v0Participant(false);
+  p.hold();
+  p.sendData(true, Buffer.from('r1'));
+  await p.resume();
+  assert.deepEqual(sent, ['R:r1']);
   await p.close();
 });

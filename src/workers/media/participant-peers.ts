@@ -97,19 +97,28 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   }
 
   /**
-   * The participant resumed. Its connections restart ICE on new native connections next (v1:
-   * the client's offer; v0: also Strand's subscriber offer, made here), and held data goes out
-   * once the reliable channel is open on the new one; whatever is sent until then waits too.
+   * The participant resumed. v1: the client restarts ICE next, on a new native connection, and
+   * held data goes out once the reliable channel is open there; whatever is sent until then
+   * waits too. v0: Strand's subscriber offer again (restarting the connection if it is down);
+   * held data goes out at once on a connection that stayed up.
    */
   async resume(): Promise<ResumeResult> {
     this.hold();
+    if (this.single) {
+      this.flushWhenReliableOpens();
+      return { lastMessageSeq: this.lastReliableSeq, subscriberOffer: null, usable: this.publisher !== null };
+    }
+    const resumed = this.subscriber ? await this.subscriber.resumeOffer() : null;
+    if (resumed?.restarted) this.flushWhenReliableOpens();
+    else this.flush();
+    return { lastMessageSeq: this.lastReliableSeq, subscriberOffer: resumed?.offer ?? null, usable: resumed !== null };
+  }
+
+  private flushWhenReliableOpens(): void {
     this.flushOnReliableOpen = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);
     this.flushTimer.unref();
-    const subscriberOffer = this.subscriber ? await this.subscriber.restart() : null;
-    const usable = this.single ? this.publisher !== null : subscriberOffer !== null;
-    return { lastMessageSeq: this.lastReliableSeq, subscriberOffer, usable };
   }
 
   /** The reliable channel data goes out on (v1: the client's; v0: Strand's subscriber one) (re)opened. */
