@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
 import { runApi } from './api.js';
+import { runBrowserJoin } from './browser-join.js';
 import { runForwarding } from './forwarding.js';
 import { plotPacketsPerCpu, storedResults } from './plot.js';
 import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
@@ -26,6 +27,9 @@ const { values, positionals } = parseArgs({
     'bots-per-process': { type: 'string', default: '25' },
     'join-rate': { type: 'string', default: '20' },
     'video-bitrate': { type: 'string', default: '1500000' },
+    joins: { type: 'string', default: '20' },
+    v0: { type: 'boolean', default: false },
+    url: { type: 'string' },
   },
 });
 const scenario = positionals[0] ?? 'forwarding';
@@ -131,8 +135,29 @@ async function joinStorm(): Promise<void> {
   writeResults({ result });
 }
 
+/**
+ * `browser-join [--joins 20] [--v0] [--url ws://host:port]`: livekit-client in Chromium joins N
+ * times; join time from connect() and from the signal socket opening to the first connected
+ * PeerConnection. Both modes, and the default against a server given by --url, side by side.
+ */
+async function browserJoin(): Promise<void> {
+  const joins = Number(values.joins);
+  const runs = [
+    await runBrowserJoin({ joins, v0: false, onProgress: (line) => console.log(`default: ${line}`) }),
+    await runBrowserJoin({ joins, v0: true, onProgress: (line) => console.log(`v0: ${line}`) }),
+  ];
+  if (values.url) runs.push(await runBrowserJoin({ joins, v0: values.v0, url: values.url, onProgress: (line) => console.log(`${values.url}: ${line}`) }));
+  console.table(runs.map((r) => ({
+    server: r.server, options: r.mode, joins: r.joins, failed: r.failed, path: r.signalPath,
+    'sockets/join': r.socketsPerJoin.toFixed(1), 'PCs/join': r.peerConnectionsPerJoin.toFixed(1),
+    'connect() → connected p50/p99 ms': `${Math.round(r.connectP50Ms)}/${Math.round(r.connectP99Ms)}`,
+    'socket open → connected p50/p99 ms': `${Math.round(r.socketP50Ms)}/${Math.round(r.socketP99Ms)}`,
+  })));
+  writeResults({ joins, results: runs });
+}
+
 const RUNNERS: Record<string, () => Promise<void>> = {
-  forwarding, api, 'join-storm': joinStorm, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
+  forwarding, api, 'join-storm': joinStorm, 'browser-join': browserJoin, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
 };
 const run = RUNNERS[scenario];
 if (!run) {
