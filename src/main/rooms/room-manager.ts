@@ -11,6 +11,7 @@ import type { MediaPool } from '../media-pool.js';
 import { newId } from './ids.js';
 import { Participant, type SignalSink } from './participant.js';
 import { Room, type RoomContext, type RoomSettings } from './room.js';
+import { keepWhileAway, resumeSession } from './session-resume.js';
 
 export class JoinError extends Error {
   constructor(message: string, readonly status: number) {
@@ -159,7 +160,7 @@ export class RoomManager {
     }, RESUME_GRACE_MS);
     timer.unref();
     this.graceTimers.set(p, timer);
-    await room.signalLost(p);
+    await keepWhileAway(this.ctx, p);
   }
 
   /**
@@ -174,7 +175,7 @@ export class RoomManager {
       throw new ResumeError(`no session ${participantSid || claims.identity} to resume`);
     }
     this.cancelGrace(p);
-    if (!(await room.resume(p, sink))) {
+    if (!(await resumeSession(this.ctx, room, p, sink))) {
       await this.leave(room, p, livekit.DisconnectReason.STATE_MISMATCH, false);
       throw new ResumeError(`session ${p.sid} lost its connections`);
     }

@@ -10,7 +10,7 @@ import type { StoredRoom } from '../store/store.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
-import { AwaySink, Participant, maySource, mergedAttributes, type SignalSink } from './participant.js';
+import { Participant, maySource, mergedAttributes } from './participant.js';
 import type { RoomObservers } from './room-observer.js';
 
 export const PROTOCOL_VERSION = 17;
@@ -527,63 +527,6 @@ export class Room {
   private onConnectionFailed(p: Participant): void {
     p.send({ leave: { reason: livekit.DisconnectReason.MEDIA_FAILURE, action: livekit.LeaveRequest.Action.RESUME, canReconnect: true } });
     p.sink.close(1000, 'connection failed, resume');
-  }
-
-  /**
-   * The participant's signal connection is gone: it stays in the room, its tracks flowing and
-   * its subscriptions bound, until it resumes or its grace period ends (RoomManager).
-   */
-  async signalLost(p: Participant): Promise<void> {
-    p.sink = new AwaySink();
-    await this.ctx.pool.run(p.slot, { op: 'signalLost', participantSid: p.sid });
-  }
-
-  /**
-   * A resume (reconnect=1): `sink` is the participant's new signal connection. ReconnectResponse
-   * comes first, then who left meanwhile, everyone's current state and the room; on v0 the
-   * subscriber offer again. Returns false when the participant's connections are gone (the
-   * caller asks for a full reconnect).
-   */
-  async resume(p: Participant, sink: SignalSink): Promise<boolean> {
-    const previous = p.sink;
-    p.sink = sink;
-    // A resume while the old socket is still open (the client restarting a failed connection):
-    // the old one is closed; its session no longer speaks for the participant.
-    if (!(previous instanceof AwaySink)) previous.close(1000, 'resumed on a new connection');
-    const { lastMessageSeq, subscriberOffer, usable } = await this.ctx.pool.run(p.slot, { op: 'resume', participantSid: p.sid });
-    if (!usable || p.closed) return false;
-    p.send({ reconnect: { iceServers: this.ctx.iceServers, serverInfo: this.ctx.serverInfo, lastMessageSeq } });
-    const departed = previous instanceof AwaySink ? [...previous.departed.values()] : [];
-    if (departed.length > 0) p.send({ update: { participants: departed } });
-    const visible = [...this.participants.values()].filter((o) => o === p || !o.hidden).map((o) => o.toInfo());
-    p.send({ update: { participants: visible } });
-    p.send({ roomUpdate: { room: this.toProto() } });
-    if (subscriberOffer) p.send({ offer: { type: 'offer', sdp: subscriberOffer } });
-    return true;
-  }
-
-  /**
-   * SyncState after a resume, as LiveKit's onSyncState: every track the client says it
-   * publishes must exist here (otherwise: false, full reconnect); disabled tracks and the
-   * client's subscription choices are applied.
-   */
-  async syncState(p: Participant, state: livekit.ISyncState): Promise<boolean> {
-    for (const published of state.publishTracks ?? []) {
-      const sid = published.track?.sid ?? '';
-      const known = p.tracks.has(sid) || [...p.pending.values()].some((e) => e.info.sid === sid);
-      if (!known) return false;
-    }
-    const disabled = state.trackSidsDisabled ?? [];
-    if (disabled.length > 0) await this.trackSettings(p, { trackSids: disabled, disabled: true });
-    const sub = state.subscription;
-    if (sub) {
-      const sids = [...(sub.trackSids ?? []), ...(sub.participantTracks ?? []).flatMap((pt) => pt.trackSids ?? [])];
-      for (const sid of sids) {
-        if (sub.subscribe) await this.subscribe(p, sid, true);
-        else await this.unsubscribe(p, sid);
-      }
-    }
-    return true;
   }
 
   /** SimulateScenario speaker_update: `p` is shown speaking for `seconds`, as LiveKit does. */

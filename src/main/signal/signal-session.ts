@@ -9,6 +9,7 @@ import { limitViolation } from '../rooms/limits.js';
 import { mergedAttributes, type Participant, type SignalSink } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
 import { JoinError, ResumeError, type JoinParams, type RoomManager } from '../rooms/room-manager.js';
+import { applySyncState } from '../rooms/session-resume.js';
 
 /** What the session needs of the uWebSockets.js socket. */
 export interface SignalSocket {
@@ -214,7 +215,7 @@ export class SignalSession implements SignalSink {
         await room.trackSettings(p, req.trackSetting!);
         break;
       case 'syncState':
-        if (!(await room.syncState(p, req.syncState!))) {
+        if (!(await applySyncState(room, p, req.syncState!))) {
           this.log.info({ participant: p.sid }, 'sync state does not match, full reconnect');
           await this.rooms.leave(room, p, livekit.DisconnectReason.STATE_MISMATCH, true, livekit.LeaveRequest.Action.RECONNECT);
         }

@@ -226,7 +226,9 @@ export class PublisherPeer implements RtcpSink {
         this.events.onError('publisher.restart.channel', err);
       }
     }
-    this.handover.begin(this.conn, [...this.channels, this.track]);
+    // A restart before the last one connected: its connection (and track) are the ones replaced.
+    this.handover.begin(this.conn, [...this.channels, this.nextTrack ?? this.track]);
+    this.nextTrack = null;
     this.channels.length = 0;
     this.restarts++;
     await this.openConnection(offer, channels);

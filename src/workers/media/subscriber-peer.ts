@@ -102,7 +102,9 @@ export class SubscriberPeer {
       this.events.onError('subscriber.restart', err);
       return false;
     }
-    this.handover.begin(this.conn, [this.reliable, this.lossy, this.track]);
+    // A restart before the last one connected: its connection (and track) are the ones replaced.
+    this.handover.begin(this.conn, [this.reliable, this.lossy, this.nextTrack ?? this.track]);
+    this.nextTrack = null;
     this.restarts++;
     await this.openConnection(ids);
     return true;
