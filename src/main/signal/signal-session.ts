@@ -54,8 +54,9 @@ export class SignalSession implements SignalSink {
       this.room = room;
       this.participant = participant;
       if (!this.open) void this.rooms.signalLost(room, participant, this);
-      this.joined();
-      if (offer?.sdp) this.enqueue(new livekit.SignalRequest({ offer }));
+      // The offer that came with the join is answered before anything the client sent since.
+      if (offer?.sdp) void this.handleOrReport(new livekit.SignalRequest({ offer })).then(this.joined);
+      else this.joined();
     }, (err: unknown) => {
       const status = err instanceof JoinError ? err.status : 500;
       this.log.warn({ err: (err as Error).message, status }, 'join failed');
@@ -141,7 +142,12 @@ export class SignalSession implements SignalSink {
   }
 
   private enqueue(req: livekit.SignalRequest): void {
-    this.chain = this.chain.then(() => this.handle(req)).catch((err: unknown) => {
+    this.chain = this.chain.then(() => this.handleOrReport(req));
+  }
+
+  /** Handles a request; a failure is answered with request_response INVALID_REQUEST. */
+  private handleOrReport(req: livekit.SignalRequest): Promise<void> {
+    return this.handle(req).catch((err: unknown) => {
       this.log.warn({ err: (err as Error).message, request: req.message }, 'signal request failed');
       this.send({ requestResponse: { reason: livekit.RequestResponse.Reason.INVALID_REQUEST, message: String((err as Error).message ?? err) } });
     });
