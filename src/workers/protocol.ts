@@ -111,6 +111,8 @@ export interface WorkerStats {
   ringRecordsOut: number;
   ringDrops: number;
   ringRecordsIn: number;
+  /** Reliable data for participants whose signal was away, dropped over the 1 MiB they may hold. */
+  heldDataDropped: number;
   /** ICE restarts answered with a new native connection (current participants). */
   iceRestarts: number;
   /** Lowest and highest subscriber bandwidth estimate (REMB) reported, bit/s (0: none). */

@@ -93,10 +93,6 @@ export class DownTrack {
     this.transport = transport;
   }
 
-  get hasTransport(): boolean {
-    return this.transport !== null;
-  }
-
   /**
    * Offers a packet of `layer`. The downtrack stays on its layer and moves to the layer it
    * wants (see desiredLayer) only at a keyframe of that layer, so the decoder never gets a

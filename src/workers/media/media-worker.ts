@@ -347,6 +347,7 @@ export class MediaWorker {
     let upstreamRepaired = 0;
     let repairsForwarded = 0;
     let iceRestarts = 0;
+    let heldDataDropped = 0;
     let estimateMin = 0;
     let estimateMax = 0;
     for (const p of this.participants.values()) {
@@ -363,6 +364,7 @@ export class MediaWorker {
         }
       }
       iceRestarts += p.subscriber?.restarts ?? 0;
+      heldDataDropped += p.heldDropped;
       downTracks += p.downstream.count;
       const e = p.downstream.estimate;
       if (e > 0) {
@@ -382,7 +384,7 @@ export class MediaWorker {
     return {
       ...(this.hub?.stats() ?? { ringDrops: 0, ringRecordsOut: 0, ringRecordsIn: 0 }),
       slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
-      nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded, iceRestarts,
+      nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded, iceRestarts, heldDataDropped,
       subscriberEstimateMin: estimateMin, subscriberEstimateMax: estimateMax,
     };
   }

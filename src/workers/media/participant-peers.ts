@@ -24,6 +24,7 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
   private held: Uint8Array[] | null = null;
   private heldBytes = 0;
+  /** Reliable packets dropped while away because the held data was over MAX_HELD_BYTES. */
   heldDropped = 0;
   private flushOnReliableOpen = false;
   private flushTimer: NodeJS.Timeout | null = null;

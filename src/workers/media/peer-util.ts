@@ -1,5 +1,5 @@
 // Helpers shared by the publisher and subscriber peers around libdatachannel's lifecycle.
-import { guard, type Native, type PeerConnection, type RtcConfig } from '../native.js';
+import { guard, type Native, type PeerConnection, type RtcConfig, type Track } from '../native.js';
 
 /** Resolves once ICE gathering is complete (or after `timeoutMs`, with what was gathered). */
 export function gatheringComplete(pc: PeerConnection, timeoutMs = 3000): Promise<void> {
@@ -99,36 +99,59 @@ const RETIRE_AFTER_CONNECTED_MS = 2000;
 const RETIRE_TIMEOUT_MS = 15_000;
 
 /**
- * The connection an ICE restart replaces, kept open until its successor is connected.
- * libdatachannel cannot restart ICE, so a restart gets a new native connection; closing the old
- * one at once would send SCTP ABORT over the old DTLS session, which the client still accepts
- * until its own DTLS restart completes, and it would close the client's data channels. Media
- * keeps flowing on the old connection meanwhile, as the client's does.
+ * A peer's native connections across ICE restarts, and the transport track in use.
+ * libdatachannel cannot restart ICE, so a restart gets a new native connection; the one it
+ * replaces stays open until its successor is connected. Closing it at once would send SCTP
+ * ABORT over the old DTLS session, which the client still accepts until its own DTLS restart
+ * completes, and it would close the client's data channels. Media keeps flowing on the old
+ * connection meanwhile (the client's does too), so the new connection's track is used only
+ * once that connection is up.
  */
 export class Handover {
+  /** The transport track media goes out on now. */
+  track: Track | null = null;
+  /** During a restart: the new connection's track, used once it is connected. */
+  private next: Track | null = null;
   private retiring: { conn: NativeConnection; parts: Array<{ close(): void } | null>; timer: NodeJS.Timeout } | null = null;
   /** Replaced connections that have not reported closed yet. */
   private readonly closing = new Set<NativeConnection>();
 
-  /** Starts replacing `conn`; `parts` (its tracks and data channels) close with it. */
+  /** A connection's transport track. True when it is in use at once (there is no restart under way). */
+  attachTrack(track: Track): boolean {
+    if (this.retiring !== null) {
+      this.next = track;
+      return false;
+    }
+    this.track = track;
+    return true;
+  }
+
+  /** Starts replacing `conn`; its track and `parts` (its data channels) close with it. */
   begin(conn: NativeConnection, parts: Array<{ close(): void } | null>): void {
     this.finish(); // a restart during a restart: the oldest goes now
     this.closing.add(conn);
     void conn.whenClosed.then(() => this.closing.delete(conn));
-    this.retiring = { conn, parts, timer: setTimeout(() => this.finish(), RETIRE_TIMEOUT_MS) };
+    // A restart before the last one connected: that connection (and its track) is the one replaced.
+    this.retiring = { conn, parts: [...parts, this.next ?? this.track], timer: setTimeout(() => this.finish(), RETIRE_TIMEOUT_MS) };
+    this.next = null;
   }
 
-  /** A restart is under way: the old connection still carries the media. */
-  get active(): boolean {
-    return this.retiring !== null;
-  }
-
-  /** The new connection is up: the old one goes a little later. */
-  successorConnected(): void {
+  /**
+   * The current connection is up: after a restart, its track takes over (and is returned) and
+   * the old connection goes a little later. Null when nothing changed.
+   */
+  connected(): Track | null {
+    const next = this.next;
+    if (next !== null) {
+      this.track = next;
+      this.next = null;
+    }
     const r = this.retiring;
-    if (r === null) return;
-    clearTimeout(r.timer);
-    r.timer = setTimeout(() => this.finish(), RETIRE_AFTER_CONNECTED_MS);
+    if (r !== null) {
+      clearTimeout(r.timer);
+      r.timer = setTimeout(() => this.finish(), RETIRE_AFTER_CONNECTED_MS);
+    }
+    return next;
   }
 
   /** Closes the connection being replaced, now. */
@@ -138,6 +161,14 @@ export class Handover {
     this.retiring = null;
     clearTimeout(r.timer);
     r.conn.close(r.parts);
+  }
+
+  /** Closes everything: the connection being replaced, and `conn` with its track and `parts`. */
+  close(conn: NativeConnection, parts: Array<{ close(): void } | null>): void {
+    this.finish();
+    conn.close([...parts, this.next ?? this.track]);
+    this.track = null;
+    this.next = null;
   }
 
   /** Resolves when every replaced connection has reported closed. */

@@ -81,7 +81,7 @@ export interface OfferResult {
 
 export class PublisherPeer implements RtcpSink {
   private conn: NativeConnection;
-  /** The connection an ICE restart replaces, until the new one is connected. */
+  /** The connection an ICE restart replaces, until the new one is connected, and the track in use. */
   private readonly handover = new Handover();
   private connecting: Promise<void> | null = null;
   /** The client's ICE ufrag the current native connection was set up with. */
@@ -94,9 +94,6 @@ export class PublisherPeer implements RtcpSink {
   private recheckSections = false;
   private sectionsQueued = false;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
-  /** During an ICE restart: the new connection's transport track, in use once it is connected. */
-  private nextTrack: Track | null = null;
-  private track: Track | null = null;
   private readonly channels: DataChannel[] = [];
   private readonly session = newSdpSession();
   private transport: TransportParams | null = null;
@@ -226,9 +223,7 @@ export class PublisherPeer implements RtcpSink {
         this.events.onError('publisher.restart.channel', err);
       }
     }
-    // A restart before the last one connected: its connection (and track) are the ones replaced.
-    this.handover.begin(this.conn, [...this.channels, this.nextTrack ?? this.track]);
-    this.nextTrack = null;
+    this.handover.begin(this.conn, this.channels);
     this.channels.length = 0;
     this.restarts++;
     await this.openConnection(offer, channels);
@@ -237,14 +232,12 @@ export class PublisherPeer implements RtcpSink {
   /** The current connection is up: after a restart, it takes over and the old one goes soon. */
   private onConnected(): void {
     this.startRemb();
-    if (this.nextTrack !== null) {
-      this.track = this.nextTrack;
-      this.nextTrack = null;
-      this.downstream?.setTransport(this.track);
+    const switched = this.handover.connected();
+    if (switched !== null && this.downstream !== null) {
+      this.downstream.setTransport(switched);
       // Decoders downstream may have lost frames during the switch.
-      this.downstream?.requestKeyframes();
+      this.downstream.requestKeyframes();
     }
-    this.handover.successorConnected();
   }
 
   /**
@@ -314,12 +307,7 @@ export class PublisherPeer implements RtcpSink {
     // Kept referenced: a collected Track closes and media stops silently.
     holdUntilClosed(track, 'publisher.track.onClosed');
     track.onMessage(guard('publisher.onMessage', (buf: Buffer) => this.onMedia(buf)));
-    if (this.handover.active) {
-      this.nextTrack = track;
-      return;
-    }
-    this.track = track;
-    this.downstream?.setTransport(track);
+    if (this.handover.attachTrack(track)) this.downstream?.setTransport(track);
   }
 
   private attachDataChannel(dc: DataChannel): void {
@@ -420,14 +408,6 @@ export class PublisherPeer implements RtcpSink {
     }
   }
 
-  /** The client's reliable channel is open (held data can go out). */
-  get reliableOpen(): boolean {
-    try {
-      return this.channels.some((c) => c.getLabel() === '_reliable' && c.isOpen());
-    } catch {
-      return false;
-    }
-  }
 
   /** Per packet: the media path. No allocation except the native Buffer we are handed. */
   private onMedia(buf: Buffer): void {
@@ -558,7 +538,7 @@ export class PublisherPeer implements RtcpSink {
   }
 
   sendRtcp(pkt: Uint8Array): void {
-    const t = this.track;
+    const t = this.handover.track;
     if (!t || this.closed) return;
     try {
       if (t.isOpen()) t.sendMessageBinary(pkt as Buffer);
@@ -637,10 +617,7 @@ export class PublisherPeer implements RtcpSink {
     for (const r of this.receiversBySid.values()) r.close();
     this.receiversBySid.clear();
     this.downstream?.setTransport(null);
-    this.handover.finish();
-    this.conn.close([...this.channels, this.nextTrack ?? this.track]);
-    this.track = null;
-    this.nextTrack = null;
+    this.handover.close(this.conn, this.channels);
     this.channels.length = 0;
   }
 }

@@ -7,7 +7,7 @@ import { parseSdp } from '../sdp/publisher-sdp.js';
 import { candidateInits, subscriberViewAnswer, writeSubscriberOffer, type SubscriberSection } from '../sdp/subscriber-sdp.js';
 import { SdpError, newSdpSession, readTransportParams, type TransportParams } from '../sdp/transport-params.js';
 import { isRtcp } from '../../rtp/packet.js';
-import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig, type Track } from '../native.js';
+import { guard, holdUntilClosed, type DataChannel, type Native, type RtcConfig } from '../native.js';
 import type { Downstream, Subscription } from './downstream.js';
 import { Handover, NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 
@@ -31,11 +31,8 @@ export interface SubscriberPeerEvents {
 
 export class SubscriberPeer {
   private conn: NativeConnection;
-  /** The connection a restart replaces, until the new one is connected. */
+  /** The connection a restart replaces, until the new one is connected, and the track in use. */
   private readonly handover = new Handover();
-  private track: Track | null = null;
-  /** During a restart: the new connection's transport track, in use once it is connected. */
-  private nextTrack: Track | null = null;
   /** Restarts answered with a new native connection. */
   restarts = 0;
   private reliable: DataChannel | null = null;
@@ -102,9 +99,7 @@ export class SubscriberPeer {
       this.events.onError('subscriber.restart', err);
       return false;
     }
-    // A restart before the last one connected: its connection (and track) are the ones replaced.
-    this.handover.begin(this.conn, [this.reliable, this.lossy, this.nextTrack ?? this.track]);
-    this.nextTrack = null;
+    this.handover.begin(this.conn, [this.reliable, this.lossy]);
     this.restarts++;
     await this.openConnection(ids);
     return true;
@@ -124,12 +119,7 @@ export class SubscriberPeer {
     track.onMessage(guard('subscriber.onMessage', (buf: Buffer) => {
       if (isRtcp(buf)) this.downstream.onFeedback(buf, buf.length);
     }));
-    if (this.handover.active) {
-      this.nextTrack = track;
-    } else {
-      this.track = track;
-      this.downstream.setTransport(track);
-    }
+    if (this.handover.attachTrack(track)) this.downstream.setTransport(track);
     this.reliable = holdUntilClosed(pc.createDataChannel('_reliable', negotiated ? { negotiated: true, id: negotiated.reliable } : {}), 'subscriber.dc.onClosed');
     this.lossy = holdUntilClosed(pc.createDataChannel('_lossy', { unordered: true, maxRetransmits: 0, ...(negotiated ? { negotiated: true, id: negotiated.lossy } : {}) }), 'subscriber.dc.onClosed');
     for (const dc of [this.reliable, this.lossy]) {
@@ -147,13 +137,11 @@ export class SubscriberPeer {
 
   /** The current connection is up: after a restart, it takes over and the old one goes soon. */
   private onConnected(): void {
-    if (this.nextTrack !== null) {
-      this.track = this.nextTrack;
-      this.nextTrack = null;
-      this.downstream.setTransport(this.track);
+    const switched = this.handover.connected();
+    if (switched !== null) {
+      this.downstream.setTransport(switched);
       this.downstream.requestKeyframes();
     }
-    this.handover.successorConnected();
   }
 
   private writeOffer(): string {
@@ -240,10 +228,7 @@ export class SubscriberPeer {
     if (this.closed) return;
     this.closed = true;
     this.downstream.setTransport(null);
-    this.handover.finish();
-    this.conn.close([this.reliable, this.lossy, this.nextTrack ?? this.track]);
-    this.track = null;
-    this.nextTrack = null;
+    this.handover.close(this.conn, [this.reliable, this.lossy]);
     this.reliable = null;
     this.lossy = null;
   }

@@ -61,12 +61,6 @@ export class SectionBinder {
     return { bindings: this.byMid, missing };
   }
 
-  /** The section carrying a track, if any. */
-  midOf(trackSid: string): string | undefined {
-    for (const [mid, sid] of this.byMid) if (sid === trackSid) return mid;
-    return undefined;
-  }
-
   /**
    * Sections to ask the client for before its next offer can carry `wanted`: the unbound
    * tracks beyond the spare sections of the last offer (0/0 still means "offer again").
