@@ -61,6 +61,16 @@ export interface StrandConfig {
     /** Strand: how long one delivery attempt may take, ms. */
     requestTimeoutMs: number;
   };
+  egress: {
+    /** Egress workers (their own Piscina pool; each runs several egresses). */
+    workers: number;
+    /** Files, segments and images are written under this directory; relative paths resolve against it. */
+    fileOutputDir: string;
+    /** Egresses running at once; a Start* beyond it is refused (resource_exhausted). */
+    maxConcurrent: number;
+    /** libx264 preset of composites (ultrafast … medium): speed against quality per bit. */
+    x264Preset: string;
+  };
   /** Also serve /metrics on this port (0: only on the main port). */
   prometheusPort: number;
   logLevel: string;
@@ -91,6 +101,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
       maxApiRequestBodySize: 10 * 1024 * 1024,
     },
     webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
+    egress: { workers: 1, fileOutputDir: './recordings', maxConcurrent: Math.max(4, availableParallelism() * 2), x264Preset: 'veryfast' },
     prometheusPort: 0,
     logLevel: dev ? 'debug' : 'info',
     storePath: './.strand',
@@ -134,6 +145,8 @@ function strList(v: unknown, path: string): string[] {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${path} must be a list of strings`);
   return v as string[];
 }
+
+const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'];
 
 /** LiveKit's `limit.*` keys Strand enforces. */
 const LIMIT_KEYS: Record<string, keyof StrandConfig['limit']> = {
@@ -258,6 +271,24 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
         }
         break;
       case 'prometheus_port': cfg.prometheusPort = num(value, key); break;
+      case 'egress':
+        if (!isObject(value)) throw new ConfigError('egress must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          const path = `egress.${k}`;
+          switch (k) {
+            case 'workers': cfg.egress.workers = Math.max(1, Math.floor(num(v, path))); break;
+            case 'file_output_dir': cfg.egress.fileOutputDir = str(v, path); break;
+            case 'max_concurrent': cfg.egress.maxConcurrent = Math.floor(num(v, path)); break;
+            case 'x264_preset': {
+              const preset = str(v, path);
+              if (!X264_PRESETS.includes(preset)) throw new ConfigError(`${path} must be one of ${X264_PRESETS.join(', ')}`);
+              cfg.egress.x264Preset = preset;
+              break;
+            }
+            default: unknown(path);
+          }
+        }
+        break;
       case 'store':
         if (!isObject(value)) throw new ConfigError('store must be a mapping');
         if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');

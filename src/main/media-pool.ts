@@ -4,6 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { slotBalancer } from './slot-balancer.js';
 import { COUNTER_SLOTS, addPublishedCounters, createSharedCounters } from '../workers/media-counters.js';
 import { createDoorbell, createRing } from '../workers/ring-channel.js';
 import type { MediaCommand, MediaEvent, MediaResults } from '../workers/protocol.js';
@@ -19,23 +20,6 @@ export interface MediaPoolOptions {
 }
 
 type Op = MediaCommand['op'];
-type PiscinaLoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
-
-/** Routes every task to the worker bound to its slot; binds slots to workers on first use. */
-function slotBalancer(): PiscinaLoadBalancer {
-  const bound = new Map<number, number>();
-  return (task, workers) => {
-    const opts = (task as unknown as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as { slot?: number } | null;
-    const slot = opts?.slot ?? 0;
-    const id = bound.get(slot);
-    if (id !== undefined) return workers.find((w) => w.id === id && !w.terminating) ?? null;
-    const taken = new Set(bound.values());
-    const free = workers.find((w) => !taken.has(w.id) && !w.terminating);
-    if (!free) return null;
-    bound.set(slot, free.id);
-    return free;
-  };
-}
 
 export class MediaPool {
   private pool: Piscina | null = null;
@@ -131,6 +115,13 @@ export class MediaPool {
       this.links.set(key, linked);
     }
     return linked;
+  }
+
+  /** Worker `slot`'s doorbell, for a ring another pool (egress) writes into it. */
+  doorbellOf(slot: number): SharedArrayBuffer {
+    const d = this.doorbells[slot];
+    if (!d) throw new Error(`no media worker ${slot}`);
+    return d;
   }
 
   /** The slot of a room, placing it on the least loaded worker the first time. */

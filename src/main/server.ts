@@ -7,7 +7,10 @@ import type { ClaimGrants } from './auth/grants.js';
 import { AuthError, TokenVerifier } from './auth/token-verifier.js';
 import type { StrandConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { registerEgressService } from './api/egress-service.js';
 import { registerRoomService } from './api/room-service.js';
+import { EgressManager } from './egress/egress-manager.js';
+import { EgressPool } from './egress/egress-pool.js';
 import { TwirpRouter } from './api/twirp.js';
 import { reply } from './http.js';
 import { MediaPool } from './media-pool.js';
@@ -85,6 +88,15 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     await store.close();
     throw err;
   }
+  let egress!: EgressManager;
+  const egressPool = new EgressPool(cfg.egress.workers, cfg.rtc.ringBufferSize, pool, log, (slot, e) => egress?.onWorkerEvent(slot, e));
+  try {
+    await egressPool.start();
+  } catch (err) {
+    await pool.stop();
+    await store.close();
+    throw err;
+  }
   const iceServers: livekit.IICEServer[] = [
     ...(cfg.rtc.stunServers.length ? [{ urls: cfg.rtc.stunServers.map((s) => `stun:${s}`) }] : []),
     ...cfg.rtc.turnServers.map((t) => ({ urls: t.urls, username: t.username ?? '', credential: t.credential ?? '' })),
@@ -96,16 +108,22 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   }, log);
   const metrics = new Metrics(nodeId, () => rooms.rooms.values(), pool);
   const notifier = new WebhookNotifier(store, {
-    urls: cfg.webhook.urls, apiKey: cfg.webhook.apiKey, apiSecret: cfg.keys[cfg.webhook.apiKey] ?? '',
+    urls: cfg.webhook.urls, apiKey: cfg.webhook.apiKey, keys: cfg.keys,
     maxAgeSeconds: cfg.webhook.maxAgeSeconds, requestTimeoutMs: cfg.webhook.requestTimeoutMs,
   }, log);
   const webhooks = new WebhookEvents(notifier);
+  egress = new EgressManager({
+    outputDir: cfg.egress.fileOutputDir, maxConcurrent: cfg.egress.maxConcurrent, x264Preset: cfg.egress.x264Preset,
+  }, rooms, egressPool, pool, store, notifier, log);
+  metrics.observeEgress(egress);
   observers.add(new StoreWriter(store));
   observers.add(webhooks);
   observers.add(metrics);
+  observers.add(egress);
   // Undelivered events of an earlier run first, then what recovery itself reports.
   notifier.start();
   recoverState(store, rooms, webhooks, log);
+  await egress.recover();
 
   /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
   function authenticate(token: string): ClaimGrants {
@@ -202,7 +220,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     verifier, maxBodyBytes: cfg.limit.maxApiRequestBodySize, log,
     onResult: (service, method, status, code) => metrics.twirpResult(service, method, status, code),
   });
-  registerRoomService(twirp, rooms, cfg);
+  registerRoomService(twirp, rooms, cfg, egress);
+  registerEgressService(twirp, egress);
   twirp.attach(app);
 
   const serveMetrics = (res: UWS.HttpResponse) => {
@@ -253,6 +272,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     if (!socket) {
       for (const s of listenSockets) uws.us_listen_socket_close(s);
       notifier.close();
+      await egressPool.stop();
       await pool.stop();
       await store.close();
       throw new Error(`cannot listen on ${host}:${wanted}`);
@@ -274,6 +294,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     close(): Promise<void> {
       closing ??= (async () => {
         for (const s of listenSockets) uws.us_listen_socket_close(s);
+        // Recordings first: their files are finished while the tracks still flow.
+        await egress.stopAll();
         await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN);
         // What is still undelivered stays queued in the store for the next start.
         notifier.close();

@@ -19,6 +19,8 @@ export interface PendingTrack {
   cid: string;
   sid: string;
   kind: 'audio' | 'video';
+  /** The codec the client asked to publish with (AddTrackRequest.simulcast_codecs), e.g. "h264". */
+  codec?: string;
 }
 
 /** A media section of the publisher offer matched to an announced track. */
@@ -42,7 +44,12 @@ export interface RelayedTrack {
   channels: number | undefined;
   fmtp: string | undefined;
   rids: string[];
+  /** The layer relayed (-1: all). */
+  layer: number;
 }
+
+/** Ring peers above this are egress workers (peer = EGRESS_PEER_BASE + egress slot), not media workers. */
+export const EGRESS_PEER_BASE = 1000;
 
 export interface WorkerInit {
   slot: number;
@@ -67,8 +74,12 @@ export type MediaCommand =
   | { op: 'unsubscribe'; participantSid: string; trackSid: string }
   /** Links two workers: records to `peer` go into `out` (ringing `peerDoorbell`), records from it arrive in `inbound`. */
   | { op: 'attachRing'; peer: number; out: SharedArrayBuffer; peerDoorbell: SharedArrayBuffer; inbound: SharedArrayBuffer }
-  /** Publisher side: start / stop writing a track's packets into the ring to `toSlot`. */
-  | { op: 'relayStart'; trackSid: string; toSlot: number }
+  /**
+   * Publisher side: start / stop writing a track's packets into the ring to `toSlot` (a media
+   * worker, or EGRESS_PEER_BASE + an egress worker); `layer` relays that simulcast layer only
+   * (-1 or absent: all; "best": the highest one sending now).
+   */
+  | { op: 'relayStart'; trackSid: string; toSlot: number; layer?: number | 'best' }
   | { op: 'relayStop'; trackSid: string; toSlot: number }
   /** Subscriber side: a relayed track is gone, or unwanted here: drop its stand-in and downtracks. */
   | { op: 'relayEnd'; trackSid: string }

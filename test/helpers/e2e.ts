@@ -14,11 +14,11 @@ export interface E2eContext {
 }
 
 /** Starts Strand and Chromium before the file's tests and stops both after (Strand must exit 0). */
-export function useStrandAndBrowser(opts: { workers?: number; env?: NodeJS.ProcessEnv; browserArgs?: string[] } = {}): E2eContext {
+export function useStrandAndBrowser(opts: { workers?: number; env?: NodeJS.ProcessEnv; browserArgs?: string[]; args?: string[] } = {}): E2eContext {
   let strand: StrandProcess | undefined;
   let browser: TestBrowser | undefined;
   before(async () => {
-    strand = await startStrand({ workers: opts.workers ?? 1, env: opts.env });
+    strand = await startStrand({ workers: opts.workers ?? 1, env: opts.env, args: opts.args });
     browser = await launchBrowser(opts.browserArgs);
   });
   after(async () => {

@@ -44,7 +44,7 @@ test('events of one room stay in order through retries; other rooms are not held
   let failuresLeft = 3;
   const rx = await receiver((_event, room) => (room === 'slow' && failuresLeft-- > 0 ? 503 : 200));
   const store = tempStore();
-  const n = new WebhookNotifier(store, { urls: [rx.url], apiKey: 'devkey', apiSecret: 'secret', maxAgeSeconds: 60, requestTimeoutMs: 2000 }, log);
+  const n = new WebhookNotifier(store, { urls: [rx.url], apiKey: 'devkey', keys: { devkey: 'secret' }, maxAgeSeconds: 60, requestTimeoutMs: 2000 }, log);
   try {
     n.start();
     for (const event of ['room_started', 'participant_joined', 'room_finished']) n.notify({ event, room: { name: 'slow' } });
@@ -65,7 +65,7 @@ test('undelivered events survive a restart of the notifier, and expire after max
   const dir = mkdtempSync(join(tmpdir(), 'strand-unit-'));
   const down = 'http://127.0.0.1:9/unreachable';
   let store = new LmdbStore(dir);
-  let n = new WebhookNotifier(store, { urls: [down], apiKey: 'devkey', apiSecret: 'secret', maxAgeSeconds: 60, requestTimeoutMs: 500 }, log);
+  let n = new WebhookNotifier(store, { urls: [down], apiKey: 'devkey', keys: { devkey: 'secret' }, maxAgeSeconds: 60, requestTimeoutMs: 500 }, log);
   n.start();
   n.notify({ event: 'room_started', room: { name: 'a' } });
   n.notify({ event: 'room_finished', room: { name: 'a' } });
@@ -80,7 +80,7 @@ test('undelivered events survive a restart of the notifier, and expire after max
   const rx = await receiver(() => 200);
   // The stored deliveries still name the unreachable URL: with a short max_age they expire
   // instead of being retried for ever, while new events reach the live receiver.
-  n = new WebhookNotifier(store, { urls: [rx.url], apiKey: 'devkey', apiSecret: 'secret', maxAgeSeconds: 0.3, requestTimeoutMs: 200 }, log);
+  n = new WebhookNotifier(store, { urls: [rx.url], apiKey: 'devkey', keys: { devkey: 'secret' }, maxAgeSeconds: 0.3, requestTimeoutMs: 200 }, log);
   try {
     n.start();
     await waitFor(() => n.dropped === 2, 5000, 'the unreachable deliveries to expire');

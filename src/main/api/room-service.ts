@@ -3,6 +3,7 @@
 import { livekit } from '../../proto/index.js';
 import type { ClaimGrants, Permissions } from '../auth/grants.js';
 import type { StrandConfig } from '../config.js';
+import type { EgressManager } from '../egress/egress-manager.js';
 import { limitViolation, type LimitedFields } from '../rooms/limits.js';
 import { mergedAttributes, type Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
@@ -39,7 +40,7 @@ function permissionsFromProto(p: livekit.IParticipantPermission): Permissions {
   };
 }
 
-export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg: StrandConfig): void {
+export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg: StrandConfig, egress: EgressManager): void {
   const checkLimits = (f: LimitedFields) => {
     const violation = limitViolation(cfg.limit, f);
     if (violation) throw new TwirpError('invalid_argument', violation);
@@ -64,9 +65,11 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
         requireGrant(claims, 'roomCreate');
         if (!req.name) throw new TwirpError('invalid_argument', 'name is required');
         checkLimits({ roomName: req.name, metadata: req.metadata });
-        return rooms.createRoom(req.name, {
+        const room = rooms.createRoom(req.name, {
           emptyTimeout: req.emptyTimeout, departureTimeout: req.departureTimeout, maxParticipants: req.maxParticipants, metadata: req.metadata,
-        }).toProto();
+        });
+        egress.setAutoEgress(room, req.egress);
+        return room.toProto();
       },
     }),
 

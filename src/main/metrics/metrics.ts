@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { livekit } from '../../proto/index.js';
 import * as C from '../../workers/media-counters.js';
+import type { EgressManager } from '../egress/egress-manager.js';
 import type { MediaPool } from '../media-pool.js';
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
@@ -112,6 +113,27 @@ export class Metrics implements RoomObserver {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /**
+   * Egress gauges (LiveKit's server has none of its own; its egress service counts requests):
+   * running egresses by kind, and ended ones by final status.
+   */
+  observeEgress(egress: EgressManager): void {
+    const registers = [this.registry];
+    new Gauge<'type'>({
+      name: 'livekit_egress_active', help: 'Egresses running on this node, by request kind', labelNames: ['type'], registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(egress.activeByKind())) this.set({ type }, n);
+      },
+    });
+    new Gauge<'status'>({
+      name: 'livekit_egress_ended_total', help: 'Egresses ended since start, by final status', labelNames: ['status'], registers,
+      collect() {
+        for (const [status, n] of egress.endedByStatus) this.set({ status }, n);
+      },
+    });
   }
 
   text(): Promise<string> {

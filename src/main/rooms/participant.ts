@@ -29,6 +29,8 @@ export class AwaySink implements SignalSink {
 export interface PendingTrackInfo {
   cid: string;
   info: livekit.ITrackInfo;
+  /** The codec the client asked for (AddTrackRequest.simulcast_codecs[0]), honoured when offered. */
+  codec?: string;
 }
 
 export class Participant {

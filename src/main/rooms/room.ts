@@ -67,6 +67,10 @@ export class Room {
   private readonly relaySlots = new Map<string, Set<number>>();
   private readonly byIdentity = new Map<string, Participant>();
   closed = false;
+  /** Tracks egresses record, with how many egresses record each. */
+  private readonly recordedTracks = new Map<string, number>();
+  /** An egress records this room (Room.active_recording; clients show it). */
+  activeRecording = false;
 
   constructor(readonly name: string, readonly slot: number, private readonly ctx: RoomContext, settings: RoomSettings) {
     this.sid = settings.sid ?? newId('RM_');
@@ -92,6 +96,7 @@ export class Room {
       metadata: this.metadata,
       numParticipants: this.participants.size,
       numPublishers: publishers,
+      activeRecording: this.activeRecording,
     };
   }
 
@@ -273,14 +278,14 @@ export class Room {
       audioFeatures: req.audioFeatures ?? [],
       backupCodecPolicy: req.backupCodecPolicy ?? livekit.BackupCodecPolicy.PREFER_REGRESSION,
     };
-    p.pending.set(cid, { cid, info });
+    p.pending.set(cid, { cid, info, codec: req.simulcastCodecs?.[0]?.codec || undefined });
     p.send({ trackPublished: { cid, track: info } });
   }
 
   /** Answers a publisher offer and publishes the tracks its sections carry. */
   async publisherOffer(p: Participant, desc: livekit.ISessionDescription): Promise<void> {
-    const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info }) => ({
-      cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio',
+    const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info, codec }) => ({
+      cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio', codec,
     }));
     const result = await this.ctx.pool.run(p.slot, {
       op: 'publisherOffer', participantSid: p.sid, sdp: desc.sdp ?? '', pending,
@@ -438,7 +443,8 @@ export class Room {
     const track = this.trackInfo(trackSid);
     const layers = track?.layers ?? [];
     if (!track || track.type !== livekit.TrackType.VIDEO || layers.length < 2) return;
-    let needed = -1;
+    // A recording takes the top layer: the publisher must keep sending it.
+    let needed = this.recordedTracks.has(trackSid) ? layers.length - 1 : -1;
     for (const o of this.participants.values()) {
       if (o.subscriptions.has(trackSid)) needed = Math.max(needed, Math.min(o.trackSettings.get(trackSid)?.maxLayer ?? layers.length - 1, layers.length - 1));
     }
@@ -553,6 +559,22 @@ export class Room {
   setMetadata(metadata: string): void {
     this.metadata = metadata;
     this.ctx.observers.emit('roomUpdated', this);
+    const room = this.toProto();
+    for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
+  }
+
+  /** An egress starts (or stops) recording a track: it counts as a subscriber of the top layer. */
+  setTrackRecorded(trackSid: string, on: boolean): void {
+    const n = (this.recordedTracks.get(trackSid) ?? 0) + (on ? 1 : -1);
+    if (n > 0) this.recordedTracks.set(trackSid, n);
+    else this.recordedTracks.delete(trackSid);
+    this.updateDynacast(trackSid);
+  }
+
+  /** An egress of this room started or the last one ended: every participant gets a RoomUpdate. */
+  setRecording(on: boolean): void {
+    if (this.activeRecording === on) return;
+    this.activeRecording = on;
     const room = this.toProto();
     for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
   }

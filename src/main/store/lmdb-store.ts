@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { QueuedWebhook, Store, StoredParticipant, StoredRoom } from './store.js';
+import type { QueuedWebhook, Store, StoredEgress, StoredParticipant, StoredRoom } from './store.js';
 
 const participantKey = (roomName: string, identity: string): string[] => [roomName, identity];
 
@@ -13,6 +13,7 @@ export class LmdbStore implements Store {
   private readonly roomsDb: Database<StoredRoom, string>;
   private readonly participantsDb: Database<StoredParticipant, string[]>;
   private readonly webhooksDb: Database<QueuedWebhook, number>;
+  private readonly egressDb: Database<StoredEgress, string>;
   private nextSeq: number;
 
   /** `dir` holds the environment (strand.mdb and its lock file); it is created if missing. */
@@ -22,6 +23,7 @@ export class LmdbStore implements Store {
     this.roomsDb = this.root.openDB<StoredRoom, string>({ name: 'rooms' });
     this.participantsDb = this.root.openDB<StoredParticipant, string[]>({ name: 'participants' });
     this.webhooksDb = this.root.openDB<QueuedWebhook, number>({ name: 'webhooks' });
+    this.egressDb = this.root.openDB<StoredEgress, string>({ name: 'egress' });
     let last = 0;
     for (const key of this.webhooksDb.getKeys({ reverse: true, limit: 1 })) last = key;
     this.nextSeq = last + 1;
@@ -49,6 +51,18 @@ export class LmdbStore implements Store {
 
   deleteParticipant(roomName: string, identity: string): void {
     void this.participantsDb.remove(participantKey(roomName, identity));
+  }
+
+  egresses(): StoredEgress[] {
+    return [...this.egressDb.getRange()].map(({ value }) => ({ ...value, info: new Uint8Array(value.info) }));
+  }
+
+  putEgress(e: StoredEgress): void {
+    void this.egressDb.put(e.egressId, e);
+  }
+
+  deleteEgress(egressId: string): void {
+    void this.egressDb.remove(egressId);
   }
 
   enqueueWebhooks(entries: Array<Omit<QueuedWebhook, 'seq'>>): QueuedWebhook[] {

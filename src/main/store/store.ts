@@ -24,6 +24,15 @@ export interface StoredParticipant {
   wasActive: boolean;
 }
 
+/** An egress as stored: its EgressInfo (protobuf bytes) and who else hears of it. */
+export interface StoredEgress {
+  egressId: string;
+  roomName: string;
+  info: Uint8Array;
+  /** The request's own webhook receivers. */
+  webhooks: Array<{ url: string; signingKey: string }>;
+}
+
 /** One webhook delivery waiting in the durable queue (one per event and URL). */
 export interface QueuedWebhook {
   /** Queue order; deliveries of one room and URL go out in this order. */
@@ -34,6 +43,8 @@ export interface QueuedWebhook {
   /** The exact protojson body that is signed and posted. */
   body: string;
   createdAtMs: number;
+  /** Signing key for this delivery (an egress request's own webhook); absent: webhook.api_key. */
+  apiKey?: string;
 }
 
 export interface Store {
@@ -44,6 +55,10 @@ export interface Store {
   participants(): StoredParticipant[];
   putParticipant(p: StoredParticipant): void;
   deleteParticipant(roomName: string, identity: string): void;
+
+  egresses(): StoredEgress[];
+  putEgress(e: StoredEgress): void;
+  deleteEgress(egressId: string): void;
 
   /** Appends deliveries, giving each the next sequence number; durable once `flushed()` resolves. */
   enqueueWebhooks(entries: Array<Omit<QueuedWebhook, 'seq'>>): QueuedWebhook[];

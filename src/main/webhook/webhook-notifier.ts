@@ -14,7 +14,8 @@ import type { QueuedWebhook, Store } from '../store/store.js';
 export interface WebhookOptions {
   urls: string[];
   apiKey: string;
-  apiSecret: string;
+  /** Every API key and its secret (an extra receiver names the key that signs for it). */
+  keys: Record<string, string>;
   /** Deliveries older than this are dropped instead of retried, seconds. */
   maxAgeSeconds: number;
   requestTimeoutMs: number;
@@ -64,13 +65,20 @@ export class WebhookNotifier {
     for (const lane of this.lanes.values()) this.run(lane);
   }
 
-  /** Queues an event for every URL; `id` and `createdAt` are filled in here. */
-  notify(event: livekit.IWebhookEvent): void {
-    if (!this.enabled || this.stop.signal.aborted) return;
+  /**
+   * Queues an event for every configured URL, and for `extra` receivers (an egress request's own
+   * webhooks, signed with the key each names); `id` and `createdAt` are filled in here.
+   */
+  notify(event: livekit.IWebhookEvent, extra: Array<{ url: string; signingKey: string }> = []): void {
+    if ((!this.enabled && extra.length === 0) || this.stop.signal.aborted) return;
     const now = Date.now();
     const body = webhookBody({ ...event, id: newId('EV_'), createdAt: Math.floor(now / 1000) });
     const room = event.room?.name ?? '';
-    const queued = this.store.enqueueWebhooks(this.opts.urls.map((url) => ({ url, room, body, createdAtMs: now })));
+    const targets = [
+      ...this.opts.urls.map((url) => ({ url, room, body, createdAtMs: now })),
+      ...extra.map((x) => ({ url: x.url, room, body, createdAtMs: now, apiKey: x.signingKey || this.opts.apiKey || Object.keys(this.opts.keys)[0] || '' })),
+    ];
+    const queued = this.store.enqueueWebhooks(targets);
     for (const w of queued) {
       const lane = this.lane(w);
       lane.queue.push(w);
@@ -139,7 +147,10 @@ export class WebhookNotifier {
 
   /** One attempt; null on success, else what went wrong. */
   private async deliver(w: QueuedWebhook): Promise<string | null> {
-    const token = signToken(this.opts.apiKey, this.opts.apiSecret, { sha256: bodyHash(w.body) }, TOKEN_VALID_SECONDS);
+    const apiKey = w.apiKey ?? this.opts.apiKey;
+    const secret = this.opts.keys[apiKey];
+    if (!secret) return `no secret for signing key "${apiKey}"`;
+    const token = signToken(apiKey, secret, { sha256: bodyHash(w.body) }, TOKEN_VALID_SECONDS);
     try {
       const res = await fetch(w.url, {
         method: 'POST',

@@ -47,6 +47,14 @@ class RoomRouter {
   }
 }
 
+/** The highest simulcast layer sending now (the top one if none is known yet). */
+function bestLayer(r: Receiver): number {
+  if (r.kind !== 'video' || r.layerCount === 1) return -1;
+  const active = r.activeLayers(performance.now());
+  for (let l = r.layerCount - 1; l >= 0; l--) if (active & (1 << l)) return l;
+  return r.layerCount - 1;
+}
+
 /** LiveKit's audio.update_interval: how often speakers are re-evaluated, ms. */
 const SPEAKER_INTERVAL_MS = 400;
 /** How often connection quality is reported, ms (LiveKit: 5 s). */
@@ -105,7 +113,9 @@ export class MediaWorker {
         return null;
       case 'relayStart': {
         const receiver = this.publishedReceiver(cmd.trackSid);
-        return receiver ? this.relayHub().startRelay(receiver, cmd.toSlot) : null;
+        if (!receiver) return null;
+        const layer = cmd.layer === 'best' ? bestLayer(receiver) : cmd.layer ?? -1;
+        return this.relayHub().startRelay(receiver, cmd.toSlot, layer);
       }
       case 'relayStop': {
         const receiver = this.publishedReceiver(cmd.trackSid);

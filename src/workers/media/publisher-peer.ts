@@ -355,6 +355,9 @@ export class PublisherPeer implements RtcpSink {
         continue;
       }
       const p = unclaimed.splice(idx, 1)[0]!;
+      // The codec the client asked for at AddTrack, as LiveKit picks it, when the section offers it.
+      const asked = p.codec ? offeredCodec(offer.sdp.media[s.index]!, p.codec) : undefined;
+      if (asked) s.codec = asked;
       const receiver = new Receiver(p.sid, this.sid, s.kind, s.codec.mimeType, s.codec.clockRate, s.codec.channels,
         s.codec.fmtp, s.rids, this);
       this.mids.set(s.mid, { section: s, receiver });

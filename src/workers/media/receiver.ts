@@ -26,6 +26,8 @@ const PLI_INTERVAL_MS = [500, 1000, 1000];
 export interface RelayTarget {
   readonly writer: RingWriter;
   readonly relayId: number;
+  /** The only layer written (a recording takes one); -1: every layer (another media worker). */
+  readonly layer: number;
 }
 
 export interface RtcpSink {
@@ -126,7 +128,10 @@ export class Receiver implements PacketSource {
     // Cached and relayed before the downtracks rewrite the shared buffer in place.
     if (this.caches !== null) this.caches[layer]!.put(seq, pkt, len);
     const relays = this.relays;
-    for (let i = 0; i < relays.length; i++) relays[i]!.writer.write(REC_RTP, layer, relays[i]!.relayId, pkt, len);
+    for (let i = 0; i < relays.length; i++) {
+      const t = relays[i]!;
+      if (t.layer < 0 || t.layer === layer) t.writer.write(REC_RTP, layer, t.relayId, pkt, len);
+    }
     const dts = this.downTracks;
     if (dts.length === 0) return;
     const keyframe = this.kind === 'video' && isKeyframe(this.codec, pkt, payloadOffset, payloadEnd);
@@ -163,7 +168,7 @@ export class Receiver implements PacketSource {
     writeU32(r, 0, sr.ntpSec);
     writeU32(r, 4, sr.ntpFrac);
     writeU32(r, 8, sr.rtpTimestamp);
-    for (const relay of this.relays) relay.writer.write(REC_SENDER_REPORT, layer, relay.relayId, r, r.length);
+    for (const relay of this.relays) if (relay.layer < 0 || relay.layer === layer) relay.writer.write(REC_SENDER_REPORT, layer, relay.relayId, r, r.length);
   }
 
   addDownTrack(dt: DownTrack): void {

@@ -69,7 +69,7 @@ export class RelayHub implements RecordHandler {
   }
 
   /** Starts forwarding `receiver` to worker `toSlot`; returns what that worker needs to mirror it. */
-  startRelay(receiver: Receiver, toSlot: number): RelayedTrack {
+  startRelay(receiver: Receiver, toSlot: number, layer = -1): RelayedTrack {
     const writer = this.writers.get(toSlot);
     if (!writer) throw new Error(`no ring to media worker ${toSlot}`);
     let relayId = this.relayIds.get(receiver);
@@ -78,10 +78,11 @@ export class RelayHub implements RecordHandler {
       this.relayIds.set(receiver, relayId);
       this.relayed.set(relayId, receiver);
     }
-    if (!receiver.relays.some((t) => t.writer === writer)) receiver.relays.push({ writer, relayId });
+    const existing = receiver.relays.find((t) => t.writer === writer);
+    if (!existing) receiver.relays.push({ writer, relayId, layer });
     return {
       relayId, trackSid: receiver.trackSid, publisherSid: receiver.publisherSid, kind: receiver.kind, mimeType: receiver.mimeType,
-      clockRate: receiver.clockRate, channels: receiver.channels, fmtp: receiver.fmtp, rids: receiver.rids,
+      clockRate: receiver.clockRate, channels: receiver.channels, fmtp: receiver.fmtp, rids: receiver.rids, layer: existing?.layer ?? layer,
     };
   }
 

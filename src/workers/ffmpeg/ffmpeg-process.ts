@@ -1,0 +1,111 @@
+// One supervised ffmpeg child (egress and ingress both run ffmpeg this way). It is stopped in
+// the ways that leave a finished file: `q` on its stdin; if it does not exit soon (ffmpeg reads
+// its keyboard only between packets, so a child whose input went quiet never sees the `q`),
+// one SIGINT, which also finishes the file. A second signal makes ffmpeg exit at once without
+// writing its trailer (an Ogg was left empty), so Strand never signals it twice; only a child
+// still running long after that is killed.
+//
+// If Strand itself dies (kill -9), the child gets one SIGINT from the kernel (setpriv's parent
+// death signal), which makes ffmpeg finish the file as `q` would: recordings stay playable.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const FFMPEG = process.env.STRAND_FFMPEG ?? 'ffmpeg';
+export const FFPROBE = process.env.STRAND_FFPROBE ?? 'ffprobe';
+const SETPRIV = '/usr/bin/setpriv';
+/** Kept of a child's stderr, for the egress or ingress error field. */
+const STDERR_KEEP = 8 * 1024;
+
+export interface FfmpegExit {
+  code: number | null;
+  signal: string | null;
+  /** Stopped by us (q, or the kill after it): not a failure of its own. */
+  stopped: boolean;
+  /** The last lines ffmpeg wrote to stderr. */
+  stderr: string;
+}
+
+export class FfmpegProcess {
+  private readonly child: ChildProcess;
+  private stderrTail = '';
+  private stopping = false;
+  readonly exited: Promise<FfmpegExit>;
+  private exitInfo: FfmpegExit | null = null;
+
+  constructor(args: string[], opts: { cwd?: string; binary?: string } = {}) {
+    const binary = opts.binary ?? FFMPEG;
+    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'INT', '--', binary, ...args] : [binary, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, stdio: ['pipe', 'ignore', 'pipe'] });
+    this.child.stdin?.on('error', () => undefined);
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_KEEP);
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        this.stderrTail += `\n${err.message}`;
+      });
+      this.child.once('close', (code, signal) => {
+        this.exitInfo = { code, signal, stopped: this.stopping, stderr: this.stderrTail.trim() };
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** The last error-looking lines of stderr (what a failed egress reports). */
+  errorSummary(maxLines = 4): string {
+    const lines = this.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+    return lines.slice(-maxLines).join('; ');
+  }
+
+  /** Asks ffmpeg to finish (`q`, then one SIGINT after `graceMs`); kills it after `timeoutMs`. */
+  async stop(graceMs = 4000, timeoutMs = 15_000): Promise<FfmpegExit> {
+    if (this.exitInfo) return this.exitInfo;
+    const timers: NodeJS.Timeout[] = [];
+    if (!this.stopping) {
+      this.stopping = true;
+      this.child.stdin?.end('q');
+      timers.push(setTimeout(() => this.child.kill('SIGINT'), graceMs));
+    }
+    timers.push(setTimeout(() => this.child.kill('SIGKILL'), timeoutMs));
+    const exit = await this.exited;
+    for (const t of timers) clearTimeout(t);
+    return exit;
+  }
+
+  /** Ends the child at once (its output is not finished): for a child that failed anyway. */
+  kill(): void {
+    if (!this.exitInfo) {
+      this.stopping = true;
+      this.child.kill('SIGKILL');
+    }
+  }
+}
+
+/** Runs a short ffmpeg/ffprobe command and returns its stdout (throws with stderr on failure). */
+export function runTool(binary: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-4096); });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${binary} exited ${code}: ${err.trim()}`))));
+  });
+}
+
+/** A media file's duration in seconds as ffprobe reads it (0 when it has none). */
+export async function probeDuration(path: string): Promise<number> {
+  const out = await runTool(FFPROBE, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', path]);
+  const d = Number(out.trim());
+  return Number.isFinite(d) ? d : 0;
+}
