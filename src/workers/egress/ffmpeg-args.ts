@@ -55,7 +55,10 @@ export function compositeFilter(job: EgressJob, startSeconds: number): { graph: 
   const video = !job.audioOnly;
   const audio = !job.videoOnly;
   if (video) {
-    parts.push(`color=c=black:s=${W}x${H}:r=${R},realtime[base0]`);
+    // The canvas. With videos on it, overlay paces it by their frames (which carry their arrival
+    // time since the egress started, so the frames ffmpeg buffered while it probed its input
+    // are not lost); alone, it is paced by the clock.
+    parts.push(`color=c=black:s=${W}x${H}:r=${R}${videos.length === 0 ? ',realtime' : ''}[base0]`);
     const speaker = videos.findIndex((i) => job.inputs[i]!.participantIdentity === job.speakerIdentity);
     const cells = layoutCells(job.layout, videos.length, W, H, speaker);
     let base = 'base0';

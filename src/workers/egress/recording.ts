@@ -18,6 +18,8 @@ const VIDEO_PT = 96;
 const AUDIO_PT = 111;
 /** While stopping: an input quiet for this long gets a nudge packet, this often, ms. */
 const NUDGE_INTERVAL_MS = 100;
+/** A composite input quiet for this long is kept alive with nudge packets, ms. */
+const COMPOSITE_QUIET_MS = 500;
 /** How long an ffmpeg child may take to bind its input ports, ms. */
 const FFMPEG_START_MS = 5000;
 /** How often a keyframe is asked for while an output waits for one, ms. */
@@ -57,9 +59,9 @@ export class Recording {
   private readonly header = new RtpHeader();
   private readonly workDir: string;
   private active = false;
+  private keepalive: NodeJS.Timeout | null = null;
   private ending = false;
   private ended = false;
-  private readonly startSeconds = Date.now() / 1000;
   packetsBeforeKeyframe = 0;
   packetsIn = 0;
 
@@ -78,6 +80,9 @@ export class Recording {
   async start(): Promise<void> {
     mkdirSync(this.workDir, { recursive: true });
     for (const output of this.job.outputs) await this.startSink(output);
+    // A composite waits for a frame of every input: one whose track went quiet (a publisher
+    // muted or left) is kept alive with its last picture and silence, so the others go on.
+    if (this.job.mode === 'composite') this.keepalive = setInterval(() => this.nudgeQuietInputs(COMPOSITE_QUIET_MS), NUDGE_INTERVAL_MS);
   }
 
   private async startSink(output: EgressOutput): Promise<void> {
@@ -99,7 +104,8 @@ export class Recording {
     sink.sdpPath = join(this.workDir, `input-${this.sinks.length}-${Date.now()}.sdp`);
     writeFileSync(sink.sdpPath, rtpInputSdp(streams));
     for (const dir of outputDirs(output)) mkdirSync(dir, { recursive: true });
-    const args = this.job.mode === 'copy' ? copyArgs(sink.sdpPath, output) : compositeArgs(sink.sdpPath, this.job, output, this.startSeconds);
+    // A composite output's timeline starts when it does (a stream added later starts at 0 too).
+    const args = this.job.mode === 'copy' ? copyArgs(sink.sdpPath, output) : compositeArgs(sink.sdpPath, this.job, output, Date.now() / 1000);
     sink.proc = new FfmpegProcess(args);
     sink.startedAtMs = Date.now();
     this.sinks.push(sink);
@@ -186,7 +192,8 @@ export class Recording {
     if (this.ending || this.ended) return;
     this.ending = true;
     // Tracks that went quiet get nudge packets until their ffmpeg has read its `q`.
-    const nudging = setInterval(() => this.nudgeQuietInputs(), NUDGE_INTERVAL_MS);
+    if (this.keepalive) clearInterval(this.keepalive);
+    const nudging = setInterval(() => this.nudgeQuietInputs(NUDGE_INTERVAL_MS), NUDGE_INTERVAL_MS);
     await Promise.all(this.sinks.map((s) => s.proc?.stop()));
     clearInterval(nudging);
     const results: OutputResult[] = [];
@@ -197,12 +204,12 @@ export class Recording {
     this.host.emit({ ev: 'ended', egressId: this.job.egressId, ok, error, results, ffmpegLog });
   }
 
-  private nudgeQuietInputs(): void {
+  private nudgeQuietInputs(quietMs: number): void {
     const now = Date.now();
     for (const sink of this.sinks) {
       if (!sink.ready || !sink.proc?.running) continue;
       for (const [index, tail] of sink.tails) {
-        if (now - this.lastPacketMs[index]! < NUDGE_INTERVAL_MS) continue;
+        if (now - this.lastPacketMs[index]! < quietMs) continue;
         for (const p of tail.nudge()) this.host.socket.send(p, sink.ports.get(index)!, '127.0.0.1');
       }
     }
@@ -211,6 +218,7 @@ export class Recording {
   /** Ends every child at once (the worker is going away). */
   kill(): void {
     this.ended = true;
+    if (this.keepalive) clearInterval(this.keepalive);
     for (const s of this.sinks) s.proc?.kill();
   }
 }
