@@ -123,7 +123,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   // Undelivered events of an earlier run first, then what recovery itself reports.
   notifier.start();
   recoverState(store, rooms, webhooks, log);
-  await egress.recover();
+  egress.recover();
 
   /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
   function authenticate(token: string): ClaimGrants {

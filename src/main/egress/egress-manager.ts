@@ -6,7 +6,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { livekit } from '../../proto/index.js';
 import { EGRESS_PEER_BASE } from '../../workers/protocol.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from '../../workers/egress/egress-protocol.js';
-import { probeDuration } from '../../workers/ffmpeg/ffmpeg-process.js';
+import { probeDuration, repairFile } from '../../workers/ffmpeg/ffmpeg-process.js';
 import { TwirpError } from '../api/twirp.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
@@ -559,11 +559,11 @@ export class EgressManager implements RoomObserver {
   // --- state ---
 
   /**
-   * A start after a stop or a crash: every egress the store still has as running is FAILED
-   * (its ffmpeg children got SIGINT when Strand died and finished their files, which are kept),
-   * with an egress_ended; ended ones are listed again.
+   * A start after a stop or a crash: every egress the store still has as running is FAILED,
+   * with an egress_ended; its files (cut short when their ffmpeg died with Strand) are kept and
+   * rewritten with a proper ending where the container allows. Ended ones are listed again.
    */
-  async recover(): Promise<void> {
+  recover(): void {
     const now = Date.now();
     const failed: Egress[] = [];
     for (const stored of this.store.egresses()) {
@@ -586,11 +586,20 @@ export class EgressManager implements RoomObserver {
       info.errorCode = 500;
       info.details = 'End reason: server restart';
       info.endedAt = ns(now);
+      this.save(egress);
       failed.push(egress);
     }
+    if (failed.length > 0) this.log.warn({ count: failed.length }, 'egresses that were running when Strand stopped are marked FAILED');
+    void this.repairAndAnnounce(failed, now);
+  }
+
+  /** The files of egresses that died with Strand are repaired, then their egress_ended goes out. */
+  private async repairAndAnnounce(failed: Egress[], now: number): Promise<void> {
     for (const egress of failed) {
       for (const f of egress.info.fileResults ?? []) {
         if (!f.location) continue;
+        // Its ffmpeg died with Strand: the file has what was recorded, without an ending.
+        if (sizeOf(f.location) > 0 && !await repairFile(f.location)) this.log.warn({ egressId: egress.id, file: f.location }, 'partial recording kept as it is (could not be repaired)');
         f.size = sizeOf(f.location);
         const seconds = f.size > 0 ? await probeDuration(f.location).catch(() => 0) : 0;
         f.duration = ns(seconds * 1000);
@@ -599,7 +608,6 @@ export class EgressManager implements RoomObserver {
       setLegacyResult(egress.info);
       this.ended(egress);
     }
-    if (failed.length > 0) this.log.warn({ count: failed.length }, 'egresses that were running when Strand stopped are marked FAILED');
   }
 
   private touch(egress: Egress, event: 'egress_started' | 'egress_updated' | 'egress_ended'): void {

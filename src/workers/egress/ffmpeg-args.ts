@@ -39,7 +39,10 @@ export function inputLayout(job: EgressJob): InputLayout {
 /** A track egress: the one track's packets into its container as they are. */
 export function copyArgs(sdpPath: string, output: EgressOutput): string[] {
   if (output.kind !== 'file') throw new Error('track egress writes files only');
-  return [...INPUT_ARGS, '-i', sdpPath, '-map', '0', '-c', 'copy', '-f', FILE_FORMAT[output.container]!, output.path];
+  // Written packet by packet (and WebM in 2 s clusters): if Strand dies, what was recorded
+  // until then is on disk.
+  const cluster = output.container === 'webm' ? ['-cluster_time_limit', '2000'] : [];
+  return [...INPUT_ARGS, '-i', sdpPath, '-map', '0', '-c', 'copy', '-flush_packets', '1', ...cluster, '-f', FILE_FORMAT[output.container]!, output.path];
 }
 
 function fmt(n: number): string {

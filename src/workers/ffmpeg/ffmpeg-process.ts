@@ -5,10 +5,13 @@
 // writing its trailer (an Ogg was left empty), so Strand never signals it twice; only a child
 // still running long after that is killed.
 //
-// If Strand itself dies (kill -9), the child gets one SIGINT from the kernel (setpriv's parent
-// death signal), which makes ffmpeg finish the file as `q` would: recordings stay playable.
+// If Strand itself dies (kill -9), the child is killed by the kernel (setpriv's parent death
+// signal): no packet will come again, so ffmpeg could not finish its file anyway, and no
+// orphan is left holding ports. Outputs are written packet by packet (-flush_packets), so what
+// was recorded until then is on disk; the next start repairs the file (egress-manager.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 
 export const FFMPEG = process.env.STRAND_FFMPEG ?? 'ffmpeg';
 export const FFPROBE = process.env.STRAND_FFPROBE ?? 'ffprobe';
@@ -34,7 +37,7 @@ export class FfmpegProcess {
 
   constructor(args: string[], opts: { cwd?: string; binary?: string } = {}) {
     const binary = opts.binary ?? FFMPEG;
-    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'INT', '--', binary, ...args] : [binary, ...args];
+    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', binary, ...args] : [binary, ...args];
     this.child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, stdio: ['pipe', 'ignore', 'pipe'] });
     this.child.stdin?.on('error', () => undefined);
     this.child.stderr?.setEncoding('utf8');
@@ -101,6 +104,23 @@ export function runTool(binary: string, args: string[], timeoutMs = 10_000): Pro
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${binary} exited ${code}: ${err.trim()}`))));
   });
+}
+
+/**
+ * Rewrites a file that ffmpeg could not finish (its writer was killed) into a finished one, in
+ * place, when ffmpeg can read it: the container gets its duration and index. False if not.
+ */
+export async function repairFile(path: string): Promise<boolean> {
+  const dot = path.lastIndexOf('.');
+  const tmp = `${path.slice(0, dot)}.repair${path.slice(dot)}`;
+  try {
+    await runTool(FFMPEG, ['-hide_banner', '-v', 'error', '-y', '-i', path, '-map', '0', '-c', 'copy', tmp], 60_000);
+    await rename(tmp, path);
+    return true;
+  } catch {
+    await rm(tmp, { force: true });
+    return false;
+  }
 }
 
 /** A media file's duration in seconds as ffprobe reads it (0 when it has none). */

@@ -1,0 +1,106 @@
+// The Egress API's refusals and its state across a crash, through livekit-server-sdk: a token
+// without roomRecord gets 403, an unknown room 404, a web egress a clear "unimplemented"; and
+// a track egress running when Strand is killed (kill -9) is listed FAILED after the restart,
+// with an egress_ended, and its file, cut short, is still read by ffprobe.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { dispose } from '@livekit/rtc-node';
+import { AccessToken, DirectFileOutput, EgressClient, EgressStatus, EncodedFileOutput, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
+import { probe } from '../helpers/media-probe.js';
+import { NodeParticipant } from '../helpers/rtc-node.js';
+import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+import { WebhookSink } from '../helpers/webhook-sink.js';
+
+after(async () => {
+  await dispose();
+});
+
+function start(sink: WebhookSink, outDir: string, storePath?: string): Promise<StrandProcess> {
+  return startStrand({
+    workers: 1, storePath,
+    args: ['--config-body', `egress: { file_output_dir: "${outDir}" }\nwebhook: { api_key: ${DEV_KEY}, urls: ["${sink.url}"] }`],
+  });
+}
+
+async function twirpStatus(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TwirpError) return err.status;
+    throw err;
+  }
+  return 200;
+}
+
+test('refusals: no roomRecord grant → 403, unknown room → 404, web egress → unimplemented, unknown egress → 404', { timeout: 30_000 }, async () => {
+  const sink = await WebhookSink.create();
+  const outDir = mkdtempSync(join(tmpdir(), 'strand-egress-api-'));
+  const strand = await start(sink, outDir);
+  try {
+    const at = new AccessToken(DEV_KEY, DEV_SECRET, { identity: 'admin' });
+    at.addGrant({ roomAdmin: true, roomList: true, roomCreate: true });
+    const token = await at.toJwt();
+    const res = await fetch(`${strand.httpUrl}/twirp/livekit.Egress/ListEgress`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}',
+    });
+    assert.equal(res.status, 403);
+    assert.match(((await res.json()) as { msg: string }).msg, /roomRecord/);
+    const client = new EgressClient(strand.httpUrl, DEV_KEY, DEV_SECRET);
+    assert.equal(await twirpStatus(client.startRoomCompositeEgress('no-such-room', { file: new EncodedFileOutput({ filepath: 'x.mp4' }) })), 404);
+    assert.equal(await twirpStatus(client.startTrackEgress('no-such-room', new DirectFileOutput({ filepath: 'x' }), 'TR_x')), 404);
+    assert.equal(await twirpStatus(client.startWebEgress('https://example.com', { file: new EncodedFileOutput({ filepath: 'x.mp4' }) })), 501);
+    assert.equal(await twirpStatus(client.stopEgress('EG_unknown')), 404);
+    assert.deepEqual(await client.listEgress({ active: true }), []);
+  } finally {
+    assert.equal(await strand.stop(), 0, strand.stderr());
+  }
+});
+
+test('kill -9 during a track egress: after the restart it is FAILED, egress_ended is sent, and the Ogg file is readable', { timeout: 90_000 }, async () => {
+  const sink = await WebhookSink.create();
+  await sink.start();
+  const outDir = mkdtempSync(join(tmpdir(), 'strand-egress-crash-'));
+  const first = await start(sink, outDir);
+  const room = `crash-${Date.now()}`;
+  const alice = new NodeParticipant();
+  let second: StrandProcess | undefined;
+  try {
+    await alice.connect(first.url, await joinToken(room, 'alice'));
+    const trackSid = await alice.publishTone();
+    const rooms = new RoomServiceClient(first.httpUrl, DEV_KEY, DEV_SECRET);
+    await waitFor(async () => (await rooms.getParticipant(room, 'alice').catch(() => null))?.tracks.some((t) => t.sid === trackSid), 10_000, 'the tone published');
+    const client = new EgressClient(first.httpUrl, DEV_KEY, DEV_SECRET);
+    const info = await client.startTrackEgress(room, new DirectFileOutput({ filepath: 'crash/{track_id}' }), trackSid);
+    await waitFor(async () => (await client.listEgress({ egressId: info.egressId }))[0]?.status === EgressStatus.EGRESS_ACTIVE, 15_000, 'ACTIVE');
+    await new Promise((r) => setTimeout(r, 4000));
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    const file = info.fileResults[0]!.location;
+    assert.ok(existsSync(file), `${file} exists`);
+
+    second = await start(sink, outDir, first.storePath);
+    const after = new EgressClient(second.httpUrl, DEV_KEY, DEV_SECRET);
+    const [listed] = await after.listEgress({ egressId: info.egressId });
+    assert.equal(listed?.status, EgressStatus.EGRESS_FAILED);
+    assert.deepEqual(await after.listEgress({ active: true }), []);
+    const ended = await waitFor(() => sink.events.find((e) => e.event === 'egress_ended' && e.egressInfo?.egressId === info.egressId), 15_000, 'egress_ended');
+    assert.equal(ended.egressInfo!.status, EgressStatus.EGRESS_FAILED);
+    assert.match(ended.egressInfo!.error, /stopped/);
+    const events = sink.events.filter((e) => e.egressInfo?.egressId === info.egressId).map((e) => e.event);
+    assert.deepEqual(events.filter((e, i) => events.indexOf(e) === i), ['egress_started', 'egress_updated', 'egress_ended']);
+    const probed = await probe(file);
+    assert.deepEqual(probed.streams.map((s) => s.codec_name), ['opus']);
+    assert.ok(probed.duration >= 2 && probed.duration <= 6, `partial duration ${probed.duration} s`);
+    assert.ok(Number(ended.egressInfo!.fileResults[0]!.size) > 0, 'the size is reported');
+  } finally {
+    await alice.close();
+    await sink.stop();
+    if (first.child.exitCode === null && first.child.signalCode === null) await first.stop('SIGKILL');
+    if (second) assert.equal(await second.stop(), 0, second.stderr());
+  }
+});
