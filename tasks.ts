@@ -75,9 +75,13 @@ function test(args: string[]): void {
   if (failed) process.exit(1);
 }
 
-/** Installs the Debian packages the end-to-end tests need (as root), or says what to install. */
+/**
+ * Installs the Debian packages the end-to-end tests need (as root), or says what to install:
+ * Chromium for the browser clients, ffmpeg (with ffprobe) for egress and its checks. Egress
+ * also uses util-linux's setpriv, which Debian always has.
+ */
 function systemDeps(): void {
-  installDebian([['chromium', '/usr/bin/chromium']]);
+  installDebian([['chromium', '/usr/bin/chromium'], ['ffmpeg', '/usr/bin/ffmpeg']]);
 }
 
 /** Installs missing Debian packages (as root), or says what to install and stops. */

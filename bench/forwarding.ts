@@ -9,9 +9,12 @@ import nodeDataChannel from 'node-datachannel';
 import { RtpHeader, parseRtpHeader, writeU32 } from '../src/rtp/packet.js';
 import { DownTrack } from '../src/workers/media/down-track.js';
 import { Receiver, type RtcpSink } from '../src/workers/media/receiver.js';
+import { RingWriter, createDoorbell, createRing } from '../src/workers/ring-channel.js';
+import { Worker } from 'node:worker_threads';
 
 export interface ForwardingResult {
-  mode: 'relay' | 'sfu';
+  /** sfu+tap: the SFU path with every packet also written into an egress ring (a recording). */
+  mode: 'relay' | 'sfu' | 'sfu+tap';
   fanout: number;
   packetsIn: number;
   packetsForwarded: number;
@@ -101,7 +104,7 @@ async function pump(packets: number, rate: number, forward: (pkt: Buffer, i: num
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-export async function runForwarding(fanout: number, packets: number, rate: number, modes: Array<'relay' | 'sfu'> = ['relay', 'sfu']): Promise<ForwardingResult[]> {
+export async function runForwarding(fanout: number, packets: number, rate: number, modes: Array<ForwardingResult['mode']> = ['relay', 'sfu']): Promise<ForwardingResult[]> {
   const { pcs, tracks, sink } = await connect(fanout);
   const results: ForwardingResult[] = [];
   try {
@@ -120,33 +123,59 @@ export async function runForwarding(fanout: number, packets: number, rate: numbe
       results.push({ mode: 'relay', fanout, packetsIn: packets, packetsForwarded: packets * fanout, cpuSeconds: used, wallSeconds: wall,
         packetsPerCpuSecond: (packets * fanout) / used, delivered: (await delivered(sink)) - before });
     }
-    if (!modes.includes('sfu')) return results;
-
-    // Strand's path: header parse + extension lookup, Receiver, DownTracks.
-    const rtcp: RtcpSink = { sendRtcp: () => undefined, rtcpSenderSsrc: 1 };
-    const receiver = new Receiver('TR_bench', 'PA_bench', 'video', 'video/VP8', 90000, undefined, undefined, ['q', 'h', 'f'], rtcp);
-    const downTracks = tracks.map((t, i) => {
-      const dt = new DownTrack('TR_bench', 0x2000 + i, 96, true, 90000, receiver, { ssrc: 0x3000 + i, payloadType: 97 });
-      dt.setTransport(t);
-      return dt;
-    });
-    for (const dt of downTracks) receiver.addDownTrack(dt);
-    const h = new RtpHeader();
-    const before = await delivered(sink);
-    const cpu = process.cpuUsage();
-    const wall = await pump(packets, rate, (pkt) => {
-      if (!parseRtpHeader(pkt, pkt.length, h)) return;
-      receiver.onPacket(pkt, pkt.length, h.payloadOffset, pkt.length - h.paddingLength, h.sequenceNumber, h.timestamp, 2, performance.now());
-    });
-    const used = cpuSeconds(cpu);
-    await new Promise((r) => setTimeout(r, 500));
-    const forwarded = downTracks.reduce((n, dt) => n + dt.packetsSent, 0);
-    results.push({ mode: 'sfu', fanout, packetsIn: packets, packetsForwarded: forwarded, cpuSeconds: used, wallSeconds: wall,
-      packetsPerCpuSecond: forwarded / used, delivered: (await delivered(sink)) - before });
+    if (modes.includes('sfu')) results.push(await sfuRun(tracks, sink, fanout, packets, rate, false));
+    if (modes.includes('sfu+tap')) results.push(await sfuRun(tracks, sink, fanout, packets, rate, true));
   } finally {
     sink.send({ stop: true });
     for (const pc of pcs) pc.close();
     await new Promise((r) => setTimeout(r, 300));
   }
   return results;
+}
+
+/**
+ * Strand's path: header parse + extension lookup, Receiver, DownTracks; with `tap`, also the
+ * write of each packet into a ring that a worker thread drains, as an egress worker does. The
+ * drain thread's own CPU is not counted: it is the egress worker's, not the forwarding path's.
+ */
+async function sfuRun(tracks: nodeDataChannel.Track[], sink: ReturnType<typeof fork>, fanout: number, packets: number, rate: number, tap: boolean): Promise<ForwardingResult> {
+  const rtcp: RtcpSink = { sendRtcp: () => undefined, rtcpSenderSsrc: 1 };
+  const receiver = new Receiver('TR_bench', 'PA_bench', 'video', 'video/VP8', 90000, undefined, undefined, ['q', 'h', 'f'], rtcp);
+  // Each run its own SSRCs: SRTP refuses a sender whose sequence numbers go back on an SSRC
+  // an earlier run used on the same connection.
+  const ssrcBase = tap ? 0x100 : 0;
+  const downTracks = tracks.map((t, i) => {
+    const dt = new DownTrack('TR_bench', 0x2000 + ssrcBase + i, 96, true, 90000, receiver, { ssrc: 0x3000 + ssrcBase + i, payloadType: 97 });
+    dt.setTransport(t);
+    return dt;
+  });
+  for (const dt of downTracks) receiver.addDownTrack(dt);
+  let drain: Worker | null = null;
+  if (tap) {
+    const ring = createRing(4 * 1024 * 1024);
+    const doorbell = createDoorbell();
+    drain = new Worker(new URL('./ring-drain.js', import.meta.url), { workerData: { ring, doorbell } });
+    await new Promise((r) => setTimeout(r, 200));
+    receiver.relays.push({ writer: new RingWriter(ring, doorbell), relayId: 1, layer: 2 });
+  }
+  const h = new RtpHeader();
+  const before = await delivered(sink);
+  const cpu = process.cpuUsage();
+  const wall = await pump(packets, rate, (pkt) => {
+    if (!parseRtpHeader(pkt, pkt.length, h)) return;
+    receiver.onPacket(pkt, pkt.length, h.payloadOffset, pkt.length - h.paddingLength, h.sequenceNumber, h.timestamp, 2, performance.now());
+  });
+  let used = cpuSeconds(cpu);
+  if (drain) {
+    const report = new Promise<{ records: number; cpuSeconds: number }>((resolve) => drain!.once('message', resolve));
+    drain.postMessage('stop');
+    const drained = await report;
+    used -= drained.cpuSeconds;
+    if (drained.records !== packets) throw new Error(`the tap ring delivered ${drained.records} of ${packets} packets`);
+    await drain.terminate();
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const forwarded = downTracks.reduce((n, dt) => n + dt.packetsSent, 0);
+  return { mode: tap ? 'sfu+tap' : 'sfu', fanout, packetsIn: packets, packetsForwarded: forwarded, cpuSeconds: used, wallSeconds: wall,
+    packetsPerCpuSecond: forwarded / used, delivered: (await delivered(sink)) - before };
 }

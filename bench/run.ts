@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
 import { runApi } from './api.js';
 import { runBrowserJoin } from './browser-join.js';
+import { medianRate, runEgressBench } from './egress.js';
 import { runForwarding } from './forwarding.js';
 import { plotPacketsPerCpu, storedResults } from './plot.js';
 import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
@@ -28,6 +29,7 @@ const { values, positionals } = parseArgs({
     'join-rate': { type: 'string', default: '20' },
     'video-bitrate': { type: 'string', default: '1500000' },
     joins: { type: 'string', default: '20' },
+    publishers: { type: 'string', default: '2' },
     v0: { type: 'boolean', default: false },
     url: { type: 'string' },
   },
@@ -156,7 +158,27 @@ async function browserJoin(): Promise<void> {
   writeResults({ joins, results: runs });
 }
 
+/**
+ * `egress [--publishers 2] [--duration 10]`: what recording costs: the tap on the forwarding
+ * path, and CPU per recorded track-second for track egress and a room composite.
+ */
+async function egress(): Promise<void> {
+  const { tap, recordings } = await runEgressBench({ publishers: Number(values.publishers), seconds: Number(values.duration), onProgress: (l) => console.log(l) });
+  console.table(tap.map((r) => ({ mode: r.mode, 'forwarded pkts': r.packetsForwarded, 'cpu s': r.cpuSeconds.toFixed(2), 'pkts / cpu-s': Math.round(r.packetsPerCpuSecond) })));
+  const plain = medianRate(tap, 'sfu');
+  const tapped = medianRate(tap, 'sfu+tap');
+  console.log(`median packets per CPU-second: ${Math.round(plain)} without, ${Math.round(tapped)} with the egress tap: `
+    + `the tap costs the forwarding path ${(100 * (plain / tapped - 1)).toFixed(1)}% more CPU per packet`);
+  console.table(recordings.map((r) => ({
+    phase: r.phase, egresses: r.egresses, 'tracks recorded': r.recordedTracks, 'Strand cpu s': r.strandCpuSeconds.toFixed(2), 'ffmpeg cpu s': r.ffmpegCpuSeconds.toFixed(2),
+    'pkts in / Strand cpu-s': Math.round(r.packetsInPerStrandCpuSecond), 'cpu-s per track-s': r.cpuPerTrackSecond.toFixed(3),
+  })));
+  writeResults({ duration: Number(values.duration), tap, recordings });
+  nodeDataChannel.cleanup();
+}
+
 const RUNNERS: Record<string, () => Promise<void>> = {
+  egress,
   forwarding, api, 'join-storm': joinStorm, 'browser-join': browserJoin, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
 };
 const run = RUNNERS[scenario];

@@ -20,6 +20,9 @@ export const REC_SENDER_REPORT = 3;
 /** A data packet for a room: reliable flag (u8), room id length (u8), room id, DataPacket. */
 export const REC_DATA = 4;
 
+/** The ring's storage as its write callback sees it. */
+type TypedArrayLike = { [index: number]: number };
+
 /** Atomics.waitAsync (ES2024; in Node since 16), typed here for the ES2022 lib. */
 const waitAsync = (Atomics as unknown as {
   waitAsync(ta: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
@@ -40,7 +43,10 @@ export function createDoorbell(): SharedArrayBuffer {
 export class RingWriter {
   private readonly ring: RingBuffer;
   private readonly bell: Int32Array;
-  private readonly record = new Uint8Array(RECORD_HEADER + MAX_RECORD_PAYLOAD);
+  private readonly head = new Uint8Array(RECORD_HEADER);
+  /** The record being written, for `fill` (set just before the ring calls it). */
+  private payload: Uint8Array | null = null;
+  private payloadLen = 0;
   written = 0;
   /** Records dropped because the ring was full. */
   dropped = 0;
@@ -57,24 +63,44 @@ export class RingWriter {
       this.dropped++;
       return false;
     }
-    const r = this.record;
-    r[0] = total >>> 8;
-    r[1] = total & 0xff;
-    r[2] = kind;
-    r[3] = layer;
-    r[4] = id >>> 24;
-    r[5] = (id >>> 16) & 0xff;
-    r[6] = (id >>> 8) & 0xff;
-    r[7] = id & 0xff;
-    if (payload !== null) {
-      if (payload.length === payloadLen) r.set(payload, RECORD_HEADER);
-      else for (let i = 0; i < payloadLen; i++) r[RECORD_HEADER + i] = payload[i]!;
-    }
-    this.ring.push(r, total);
+    const h = this.head;
+    h[0] = total >>> 8;
+    h[1] = total & 0xff;
+    h[2] = kind;
+    h[3] = layer;
+    h[4] = id >>> 24;
+    h[5] = (id >>> 16) & 0xff;
+    h[6] = (id >>> 8) & 0xff;
+    h[7] = id & 0xff;
+    this.payload = payload;
+    this.payloadLen = payloadLen;
+    // Straight into the shared storage, published once: no intermediate copy (ringbuf.js's
+    // push copies byte by byte unless it is given a whole array).
+    this.ring.writeCallbackWithOffset(total, this.fill);
+    this.payload = null;
     this.written++;
     this.ringBell();
     return true;
   }
+
+  /** Copies the header and payload into the ring's free space: `n` bytes at `off`, the rest at `offB`. */
+  private readonly fill = (storage: TypedArrayLike, off: number, n: number, offB: number): number => {
+    const h = this.head;
+    for (let i = 0; i < RECORD_HEADER; i++) storage[i < n ? off + i : offB + i - n] = h[i]!;
+    const p = this.payload;
+    const len = this.payloadLen;
+    if (p !== null && len > 0) {
+      if (RECORD_HEADER + len <= n && p.length === len) {
+        (storage as Uint8Array).set(p, off + RECORD_HEADER);
+      } else {
+        for (let i = 0; i < len; i++) {
+          const at = RECORD_HEADER + i;
+          storage[at < n ? off + at : offB + at - n] = p[i]!;
+        }
+      }
+    }
+    return RECORD_HEADER + len;
+  };
 
   private ringBell(): void {
     Atomics.add(this.bell, DOORBELL_SEQ, 1);
@@ -94,7 +120,11 @@ export class RingReader {
   private readonly scratch = Buffer.alloc(MAX_RECORD_PAYLOAD);
   read = 0;
 
-  constructor(ring: SharedArrayBuffer) {
+  /**
+   * `copyRtp` false: RTP records are handed over in a scratch buffer too, valid during the call
+   * only (a reader that looks at packets without keeping them).
+   */
+  constructor(ring: SharedArrayBuffer, private readonly copyRtp = true) {
     this.ring = new RingBuffer(ring, Uint8Array);
   }
 
@@ -112,7 +142,7 @@ export class RingReader {
       const kind = h[2]!;
       // An RTP packet is forwarded (and rewritten in place) by downtracks that hand it to the
       // native transport whole, so it gets an exact-size Buffer, as native tracks deliver them.
-      const payload = kind === REC_RTP ? Buffer.allocUnsafe(len) : this.scratch;
+      const payload = kind === REC_RTP && this.copyRtp ? Buffer.allocUnsafe(len) : this.scratch;
       if (len > 0) this.ring.pop(payload, len, 0);
       handler.onRecord(kind, h[3]!, ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) >>> 0, payload, len);
       n++;
