@@ -97,6 +97,8 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
     assert.deepEqual(probed.streams.map((s) => s.codec_name), ['opus']);
     assert.ok(probed.duration >= 2 && probed.duration <= 6, `partial duration ${probed.duration} s`);
     assert.ok(Number(ended.egressInfo!.fileResults[0]!.size) > 0, 'the size is reported');
+    const metrics = await (await fetch(`${second.httpUrl}/metrics`)).text();
+    assert.match(metrics, /livekit_egress_ended_total\{status="EGRESS_FAILED"[^}]*\} 1/);
   } finally {
     await alice.close();
     await sink.stop();

@@ -39,5 +39,5 @@ test('wrong JSON types are refused with the field named', () => {
 });
 
 test('unknown fields and nulls are ignored', () => {
-  assert.deepEqual(readProtoJson('livekit.CreateRoomRequest', { name: 'r', egress: { room: {} }, metadata: null }), { name: 'r' });
+  assert.deepEqual(readProtoJson('livekit.CreateRoomRequest', { name: 'r', agents: [{ agentName: 'a' }], metadata: null }), { name: 'r' });
 });

@@ -49,6 +49,7 @@ class Egress {
   readonly taps: Array<{ mediaSlot: number; trackSid: string }> = [];
   launched = false;
   stopRequested = false;
+  slotReleased = false;
   /** Output manifests to write beside the files when the egress ends. */
   manifests: string[] = [];
   /** Set once the egress ended: when it may be swept. */
@@ -125,7 +126,10 @@ export class EgressManager implements RoomObserver {
     this.egresses.set(egressId, egress);
     this.save(egress);
     this.notify(egress, 'egress_started');
-    void this.launch(egress, tracks, outputs).catch((err: unknown) => this.fail(egress, `egress could not start: ${(err as Error).message}`));
+    void this.launch(egress, tracks, outputs).catch((err: unknown) => {
+      if (isActive(egress.info.status)) this.fail(egress, `egress could not start: ${(err as Error).message}`);
+      else this.release(egress);
+    });
     return info;
   }
 
@@ -155,6 +159,7 @@ export class EgressManager implements RoomObserver {
           : [livekit.TrackSource.CAMERA, livekit.TrackSource.MICROPHONE];
         const mine = all.filter((t) => t.publisher === p);
         const chosen = mine.filter((t) => want.includes(t.track.source ?? livekit.TrackSource.UNKNOWN));
+        if (mine.length === 0) throw new TwirpError('failed_precondition', `participant "${src.identity}" has no published track to record yet`);
         return chosen.length > 0 ? chosen : mine;
       }
       case 'tracks': {
@@ -165,6 +170,7 @@ export class EgressManager implements RoomObserver {
           if (t.track.type !== livekit.TrackType.AUDIO || out.includes(t)) continue;
           if (src.audioAll || src.audioIdentities.includes(t.publisher.identity)) out.push(t);
         }
+        if (out.length === 0) throw new TwirpError('not_found', 'no published track matches the media source');
         return out;
       }
     }
@@ -245,6 +251,7 @@ export class EgressManager implements RoomObserver {
       if (!relayed) throw new Error(`track ${track.sid} is no longer published`);
       egress.taps.push({ mediaSlot: publisher.slot, trackSid: track.sid! });
       room.setTrackRecorded(track.sid!, true);
+      if (egress.stopRequested) throw new Error('stopped before it started');
       inputs.push({
         trackSid: track.sid!, participantIdentity: publisher.identity, kind: relayed.kind, mimeType: relayed.mimeType,
         clockRate: relayed.clockRate, channels: relayed.channels, fmtp: relayed.fmtp, fromSlot: publisher.slot, relayId: relayed.relayId,
@@ -260,7 +267,8 @@ export class EgressManager implements RoomObserver {
       audioOnly: src.kind === 'room' ? src.audioOnly : false,
       videoOnly: src.kind === 'room' ? src.videoOnly : false,
       inputs,
-      speakerIdentity: '',
+      // The speaker layouts put whoever speaks now large (they do not follow later changes).
+      speakerIdentity: room.loudestSpeaker(),
       video: encoding.video,
       audio: encoding.audio,
       outputs,
@@ -282,7 +290,12 @@ export class EgressManager implements RoomObserver {
       return;
     }
     const egress = this.egresses.get(e.egressId);
-    if (!egress || !isActive(egress.info.status)) return;
+    if (!egress) return;
+    if (!isActive(egress.info.status)) {
+      // Aborted or failed already; its outputs are done now, and so are its taps.
+      if (e.ev === 'ended') this.release(egress);
+      return;
+    }
     const info = egress.info;
     switch (e.ev) {
       case 'active':
@@ -356,6 +369,10 @@ export class EgressManager implements RoomObserver {
     this.log.info({ egressId: egress.id, room: egress.info.roomName, status }, 'egress ended');
   }
 
+  /**
+   * Stops the taps and gives the egress worker its place back. Safe to call again: a launch
+   * that was overtaken by StopEgress calls it once more for the taps it set up meanwhile.
+   */
   private release(egress: Egress): void {
     const room = egress.room;
     for (const tap of egress.taps) {
@@ -363,7 +380,10 @@ export class EgressManager implements RoomObserver {
       void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
     }
     egress.taps.length = 0;
-    if (egress.slot >= 0) this.pool.release(egress.slot);
+    if (egress.slot >= 0 && !egress.slotReleased) {
+      egress.slotReleased = true;
+      this.pool.release(egress.slot);
+    }
     if (room) this.updateRecordingFlag(room);
   }
 

@@ -563,6 +563,20 @@ export class Room {
     for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
   }
 
+  /** The identity of the loudest participant speaking now ('' if nobody is). */
+  loudestSpeaker(): string {
+    let best = '';
+    let level = 0;
+    for (const [sid, l] of this.speakerLevels) {
+      const p = this.participants.get(sid);
+      if (p && l > level) {
+        level = l;
+        best = p.identity;
+      }
+    }
+    return best;
+  }
+
   /** An egress starts (or stops) recording a track: it counts as a subscriber of the top layer. */
   setTrackRecorded(trackSid: string, on: boolean): void {
     const n = (this.recordedTracks.get(trackSid) ?? 0) + (on ? 1 : -1);

@@ -11,6 +11,7 @@ export interface Cell {
 
 /** Even numbers: x264 and yuv420p want even sizes and offsets. */
 const even = (v: number): number => Math.max(2, Math.floor(v / 2) * 2);
+const evenOffset = (v: number): number => Math.max(0, Math.floor(v / 2) * 2);
 
 /**
  * One cell per video (null: not shown). `speaker` is the index of the video shown large, or -1
@@ -30,7 +31,7 @@ export function layoutCells(layout: string, count: number, width: number, height
     let row = 0;
     return Array.from({ length: count }, (_, i) => {
       if (i === main) return { x: 0, y: 0, w: mainW, h: even(height) };
-      const cell = { x: mainW, y: even(row * sideH), w: sideW, h: sideH };
+      const cell = { x: mainW, y: evenOffset(row * sideH), w: sideW, h: sideH };
       row++;
       return cell.y + cell.h <= height ? cell : null;
     });
@@ -43,7 +44,7 @@ export function layoutCells(layout: string, count: number, width: number, height
     const r = Math.floor(i / cols);
     // A last row that is not full is centred.
     const inRow = r === rows - 1 ? count - r * cols : cols;
-    const offset = even((width - inRow * w) / 2);
+    const offset = evenOffset((width - inRow * w) / 2);
     return { x: offset + (i % cols) * w, y: r * h, w, h };
   });
 }
