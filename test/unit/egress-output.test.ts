@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { TwirpError } from '../../src/main/api/twirp.js';
 import { expandTemplate, resolveOutputPath, timeStamp, trackContainer } from '../../src/main/egress/output-paths.js';
 import type { EgressJob } from '../../src/workers/egress/egress-protocol.js';
-import { compositeArgs, compositeFilter, copyArgs } from '../../src/workers/egress/ffmpeg-args.js';
+import { compositeArgs, compositeFilter, copyArgs, hasSpeakerSwitch, speakerCommand } from '../../src/workers/egress/ffmpeg-args.js';
 import { layoutCells } from '../../src/workers/egress/layout.js';
 import { rtpEncodingName, rtpInputSdp } from '../../src/workers/ffmpeg/rtp-input.js';
 
@@ -99,4 +99,16 @@ test('ffmpeg command lines: copy for track egress, H.264/AAC for MP4, RTMP and H
   assert.equal(hls[hls.indexOf('-hls_time') + 1], '2');
   assert.equal(hls[hls.indexOf('-g') + 1], '60', 'a keyframe starts every segment');
   assert.throws(() => copyArgs('/t/in.sdp', { kind: 'stream', url: 'rtmp://x' }));
+});
+
+test('the speaker layouts pick the large picture with a streamselect the speaker command switches', () => {
+  const speaker = compositeFilter(job({ layout: 'speaker', speakerIdentity: 'b' }), 0);
+  assert.match(speaker.graph, /\[m0\]\[m1\]streamselect@speaker=inputs=2:map=1\[main\]/);
+  assert.match(speaker.graph, /split=2/, 'every video is also a thumbnail');
+  assert.equal(speakerCommand(0), 'streamselect@speaker -1 map 0');
+  const single = compositeFilter(job({ layout: 'single-speaker' }), 0);
+  assert.match(single.graph, /streamselect@speaker=inputs=2:map=0/);
+  assert.doesNotMatch(single.graph, /split/);
+  assert.equal(hasSpeakerSwitch(job({ layout: 'grid' })), false);
+  assert.equal(hasSpeakerSwitch(job({ layout: 'speaker', audioOnly: true })), false);
 });

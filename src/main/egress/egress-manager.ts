@@ -22,6 +22,8 @@ import { checkStreamUrl, encodingOf, planRoomComposite, type EgressPlan, type Eg
 import { resolveOutputPath, trackContainer, insideBase, expandTemplate, type TemplateValues } from './output-paths.js';
 
 const S = livekit.EgressStatus;
+/** The speaker layouts switch speaker at most this often, ms. */
+const SPEAKER_SWITCH_MS = 2000;
 /** Ended egresses stay listed this long (LiveKit sweeps them after 24 h). */
 const KEEP_ENDED_MS = 24 * 3600 * 1000;
 
@@ -54,6 +56,10 @@ class Egress {
   manifests: string[] = [];
   /** Set once the egress ended: when it may be swept. */
   endedAtMs = 0;
+  /** The speaker layouts: the speaker to switch to, the pending switch, and the last one. */
+  speaker = '';
+  speakerTimer: NodeJS.Timeout | null = null;
+  lastSpeakerSwitchMs = 0;
 
   constructor(
     readonly info: livekit.IEgressInfo,
@@ -380,6 +386,8 @@ export class EgressManager implements RoomObserver {
       void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
     }
     egress.taps.length = 0;
+    if (egress.speakerTimer) clearTimeout(egress.speakerTimer);
+    egress.speakerTimer = null;
     if (egress.slot >= 0 && !egress.slotReleased) {
       egress.slotReleased = true;
       this.pool.release(egress.slot);
@@ -559,6 +567,26 @@ export class EgressManager implements RoomObserver {
     for (const e of this.egresses.values()) {
       const src = e.plan?.source;
       if (e.room === room && isActive(e.info.status) && src?.kind === 'participant' && src.identity === p.identity) this.stopQuietly(e);
+    }
+  }
+
+  /**
+   * The speaker layouts follow the room's loudest speaker, switching at most every
+   * SPEAKER_SWITCH_MS so that a quick exchange does not make the picture flicker.
+   */
+  loudestSpeakerChanged(room: Room, identity: string): void {
+    for (const e of this.egresses.values()) {
+      const src = e.plan?.source;
+      if (e.room !== room || !e.launched || !isActive(e.info.status) || src?.kind !== 'room' || src.layout === 'grid') continue;
+      e.speaker = identity;
+      if (e.speakerTimer) continue;
+      const wait = Math.max(0, e.lastSpeakerSwitchMs + SPEAKER_SWITCH_MS - Date.now());
+      e.speakerTimer = setTimeout(() => {
+        e.speakerTimer = null;
+        e.lastSpeakerSwitchMs = Date.now();
+        if (isActive(e.info.status)) void this.pool.run(e.slot, { op: 'speaker', egressId: e.id, identity: e.speaker }).catch(() => undefined);
+      }, wait);
+      e.speakerTimer.unref();
     }
   }
 

@@ -17,6 +17,8 @@ export interface RoomObserver {
   participantLeft?(room: Room, p: Participant): void;
   trackPublished?(room: Room, p: Participant, track: livekit.ITrackInfo): void;
   trackUnpublished?(room: Room, p: Participant, track: livekit.ITrackInfo): void;
+  /** Someone else is now the loudest speaker of the room. */
+  loudestSpeakerChanged?(room: Room, identity: string): void;
 }
 
 type Hook = keyof RoomObserver;

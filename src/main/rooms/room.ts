@@ -67,6 +67,8 @@ export class Room {
   private readonly relaySlots = new Map<string, Set<number>>();
   private readonly byIdentity = new Map<string, Participant>();
   closed = false;
+  /** The loudest speaker last announced to observers (the egress speaker layouts). */
+  private lastLoudest = '';
   /** Tracks egresses record, with how many egresses record each. */
   private readonly recordedTracks = new Map<string, number>();
   /** An egress records this room (Room.active_recording; clients show it). */
@@ -468,6 +470,11 @@ export class Room {
     for (const sid of this.speakerLevels.keys()) if (!now.has(sid)) changed.push({ sid, level: 0, active: false });
     this.speakerLevels.clear();
     for (const [sid, level] of now) this.speakerLevels.set(sid, level);
+    const loudest = this.loudestSpeaker();
+    if (loudest && loudest !== this.lastLoudest) {
+      this.lastLoudest = loudest;
+      this.ctx.observers.emit('loudestSpeakerChanged', this, loudest);
+    }
     if (changed.length === 0) return;
     for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
   }

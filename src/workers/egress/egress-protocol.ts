@@ -75,6 +75,8 @@ export type EgressCommand =
   /** UpdateStream: another stream URL of a running egress, or one fewer. */
   | { op: 'addStream'; egressId: string; url: string }
   | { op: 'removeStream'; egressId: string; url: string }
+  /** The room's active speaker changed: the speaker layouts show `identity` large. */
+  | { op: 'speaker'; egressId: string; identity: string }
   | { op: 'stop'; egressId: string }
   | { op: 'stats' }
   | { op: 'shutdown' };
@@ -102,6 +104,7 @@ export interface EgressResults {
   start: null;
   addStream: null;
   removeStream: null;
+  speaker: null;
   /** Resolves once every output is finished. */
   stop: null;
   stats: EgressWorkerStats;

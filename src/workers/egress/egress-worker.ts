@@ -75,6 +75,7 @@ export class EgressWorker implements RecordHandler, RecordingHost {
       }
       case 'addStream': await this.recording(cmd.egressId).addStream(cmd.url); return null;
       case 'removeStream': await this.recording(cmd.egressId).removeStream(cmd.url); return null;
+      case 'speaker': this.recordings.get(cmd.egressId)?.setSpeaker(cmd.identity); return null;
       case 'stop': {
         const rec = this.recordings.get(cmd.egressId);
         if (rec) await rec.stop();

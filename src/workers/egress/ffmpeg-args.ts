@@ -8,13 +8,28 @@
 // are timed by arrival (wall clock) relative to the egress's start, so tracks that start late
 // or arrive with unrelated RTP clocks still line up.
 import type { EgressJob, EgressOutput } from './egress-protocol.js';
-import { layoutCells } from './layout.js';
+import { layoutCells, speakerCells } from './layout.js';
 
+// Probing is short (1 s): the SDP names every codec, and a video's first packet starts a
+// keyframe, which gives its size. Until probing ends ffmpeg writes nothing.
 const INPUT_ARGS = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-y',
-  '-protocol_whitelist', 'file,udp,rtp', '-reorder_queue_size', '256', '-analyzeduration', '3000000',
+  '-protocol_whitelist', 'file,udp,rtp', '-reorder_queue_size', '256', '-analyzeduration', '1000000',
   // A muted track sends nothing: by default ffmpeg would end the recording after 10 s of it
   // (a day, not more: larger values overflow inside ffmpeg 5.1 and it receives nothing).
   '-listen_timeout', '86400', '-f', 'sdp'];
+
+/** The filter instance that picks the speaker's video (its `map` command switches it). */
+export const SPEAKER_FILTER = 'streamselect@speaker';
+
+/** The ffmpeg command (typed after `c` on its stdin) that shows video `index` as the speaker. */
+export function speakerCommand(index: number): string {
+  return `${SPEAKER_FILTER} -1 map ${index}`;
+}
+
+/** Whether a job's graph has a switchable speaker (speakerCommand applies). */
+export function hasSpeakerSwitch(job: EgressJob): boolean {
+  return job.mode === 'composite' && !job.audioOnly && inputLayout(job).videos.length >= 2 && (job.layout === 'speaker' || job.layout === 'single-speaker');
+}
 
 /** The container format ffmpeg is told for a file. */
 const FILE_FORMAT: Record<string, string> = { mp4: 'mp4', webm: 'webm', ogg: 'ogg', mp3: 'mp3' };
@@ -39,9 +54,9 @@ export function inputLayout(job: EgressJob): InputLayout {
 /** A track egress: the one track's packets into its container as they are. */
 export function copyArgs(sdpPath: string, output: EgressOutput): string[] {
   if (output.kind !== 'file') throw new Error('track egress writes files only');
-  // Written packet by packet (and WebM in 2 s clusters): if Strand dies, what was recorded
-  // until then is on disk.
-  const cluster = output.container === 'webm' ? ['-cluster_time_limit', '2000'] : [];
+  // Written packet by packet (WebM in 2 s clusters, Ogg in 200 ms pages): if Strand dies, what
+  // was recorded until then is on disk.
+  const cluster = output.container === 'webm' ? ['-cluster_time_limit', '2000'] : output.container === 'ogg' ? ['-page_duration', '200000'] : [];
   return [...INPUT_ARGS, '-i', sdpPath, '-map', '0', '-c', 'copy', '-flush_packets', '1', ...cluster, '-f', FILE_FORMAT[output.container]!, output.path];
 }
 
@@ -62,19 +77,43 @@ export function compositeFilter(job: EgressJob, startSeconds: number): { graph: 
     // time since the egress started, so the frames ffmpeg buffered while it probed its input
     // are not lost); alone, it is paced by the clock.
     parts.push(`color=c=black:s=${W}x${H}:r=${R}${videos.length === 0 ? ',realtime' : ''}[base0]`);
-    const speaker = videos.findIndex((i) => job.inputs[i]!.participantIdentity === job.speakerIdentity);
-    const cells = layoutCells(job.layout, videos.length, W, H, speaker);
+    const speaker = Math.max(0, videos.findIndex((i) => job.inputs[i]!.participantIdentity === job.speakerIdentity));
+    const timed = (k: number) => `[0:v:${k}]setpts=PTS-${t0}/TB`;
+    const fit = (w: number, h: number) => `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1`;
     let base = 'base0';
     let n = 0;
-    cells.forEach((cell, k) => {
-      // A video the layout does not show is left out of the graph (and so never decoded).
-      if (!cell) return;
-      parts.push(`[0:v:${k}]setpts=PTS-${t0}/TB,scale=${cell.w}:${cell.h}:force_original_aspect_ratio=decrease,`
-        + `pad=${cell.w}:${cell.h}:(ow-iw)/2:(oh-ih)/2,setsar=1[v${k}]`);
+    const place = (label: string, x: number, y: number) => {
       const next = `base${++n}`;
-      parts.push(`[${base}][v${k}]overlay=x=${cell.x}:y=${cell.y}:eof_action=pass:repeatlast=1[${next}]`);
+      parts.push(`[${base}][${label}]overlay=x=${x}:y=${y}:eof_action=pass:repeatlast=1[${next}]`);
       base = next;
-    });
+    };
+    if (videos.length >= 2 && (job.layout === 'speaker' || job.layout === 'single-speaker')) {
+      // The large picture is a streamselect over every video, switched while it runs
+      // (SPEAKER_FILTER's `map` command): the layout follows the active speaker.
+      const single = job.layout === 'single-speaker';
+      const cells = single ? { main: { x: 0, y: 0, w: W - (W % 2), h: H - (H % 2) }, side: [] } : speakerCells(videos.length, W, H);
+      videos.forEach((_, k) => {
+        if (single) {
+          parts.push(`${timed(k)},${fit(cells.main.w, cells.main.h)}[m${k}]`);
+          return;
+        }
+        parts.push(`${timed(k)},split=2[s${k}][t${k}]`);
+        parts.push(`[s${k}]${fit(cells.main.w, cells.main.h)}[m${k}]`);
+        const side = cells.side[k];
+        if (side) parts.push(`[t${k}]${fit(side.w, side.h)}[tf${k}]`);
+        else parts.push(`[t${k}]nullsink`);
+      });
+      parts.push(`${videos.map((_, k) => `[m${k}]`).join('')}${SPEAKER_FILTER}=inputs=${videos.length}:map=${speaker}[main]`);
+      place('main', cells.main.x, cells.main.y);
+      cells.side.forEach((cell, k) => { if (cell) place(`tf${k}`, cell.x, cell.y); });
+    } else {
+      layoutCells(job.layout, videos.length, W, H, speaker).forEach((cell, k) => {
+        // A video the layout does not show is left out of the graph (and so never decoded).
+        if (!cell) return;
+        parts.push(`${timed(k)},${fit(cell.w, cell.h)}[v${k}]`);
+        place(`v${k}`, cell.x, cell.y);
+      });
+    }
     parts.push(`[${base}]format=yuv420p[vout]`);
   }
   if (audio) {

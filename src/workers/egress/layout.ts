@@ -49,6 +49,22 @@ export function layoutCells(layout: string, count: number, width: number, height
   });
 }
 
+/**
+ * The speaker layout with its speaker switchable while it runs: a main area (left, four fifths
+ * of the width) showing whichever video is selected, and a column on the right with every
+ * video as a thumbnail (null: no room left in the column).
+ */
+export function speakerCells(count: number, width: number, height: number): { main: Cell; side: Array<Cell | null> } {
+  const sideW = even(width / 5);
+  const main = { x: 0, y: 0, w: even(width - sideW), h: even(height) };
+  const sideH = even(Math.min(height / Math.max(1, count), (sideW * 9) / 16));
+  const side = Array.from({ length: count }, (_, i) => {
+    const cell = { x: main.w, y: evenOffset(i * sideH), w: sideW, h: sideH };
+    return cell.y + cell.h <= height ? cell : null;
+  });
+  return { main, side };
+}
+
 export function isLayout(name: string): boolean {
   return name === 'grid' || name === 'speaker' || name === 'single-speaker' || name === '';
 }

@@ -10,7 +10,7 @@ import { RtpHeader, parseRtpHeader } from '../../rtp/packet.js';
 import { FfmpegProcess, probeDuration, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import { freeRtpPort, rtpEncodingName, rtpInputSdp, waitUntilBound, type RtpStream } from '../ffmpeg/rtp-input.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from './egress-protocol.js';
-import { compositeArgs, copyArgs, inputLayout } from './ffmpeg-args.js';
+import { compositeArgs, copyArgs, hasSpeakerSwitch, inputLayout, speakerCommand } from './ffmpeg-args.js';
 import { InputTail } from './input-tail.js';
 
 /** Payload types the SDPs given to ffmpeg use (the publisher's own are rewritten to these). */
@@ -60,6 +60,8 @@ export class Recording {
   private readonly workDir: string;
   private active = false;
   private keepalive: NodeJS.Timeout | null = null;
+  /** The video shown large by the speaker layouts (index among the job's videos). */
+  private speakerIndex = -1;
   private ending = false;
   private ended = false;
   packetsBeforeKeyframe = 0;
@@ -70,6 +72,9 @@ export class Recording {
     this.lastKeyframeAskMs = job.inputs.map(() => 0);
     this.lastPacketMs = job.inputs.map(() => 0);
     this.workDir = join(tmpdir(), 'strand-egress', job.egressId);
+    if (hasSpeakerSwitch(job)) {
+      this.speakerIndex = Math.max(0, inputLayout(job).videos.findIndex((i) => job.inputs[i]!.participantIdentity === job.speakerIdentity));
+    }
   }
 
   get childCount(): number {
@@ -158,9 +163,21 @@ export class Recording {
     this.host.requestKeyframe(this.job.inputs[index]!);
   }
 
+  /** The speaker layouts: show `identity`'s video large (if it has one here). */
+  setSpeaker(identity: string): void {
+    if (!hasSpeakerSwitch(this.job)) return;
+    const k = inputLayout(this.job).videos.findIndex((i) => this.job.inputs[i]!.participantIdentity === identity);
+    if (k < 0 || k === this.speakerIndex) return;
+    this.speakerIndex = k;
+    for (const sink of this.sinks) if (!sink.retired) sink.proc?.command(speakerCommand(k));
+  }
+
   async addStream(url: string): Promise<void> {
     if (this.sinks.some((s) => !s.retired && s.output.kind === 'stream' && s.output.url === url)) return;
     await this.startSink({ kind: 'stream', url });
+    // A new output's graph starts on the job's first speaker: bring it to the current one.
+    const sink = this.sinks[this.sinks.length - 1];
+    if (sink && this.speakerIndex >= 0 && hasSpeakerSwitch(this.job)) sink.proc?.command(speakerCommand(this.speakerIndex));
   }
 
   async removeStream(url: string): Promise<void> {

@@ -69,6 +69,11 @@ export class FfmpegProcess {
     return lines.slice(-maxLines).join('; ');
   }
 
+  /** Sends a filter command (ffmpeg's interactive `c`: "<target> <time> <command> <arg>"). */
+  command(line: string): void {
+    if (this.running && !this.stopping) this.child.stdin?.write(`c${line}\n`);
+  }
+
   /** Asks ffmpeg to finish (`q`, then one SIGINT after `graceMs`); kills it after `timeoutMs`. */
   async stop(graceMs = 4000, timeoutMs = 15_000): Promise<FfmpegExit> {
     if (this.exitInfo) return this.exitInfo;
