@@ -383,7 +383,10 @@ export class EgressManager implements RoomObserver {
     const room = egress.room;
     for (const tap of egress.taps) {
       room?.setTrackRecorded(tap.trackSid, false);
-      void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
+      // Egresses on one egress worker share a track's tap: the last one stops it.
+      const shared = [...this.egresses.values()].some((o) => o !== egress && o.slot === egress.slot
+        && o.taps.some((t) => t.trackSid === tap.trackSid && t.mediaSlot === tap.mediaSlot));
+      if (!shared) void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
     }
     egress.taps.length = 0;
     if (egress.speakerTimer) clearTimeout(egress.speakerTimer);

@@ -128,10 +128,12 @@ export class Metrics implements RoomObserver {
         for (const [type, n] of Object.entries(egress.activeByKind())) this.set({ type }, n);
       },
     });
-    new Gauge<'status'>({
+    new Counter<'status'>({
       name: 'livekit_egress_ended_total', help: 'Egresses ended since start, by final status', labelNames: ['status'], registers,
       collect() {
-        for (const [status, n] of egress.endedByStatus) this.set({ status }, n);
+        // Counted by the EgressManager; copied here at scrape time.
+        this.reset();
+        for (const [status, n] of egress.endedByStatus) this.inc({ status }, n);
       },
     });
   }
