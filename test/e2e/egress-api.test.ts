@@ -1,15 +1,18 @@
-// The Egress API's refusals and its state across a crash, through livekit-server-sdk: a token
-// without roomRecord gets 403, an unknown room 404, a web egress a clear "unimplemented"; and
-// a track egress running when Strand is killed (kill -9) is listed FAILED after the restart,
-// with an egress_ended, and its file, cut short, is still read by ffprobe.
+// The Egress API's refusals, its state across a crash and auto egress, through
+// livekit-server-sdk: a token without roomRecord gets 403, an unknown room 404, a web egress a
+// clear "unimplemented"; a track egress running when Strand is killed (kill -9) is listed
+// FAILED after the restart, with an egress_ended, and its file, cut short, is still read by
+// ffprobe; CreateRoom.egress records a room composite that follows who joins and leaves.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { dispose } from '@livekit/rtc-node';
-import { AccessToken, DirectFileOutput, EgressClient, EgressStatus, EncodedFileOutput, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
-import { probe } from '../helpers/media-probe.js';
+import {
+  AccessToken, DirectFileOutput, EgressClient, EgressStatus, EncodedFileOutput, RoomCompositeEgressRequest, RoomEgress, RoomServiceClient, TwirpError,
+} from 'livekit-server-sdk';
+import { maxVolumeDb, probe } from '../helpers/media-probe.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
@@ -105,5 +108,48 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
     await sink.stop();
     if (first.child.exitCode === null && first.child.signalCode === null) await first.stop('SIGKILL');
     if (second) assert.equal(await second.stop(), 0, second.stderr());
+  }
+});
+
+test('CreateRoom.egress starts a room composite on the empty room; it records who joins later', { timeout: 90_000 }, async () => {
+  const sink = await WebhookSink.create();
+  await sink.start();
+  const outDir = mkdtempSync(join(tmpdir(), 'strand-egress-auto-'));
+  const strand = await start(sink, outDir);
+  const room = `auto-${Date.now()}`;
+  const alice = new NodeParticipant();
+  try {
+    const rooms = new RoomServiceClient(strand.httpUrl, DEV_KEY, DEV_SECRET);
+    await rooms.createRoom({ name: room, egress: new RoomEgress({ room: new RoomCompositeEgressRequest({ audioOnly: true, fileOutputs: [new EncodedFileOutput({ filepath: 'auto/{room_name}' })] }) }) });
+    const client = new EgressClient(strand.httpUrl, DEV_KEY, DEV_SECRET);
+    const [info] = await waitFor(async () => {
+      const list = await client.listEgress({ roomName: room, active: true });
+      return list.length ? list : null;
+    }, 10_000, 'the auto egress');
+    await waitFor(async () => (await client.listEgress({ egressId: info!.egressId }))[0]?.status === EgressStatus.EGRESS_ACTIVE, 15_000, 'ACTIVE');
+    await waitFor(async () => (await rooms.listRooms([room]))[0]?.activeRecording, 5000, 'Room.active_recording');
+    await new Promise((r) => setTimeout(r, 2000));
+    await alice.connect(strand.url, await joinToken(room, 'alice'));
+    await alice.publishTone();
+    await new Promise((r) => setTimeout(r, 5000));
+    await alice.close();
+    await new Promise((r) => setTimeout(r, 2000));
+    await client.stopEgress(info!.egressId);
+    const done = await waitFor(async () => {
+      const [e] = await client.listEgress({ egressId: info!.egressId });
+      return e && e.status >= EgressStatus.EGRESS_COMPLETE ? e : null;
+    }, 30_000, 'the egress to end');
+    assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+    const file = done.fileResults[0]!.location;
+    assert.match(file, /\/auto\/auto-\d+\.ogg$/);
+    const probed = await probe(file);
+    assert.deepEqual(probed.streams.map((s) => s.codec_name), ['opus']);
+    console.log(`auto room composite: ${probed.duration} s (silence, alice's tone for 5 s, silence)`);
+    assert.ok(probed.duration >= 7, `duration ${probed.duration} s`);
+    assert.ok(await maxVolumeDb(file) > -30, 'alice\'s tone is in the recording');
+  } finally {
+    await alice.close();
+    await sink.stop();
+    assert.equal(await strand.stop(), 0, strand.stderr());
   }
 });

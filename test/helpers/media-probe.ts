@@ -23,3 +23,10 @@ export async function lumaPerSecond(path: string): Promise<number[]> {
     { maxBuffer: 16 * 1024 * 1024 });
   return [...stderr.matchAll(/lavfi\.signalstats\.YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
 }
+
+/** The loudest sample of a file's audio, dB (ffmpeg volumedetect). */
+export async function maxVolumeDb(path: string): Promise<number> {
+  const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', path, '-af', 'volumedetect', '-vn', '-f', 'null', '-']);
+  const m = /max_volume: (-?[\d.]+) dB/.exec(stderr);
+  return m ? Number(m[1]) : -Infinity;
+}

@@ -2,11 +2,13 @@
 // COMPLETE, or FAILED / ABORTED), its store and webhooks, and the glue to the egress workers:
 // which tracks a request records, the taps that bring them from their media workers, and the
 // room's recording flag. It never touches a packet.
-import { statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { livekit } from '../../proto/index.js';
 import { EGRESS_PEER_BASE } from '../../workers/protocol.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from '../../workers/egress/egress-protocol.js';
-import { probeDuration, repairFile } from '../../workers/ffmpeg/ffmpeg-process.js';
+import { joinFiles, probeDuration, repairFile } from '../../workers/ffmpeg/ffmpeg-process.js';
 import { TwirpError } from '../api/twirp.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
@@ -249,20 +251,8 @@ export class EgressManager implements RoomObserver {
     egress.slot = this.pool.place();
     const inputs: EgressInput[] = [];
     for (const { publisher, track } of tracks) {
-      await this.pool.link(publisher.slot, egress.slot);
-      const video = track.type === livekit.TrackType.VIDEO;
-      const relayed = await this.media.run(publisher.slot, {
-        op: 'relayStart', trackSid: track.sid!, toSlot: EGRESS_PEER_BASE + egress.slot, layer: video ? 'best' : -1,
-      });
-      if (!relayed) throw new Error(`track ${track.sid} is no longer published`);
-      egress.taps.push({ mediaSlot: publisher.slot, trackSid: track.sid! });
-      room.setTrackRecorded(track.sid!, true);
+      inputs.push(await this.tap(egress, publisher, track));
       if (egress.stopRequested) throw new Error('stopped before it started');
-      inputs.push({
-        trackSid: track.sid!, participantIdentity: publisher.identity, kind: relayed.kind, mimeType: relayed.mimeType,
-        clockRate: relayed.clockRate, channels: relayed.channels, fmtp: relayed.fmtp, fromSlot: publisher.slot, relayId: relayed.relayId,
-        layer: relayed.layer,
-      });
     }
     const src = plan.source;
     const encoding = plan.encoding ?? encodingOf(0, null)!;
@@ -286,6 +276,30 @@ export class EgressManager implements RoomObserver {
     this.updateRecordingFlag(room);
     // A StopEgress that came while the outputs were starting.
     if (egress.stopRequested) void this.pool.run(egress.slot, { op: 'stop', egressId: egress.id }).catch(() => undefined);
+  }
+
+  /** Has the publisher's media worker write a track into the egress worker's ring. */
+  private async tap(egress: Egress, publisher: Participant, track: livekit.ITrackInfo): Promise<EgressInput> {
+    await this.pool.link(publisher.slot, egress.slot);
+    const video = track.type === livekit.TrackType.VIDEO;
+    const relayed = await this.media.run(publisher.slot, {
+      op: 'relayStart', trackSid: track.sid!, toSlot: EGRESS_PEER_BASE + egress.slot, layer: video ? 'best' : -1,
+    });
+    if (!relayed) throw new Error(`track ${track.sid} is no longer published`);
+    egress.taps.push({ mediaSlot: publisher.slot, trackSid: track.sid! });
+    egress.room?.setTrackRecorded(track.sid!, true);
+    return {
+      trackSid: track.sid!, participantIdentity: publisher.identity, kind: relayed.kind, mimeType: relayed.mimeType,
+      clockRate: relayed.clockRate, channels: relayed.channels, fmtp: relayed.fmtp, fromSlot: publisher.slot, relayId: relayed.relayId,
+      layer: relayed.layer,
+    };
+  }
+
+  /** Stops a tap, unless another egress on the same egress worker still uses it. */
+  private stopTap(egress: Egress, tap: { mediaSlot: number; trackSid: string }): void {
+    const shared = [...this.egresses.values()].some((o) => o !== egress && o.slot === egress.slot
+      && o.taps.some((t) => t.trackSid === tap.trackSid && t.mediaSlot === tap.mediaSlot));
+    if (!shared) void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
   }
 
   // --- what the egress workers report ---
@@ -381,14 +395,11 @@ export class EgressManager implements RoomObserver {
    */
   private release(egress: Egress): void {
     const room = egress.room;
-    for (const tap of egress.taps) {
+    const taps = egress.taps.splice(0);
+    for (const tap of taps) {
       room?.setTrackRecorded(tap.trackSid, false);
-      // Egresses on one egress worker share a track's tap: the last one stops it.
-      const shared = [...this.egresses.values()].some((o) => o !== egress && o.slot === egress.slot
-        && o.taps.some((t) => t.trackSid === tap.trackSid && t.mediaSlot === tap.mediaSlot));
-      if (!shared) void this.media.run(tap.mediaSlot, { op: 'relayStop', trackSid: tap.trackSid, toSlot: EGRESS_PEER_BASE + egress.slot }).catch(() => undefined);
+      this.stopTap(egress, tap);
     }
-    egress.taps.length = 0;
     if (egress.speakerTimer) clearTimeout(egress.speakerTimer);
     egress.speakerTimer = null;
     if (egress.slot >= 0 && !egress.slotReleased) {
@@ -547,7 +558,15 @@ export class EgressManager implements RoomObserver {
     }));
   }
 
-  trackPublished(room: Room, _p: Participant, track: livekit.ITrackInfo): void {
+  trackPublished(room: Room, p: Participant, track: livekit.ITrackInfo): void {
+    // Running composites of the room (or of this participant) take the new track.
+    for (const e of this.egresses.values()) {
+      const src = e.plan?.source;
+      if (e.room !== room || !e.launched || !isActive(e.info.status) || !src) continue;
+      if ((src.kind === 'room' && !p.hidden) || (src.kind === 'participant' && src.identity === p.identity)) {
+        void this.addTrack(e, p, track).catch((err: unknown) => this.log.warn({ egressId: e.id, track: track.sid, err }, 'track not added to the composite'));
+      }
+    }
     const auto = this.auto.get(room.name)?.tracks;
     if (!auto || !track.sid) return;
     const filepath = auto.filepath || '{track_id}-{time}';
@@ -558,12 +577,36 @@ export class EgressManager implements RoomObserver {
     }));
   }
 
-  /** A recorded track went away: a track, track-composite or participant egress of it ends. */
+  /**
+   * A recorded track went away: a room or participant composite goes on without it; a track or
+   * track-composite egress of it ends.
+   */
   trackUnpublished(room: Room, _p: Participant, track: livekit.ITrackInfo): void {
     for (const e of this.egresses.values()) {
-      if (e.room !== room || !isActive(e.info.status) || e.plan?.source.kind === 'room') continue;
-      if (e.taps.some((t) => t.trackSid === track.sid)) this.stopQuietly(e);
+      if (e.room !== room || !isActive(e.info.status) || !e.taps.some((t) => t.trackSid === track.sid)) continue;
+      const kind = e.plan?.source.kind;
+      if (kind === 'room' || kind === 'participant') this.dropTrack(e, track.sid!);
+      else this.stopQuietly(e);
     }
+  }
+
+  /** Taps a track into a running composite. */
+  private async addTrack(e: Egress, publisher: Participant, track: livekit.ITrackInfo): Promise<void> {
+    const src = e.plan!.source;
+    const video = track.type === livekit.TrackType.VIDEO;
+    if (src.kind === 'room' && ((src.audioOnly && video) || (src.videoOnly && !video))) return;
+    const input = await this.tap(e, publisher, track);
+    if (!isActive(e.info.status)) return this.release(e);
+    await this.pool.run(e.slot, { op: 'addInput', egressId: e.id, input });
+  }
+
+  private dropTrack(e: Egress, trackSid: string): void {
+    const i = e.taps.findIndex((t) => t.trackSid === trackSid);
+    if (i < 0) return;
+    const [tap] = e.taps.splice(i, 1);
+    e.room?.setTrackRecorded(trackSid, false);
+    void this.pool.run(e.slot, { op: 'removeInput', egressId: e.id, trackSid }).catch(() => undefined);
+    this.stopTap(e, tap!);
   }
 
   participantLeft(room: Room, p: Participant): void {
@@ -647,7 +690,13 @@ export class EgressManager implements RoomObserver {
   /** The files of egresses that died with Strand are repaired, then their egress_ended goes out. */
   private async repairAndAnnounce(failed: Egress[], now: number): Promise<void> {
     for (const egress of failed) {
-      for (const f of egress.info.fileResults ?? []) {
+      const files = egress.info.fileResults ?? [];
+      // A composite's file is joined from its parts when it ends: join what there is.
+      const parts = compositeParts(egress.id);
+      if (files.length === 1 && files[0]!.location && parts.length > 0 && sizeOf(files[0]!.location) === 0) {
+        await joinFiles(parts, files[0]!.location).catch((err: unknown) => this.log.warn({ egressId: egress.id, err }, 'composite parts not joined'));
+      }
+      for (const f of files) {
         if (!f.location) continue;
         // Its ffmpeg died with Strand: the file has what was recorded, without an ending.
         if (sizeOf(f.location) > 0 && !await repairFile(f.location)) this.log.warn({ egressId: egress.id, file: f.location }, 'partial recording kept as it is (could not be repaired)');
@@ -696,6 +745,21 @@ function sizeOf(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
+  }
+}
+
+/** The parts an interrupted composite left in its working directory (recording.ts), in order. */
+function compositeParts(egressId: string): string[] {
+  const dir = join(tmpdir(), 'strand-egress', egressId);
+  const order = (name: string) => (/output-(\d+)-part-(\d+)\.nut$/.exec(name) ?? []).slice(1).map(Number);
+  try {
+    return readdirSync(dir).filter((n) => order(n).length === 2).sort((a, b) => {
+      const [da, pa] = order(a);
+      const [db, pb] = order(b);
+      return da! - db! || pa! - pb!;
+    }).map((n) => join(dir, n)).filter((p) => sizeOf(p) > 0);
+  } catch {
+    return [];
   }
 }
 

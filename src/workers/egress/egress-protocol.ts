@@ -37,11 +37,15 @@ export interface AudioEncoding {
 export type Layout = 'grid' | 'speaker' | 'single-speaker';
 
 export type EgressOutput =
-  /** `path` is absolute; `container` follows the codecs or the requested file type. */
-  | { kind: 'file'; path: string; container: 'mp4' | 'webm' | 'ogg' | 'mp3' }
+  /**
+   * `path` is absolute; `container` follows the codecs or the requested file type. `muxAs`
+   * nut: one part of a composite file (encoded for `container`, joined when it ends).
+   */
+  | { kind: 'file'; path: string; container: 'mp4' | 'webm' | 'ogg' | 'mp3'; muxAs?: 'nut' }
   | { kind: 'stream'; url: string }
-  | { kind: 'segments'; playlistPath: string; livePlaylistPath: string; segmentPattern: string; segmentSeconds: number; timestampSuffix: boolean }
-  | { kind: 'images'; pattern: string; prefix: string; intervalSeconds: number; width: number; height: number };
+  /** `startNumber` > 0: the playlist goes on from an earlier part of the same egress. */
+  | { kind: 'segments'; playlistPath: string; livePlaylistPath: string; segmentPattern: string; segmentSeconds: number; timestampSuffix: boolean; startNumber?: number }
+  | { kind: 'images'; pattern: string; prefix: string; intervalSeconds: number; width: number; height: number; startNumber?: number };
 
 export interface EgressJob {
   egressId: string;
@@ -77,6 +81,9 @@ export type EgressCommand =
   | { op: 'removeStream'; egressId: string; url: string }
   /** The room's active speaker changed: the speaker layouts show `identity` large. */
   | { op: 'speaker'; egressId: string; identity: string }
+  /** A composite's track set changed (a track was published or went away). */
+  | { op: 'addInput'; egressId: string; input: EgressInput }
+  | { op: 'removeInput'; egressId: string; trackSid: string }
   | { op: 'stop'; egressId: string }
   | { op: 'stats' }
   | { op: 'shutdown' };
@@ -105,6 +112,8 @@ export interface EgressResults {
   addStream: null;
   removeStream: null;
   speaker: null;
+  addInput: null;
+  removeInput: null;
   /** Resolves once every output is finished. */
   stop: null;
   stats: EgressWorkerStats;

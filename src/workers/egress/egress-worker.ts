@@ -76,6 +76,12 @@ export class EgressWorker implements RecordHandler, RecordingHost {
       case 'addStream': await this.recording(cmd.egressId).addStream(cmd.url); return null;
       case 'removeStream': await this.recording(cmd.egressId).removeStream(cmd.url); return null;
       case 'speaker': this.recordings.get(cmd.egressId)?.setSpeaker(cmd.identity); return null;
+      case 'addInput': {
+        const rec = this.recording(cmd.egressId);
+        this.targetsOf(cmd.input).push({ recording: rec, index: rec.addInput(cmd.input) });
+        return null;
+      }
+      case 'removeInput': this.recordings.get(cmd.egressId)?.removeInput(cmd.trackSid); return null;
       case 'stop': {
         const rec = this.recordings.get(cmd.egressId);
         if (rec) await rec.stop();

@@ -156,7 +156,8 @@ export function compositeArgs(sdpPath: string, job: EgressJob, output: EgressOut
   if (output.kind === 'images') {
     if (!f.video) throw new Error('an image output needs video');
     const scale = output.width > 0 && output.height > 0 ? `,scale=${output.width}:${output.height}` : '';
-    return [...args, '-map', '[vout]', '-vf', `fps=1/${output.intervalSeconds}${scale}`, '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', output.pattern];
+    const start = output.startNumber ? ['-start_number', String(output.startNumber)] : [];
+    return [...args, '-map', '[vout]', '-vf', `fps=1/${output.intervalSeconds}${scale}`, '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', ...start, output.pattern];
   }
   const maps = [...(f.video ? ['-map', '[vout]'] : []), ...(f.audio ? ['-map', '[aout]'] : [])];
   switch (output.kind) {
@@ -165,7 +166,7 @@ export function compositeArgs(sdpPath: string, job: EgressJob, output: EgressOut
       const v = f.video && output.container !== 'ogg' && output.container !== 'mp3' ? videoCodecArgs(job, output.container === 'mp4', job.video.keyFrameInterval || 4) : [];
       const a = f.audio ? audioCodecArgs(job, audioCodec) : [];
       const realMaps = output.container === 'ogg' || output.container === 'mp3' ? (f.audio ? ['-map', '[aout]'] : []) : maps;
-      return [...args, ...realMaps, ...v, ...a, '-f', FILE_FORMAT[output.container]!, output.path];
+      return [...args, ...realMaps, ...v, ...a, '-f', output.muxAs ?? FILE_FORMAT[output.container]!, output.path];
     }
     case 'stream': {
       // RTMP carries H.264 and AAC only; keyframes every 4 s unless asked otherwise.
@@ -177,7 +178,10 @@ export function compositeArgs(sdpPath: string, job: EgressJob, output: EgressOut
       const seg = output.segmentSeconds;
       const v = f.video ? videoCodecArgs(job, true, seg) : [];
       const a = f.audio ? audioCodecArgs(job, 'aac') : [];
-      return [...args, ...maps, ...v, ...a, '-f', 'hls', '-hls_time', String(seg), '-hls_list_size', '0', '-hls_playlist_type', 'event',
+      // The playlist is finished (#EXT-X-ENDLIST) when the egress ends, not when an ffmpeg does:
+      // a composite whose tracks change goes on in a new one, appending.
+      const more = output.startNumber ? ['-start_number', String(output.startNumber), '-hls_flags', 'append_list+omit_endlist+discont_start'] : ['-hls_flags', 'omit_endlist'];
+      return [...args, ...maps, ...v, ...a, '-f', 'hls', '-hls_time', String(seg), '-hls_list_size', '0', '-hls_playlist_type', 'event', ...more,
         ...(output.timestampSuffix ? ['-strftime', '1'] : []), '-hls_segment_filename', output.segmentPattern, output.playlistPath];
     }
   }

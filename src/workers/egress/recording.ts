@@ -1,13 +1,19 @@
 // One running egress in an egress worker: its tracks, arriving from media workers' rings, and
-// its outputs, each an ffmpeg child fed over loopback RTP. A video output starts on a keyframe
-// (asked for until one comes), so every file and stream begins with a decodable picture.
+// its outputs, each written by an ffmpeg child fed over loopback RTP. A video output starts on
+// a keyframe (asked for until one comes), so every file and stream begins with a decodable
+// picture.
+//
+// A composite's tracks may change while it runs (someone publishes, or leaves). ffmpeg's graph
+// is fixed, so each output then goes on in a new ffmpeg child with the new track set: a file
+// is written in NUT parts joined into the requested container at the end, a playlist is
+// appended to, images keep their numbering, a stream reconnects.
 import type { Socket } from 'node:dgram';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { CODEC_H264, CODEC_VP8, codecId, isKeyframe } from '../../rtp/keyframe.js';
 import { RtpHeader, parseRtpHeader } from '../../rtp/packet.js';
-import { FfmpegProcess, probeDuration, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
+import { FfmpegProcess, joinFiles, probeDuration, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import { freeRtpPort, rtpEncodingName, rtpInputSdp, waitUntilBound, type RtpStream } from '../ffmpeg/rtp-input.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from './egress-protocol.js';
 import { compositeArgs, copyArgs, hasSpeakerSwitch, inputLayout, speakerCommand } from './ffmpeg-args.js';
@@ -24,24 +30,39 @@ const COMPOSITE_QUIET_MS = 500;
 const FFMPEG_START_MS = 5000;
 /** How often a keyframe is asked for while an output waits for one, ms. */
 const KEYFRAME_RETRY_MS = 500;
+/** Track changes closer together than this make one new part, ms. */
+const REGROUP_DELAY_MS = 1000;
 
-/** One output: its ffmpeg child and where each input's packets go. */
+/** One ffmpeg child: where each input's packets go, and what it writes. */
 class Sink {
-  /** UDP port per input index (inputs this output does not use have none). */
+  /** UDP port per input index (inputs this child does not use have none). */
   readonly ports = new Map<number, number>();
   /** Per input index: still waiting for the first keyframe. */
   readonly waiting = new Set<number>();
   /** Per input index: where the stream sent to this ffmpeg ended. */
   readonly tails = new Map<number, InputTail>();
   proc: FfmpegProcess | null = null;
-  startedAtMs = 0;
-  sdpPath = '';
-  /** Removed by UpdateStream or stopped with the egress: its exit is not a failure. */
-  retired = false;
   /** ffmpeg has bound its ports: packets may go. */
   ready = false;
+  /** Replaced or removed: its exit is not a failure. */
+  retired = false;
 
-  constructor(readonly output: EgressOutput) {}
+  /** `output` is what this child writes (a part of `dest`'s file, for a composite). */
+  constructor(readonly dest: Destination, readonly output: EgressOutput) {}
+}
+
+/** One output of the egress as requested, across the ffmpeg children that write it. */
+class Destination {
+  sink: Sink | null = null;
+  /** NUT parts of a composite file, in order (NUT carries any codec, and ffmpeg's concat joins them). */
+  readonly parts: string[] = [];
+  /** Segments or images written by earlier children (where the next one starts numbering). */
+  written = 0;
+  readonly startedAtMs = Date.now();
+  /** Removed by UpdateStream, or failed (a stream). */
+  closed = false;
+
+  constructor(readonly spec: EgressOutput, readonly index: number) {}
 }
 
 export interface RecordingHost {
@@ -51,17 +72,24 @@ export interface RecordingHost {
 }
 
 export class Recording {
+  private readonly dests: Destination[] = [];
+  /** Every child started (current and retired ones): packets go to those still running. */
   private readonly sinks: Sink[] = [];
   private readonly codecs: number[];
   private readonly lastKeyframeAskMs: number[];
   /** When each input's last packet came. */
   private readonly lastPacketMs: number[];
+  /** Inputs no longer in the composite (their track went away). */
+  private readonly gone = new Set<number>();
   private readonly header = new RtpHeader();
   private readonly workDir: string;
   private active = false;
   private keepalive: NodeJS.Timeout | null = null;
-  /** The video shown large by the speaker layouts (index among the job's videos). */
-  private speakerIndex = -1;
+  private regroupTimer: NodeJS.Timeout | null = null;
+  /** A regroup in progress (new children for the new track set). */
+  private regrouping: Promise<void> | null = null;
+  /** Who the speaker layouts show large. */
+  private speaker: string;
   private ending = false;
   private ended = false;
   packetsBeforeKeyframe = 0;
@@ -72,9 +100,7 @@ export class Recording {
     this.lastKeyframeAskMs = job.inputs.map(() => 0);
     this.lastPacketMs = job.inputs.map(() => 0);
     this.workDir = join(tmpdir(), 'strand-egress', job.egressId);
-    if (hasSpeakerSwitch(job)) {
-      this.speakerIndex = Math.max(0, inputLayout(job).videos.findIndex((i) => job.inputs[i]!.participantIdentity === job.speakerIdentity));
-    }
+    this.speaker = job.speakerIdentity;
   }
 
   get childCount(): number {
@@ -84,16 +110,48 @@ export class Recording {
   /** Starts one ffmpeg child per output; resolves once all are running. */
   async start(): Promise<void> {
     mkdirSync(this.workDir, { recursive: true });
-    for (const output of this.job.outputs) await this.startSink(output);
+    for (const spec of this.job.outputs) await this.startSink(this.addDestination(spec));
+    // A composite is ACTIVE once its outputs run (it may have no track yet: an empty room).
+    if (this.job.mode === 'composite') this.markActive();
     // A composite waits for a frame of every input: one whose track went quiet (a publisher
     // muted or left) is kept alive with its last picture and silence, so the others go on.
     if (this.job.mode === 'composite') this.keepalive = setInterval(() => this.nudgeQuietInputs(COMPOSITE_QUIET_MS), NUDGE_INTERVAL_MS);
   }
 
-  private async startSink(output: EgressOutput): Promise<void> {
-    const sink = new Sink(output);
-    const { videos, audios } = this.job.mode === 'copy' ? { videos: [0], audios: [] as number[] } : inputLayout(this.job);
-    const used = this.job.mode === 'copy' ? [0] : [...videos, ...audios];
+  private addDestination(spec: EgressOutput): Destination {
+    const d = new Destination(spec, this.dests.length);
+    this.dests.push(d);
+    return d;
+  }
+
+  /** The job as the next child sees it: the inputs still in it, the current speaker. */
+  private view(): { job: EgressJob; members: number[] } {
+    const members = this.job.inputs.map((_, i) => i).filter((i) => !this.gone.has(i));
+    return { job: { ...this.job, inputs: members.map((i) => this.job.inputs[i]!), speakerIdentity: this.speaker }, members };
+  }
+
+  /** What the next child of `d` writes. */
+  private childOutput(d: Destination): EgressOutput {
+    const spec = d.spec;
+    if (this.job.mode === 'copy') return spec;
+    switch (spec.kind) {
+      case 'file': {
+        const part = join(this.workDir, `output-${d.index}-part-${d.parts.length}.nut`);
+        d.parts.push(part);
+        return { ...spec, path: part, muxAs: 'nut' };
+      }
+      case 'segments': return { ...spec, startNumber: d.written };
+      case 'images': return { ...spec, startNumber: d.written };
+      case 'stream': return spec;
+    }
+  }
+
+  private async startSink(d: Destination): Promise<void> {
+    const output = this.childOutput(d);
+    const sink = new Sink(d, output);
+    const { job, members } = this.view();
+    const layout = this.job.mode === 'copy' ? { videos: [0], audios: [] as number[] } : inputLayout(job);
+    const used = (this.job.mode === 'copy' ? [0] : [...layout.videos, ...layout.audios]).map((v) => members[v]!);
     const streams: RtpStream[] = [];
     for (const i of used) {
       const input = this.job.inputs[i]!;
@@ -106,15 +164,15 @@ export class Recording {
         clockRate: input.clockRate, channels: input.kind === 'audio' ? input.channels ?? 2 : undefined, fmtp: input.fmtp || undefined,
       });
     }
-    sink.sdpPath = join(this.workDir, `input-${this.sinks.length}-${Date.now()}.sdp`);
-    writeFileSync(sink.sdpPath, rtpInputSdp(streams));
-    for (const dir of outputDirs(output)) mkdirSync(dir, { recursive: true });
-    // A composite output's timeline starts when it does (a stream added later starts at 0 too).
-    const args = this.job.mode === 'copy' ? copyArgs(sink.sdpPath, output) : compositeArgs(sink.sdpPath, this.job, output, Date.now() / 1000);
-    sink.proc = new FfmpegProcess(args);
-    sink.startedAtMs = Date.now();
+    const sdpPath = join(this.workDir, `input-${this.sinks.length}.sdp`);
+    writeFileSync(sdpPath, rtpInputSdp(streams));
+    for (const dir of [...outputDirs(output), ...outputDirs(d.spec)]) mkdirSync(dir, { recursive: true });
+    // A composite child's timeline starts when it does (a stream added later starts at 0 too).
+    const args = this.job.mode === 'copy' ? copyArgs(sdpPath, output) : compositeArgs(sdpPath, job, output, Date.now() / 1000);
+    const proc = new FfmpegProcess(args);
+    sink.proc = proc;
+    d.sink = sink;
     this.sinks.push(sink);
-    const proc = sink.proc;
     void proc.exited.then((exit) => this.onSinkExit(sink, exit));
     if (!await waitUntilBound([...sink.ports.values()], FFMPEG_START_MS, () => proc.running)) {
       proc.kill();
@@ -126,8 +184,8 @@ export class Recording {
 
   /** An RTP packet of input `index` (the buffer is this record's own). */
   onRtp(index: number, pkt: Buffer, len: number): void {
-    // Packets keep flowing while the outputs stop: ffmpeg reads its `q` between packets.
-    if (this.ended) return;
+    // Packets keep flowing while outputs stop: ffmpeg reads its `q` between packets.
+    if (this.ended || this.gone.has(index)) return;
     this.packetsIn++;
     this.lastPacketMs[index] = Date.now();
     const input = this.job.inputs[index]!;
@@ -135,7 +193,7 @@ export class Recording {
     pkt[1] = (pkt[1]! & 0x80) | (input.kind === 'video' ? VIDEO_PT : AUDIO_PT);
     for (const sink of this.sinks) {
       const port = sink.ports.get(index);
-      if (port === undefined || sink.retired || !sink.ready) continue;
+      if (port === undefined || !sink.ready || !sink.proc?.running) continue;
       if (keyframe === null && input.kind === 'video' && this.codecs[index] !== 0) {
         keyframe = parseRtpHeader(pkt, len, this.header) && isKeyframe(this.codecs[index]!, pkt, this.header.payloadOffset, len - this.header.paddingLength);
       }
@@ -149,11 +207,15 @@ export class Recording {
       }
       sink.tails.get(index)!.onPacket(pkt, len, keyframe);
       this.host.socket.send(pkt, 0, len, port, '127.0.0.1');
-      if (!this.active) {
-        this.active = true;
-        this.host.emit({ ev: 'active', egressId: this.job.egressId, atMs: Date.now() });
-      }
+      if (!this.active) this.markActive();
     }
+  }
+
+  /** Media reaches the outputs (track egress: its first packet; composite: its children run). */
+  private markActive(): void {
+    if (this.active) return;
+    this.active = true;
+    this.host.emit({ ev: 'active', egressId: this.job.egressId, atMs: Date.now() });
   }
 
   private askKeyframe(index: number, force: boolean): void {
@@ -163,38 +225,81 @@ export class Recording {
     this.host.requestKeyframe(this.job.inputs[index]!);
   }
 
+  /** A composite gains a track; returns its input index (the worker routes its records here). */
+  addInput(input: EgressInput): number {
+    this.job.inputs.push(input);
+    this.codecs.push(input.kind === 'video' ? codecId(input.mimeType) : 0);
+    this.lastKeyframeAskMs.push(0);
+    this.lastPacketMs.push(0);
+    this.scheduleRegroup();
+    return this.job.inputs.length - 1;
+  }
+
+  /** A composite loses a track. */
+  removeInput(trackSid: string): void {
+    const i = this.job.inputs.findIndex((x, k) => x.trackSid === trackSid && !this.gone.has(k));
+    if (i < 0) return;
+    this.gone.add(i);
+    this.scheduleRegroup();
+  }
+
+  private scheduleRegroup(): void {
+    if (this.job.mode !== 'composite' || this.ending || this.regroupTimer) return;
+    this.regroupTimer = setTimeout(() => {
+      this.regroupTimer = null;
+      this.regrouping = this.regroup().catch((err: unknown) => this.finish(false, `could not follow the room's tracks: ${(err as Error).message}`)).finally(() => {
+        this.regrouping = null;
+      });
+    }, REGROUP_DELAY_MS);
+  }
+
+  /** Every output goes on in a new child with the current tracks. */
+  private async regroup(): Promise<void> {
+    if (this.regrouping) await this.regrouping;
+    await Promise.all(this.dests.filter((d) => !d.closed && d.sink).map(async (d) => {
+      const old = d.sink!;
+      old.retired = true;
+      await old.proc?.stop();
+      d.written += countWritten(old.output, d);
+      if (this.ending || this.ended) return;
+      await this.startSink(d);
+    }));
+  }
+
   /** The speaker layouts: show `identity`'s video large (if it has one here). */
   setSpeaker(identity: string): void {
-    if (!hasSpeakerSwitch(this.job)) return;
-    const k = inputLayout(this.job).videos.findIndex((i) => this.job.inputs[i]!.participantIdentity === identity);
-    if (k < 0 || k === this.speakerIndex) return;
-    this.speakerIndex = k;
-    for (const sink of this.sinks) if (!sink.retired) sink.proc?.command(speakerCommand(k));
+    if (identity === this.speaker) return;
+    this.speaker = identity;
+    const { job } = this.view();
+    if (!hasSpeakerSwitch(job)) return;
+    const k = inputLayout(job).videos.findIndex((i) => job.inputs[i]!.participantIdentity === identity);
+    if (k < 0) return;
+    for (const d of this.dests) if (!d.closed) d.sink?.proc?.command(speakerCommand(k));
   }
 
   async addStream(url: string): Promise<void> {
-    if (this.sinks.some((s) => !s.retired && s.output.kind === 'stream' && s.output.url === url)) return;
-    await this.startSink({ kind: 'stream', url });
-    // A new output's graph starts on the job's first speaker: bring it to the current one.
-    const sink = this.sinks[this.sinks.length - 1];
-    if (sink && this.speakerIndex >= 0 && hasSpeakerSwitch(this.job)) sink.proc?.command(speakerCommand(this.speakerIndex));
+    if (this.dests.some((d) => !d.closed && d.spec.kind === 'stream' && d.spec.url === url)) return;
+    await this.startSink(this.addDestination({ kind: 'stream', url }));
   }
 
   async removeStream(url: string): Promise<void> {
-    const sink = this.sinks.find((s) => !s.retired && s.output.kind === 'stream' && s.output.url === url);
-    if (!sink) return;
-    sink.retired = true;
-    await sink.proc?.stop();
+    const d = this.dests.find((x) => !x.closed && x.spec.kind === 'stream' && x.spec.url === url);
+    if (!d) return;
+    d.closed = true;
+    if (d.sink) d.sink.retired = true;
+    await d.sink?.proc?.stop();
   }
 
   private onSinkExit(sink: Sink, exit: FfmpegExit): void {
     if (this.ending || this.ended || sink.retired || exit.stopped) return;
     const error = `ffmpeg exited (${exit.signal ?? exit.code}): ${sink.proc?.errorSummary() || 'no output'}`;
-    if (sink.output.kind === 'stream') {
+    const d = sink.dest;
+    if (d.spec.kind === 'stream') {
+      d.closed = true;
       sink.retired = true;
-      this.host.emit({ ev: 'streamFailed', egressId: this.job.egressId, url: sink.output.url, error });
+      this.host.emit({ ev: 'streamFailed', egressId: this.job.egressId, url: d.spec.url, error });
       // An egress whose every output has failed is over.
-      if (this.sinks.every((s) => s.retired)) void this.finish(false, error);
+      if (this.dests.every((x) => x.closed)) void this.finish(false, error);
       return;
     }
     void this.finish(false, error);
@@ -208,16 +313,25 @@ export class Recording {
   private async finish(ok: boolean, error: string): Promise<void> {
     if (this.ending || this.ended) return;
     this.ending = true;
+    if (this.regroupTimer) clearTimeout(this.regroupTimer);
+    if (this.regrouping) await this.regrouping.catch(() => undefined);
     // Tracks that went quiet get nudge packets until their ffmpeg has read its `q`.
     if (this.keepalive) clearInterval(this.keepalive);
     const nudging = setInterval(() => this.nudgeQuietInputs(NUDGE_INTERVAL_MS), NUDGE_INTERVAL_MS);
     await Promise.all(this.sinks.map((s) => s.proc?.stop()));
     clearInterval(nudging);
     const results: OutputResult[] = [];
-    for (const sink of this.sinks) results.push(await resultOf(sink, Date.now()));
+    for (const d of this.dests) {
+      try {
+        results.push(await this.resultOf(d, Date.now()));
+      } catch (err) {
+        ok = false;
+        error ||= (err as Error).message;
+      }
+    }
     this.ended = true;
-    rmSync(this.workDir, { recursive: true, force: true });
     const ffmpegLog = this.sinks.map((s) => s.proc?.errorSummary(8) ?? '');
+    rmSync(this.workDir, { recursive: true, force: true });
     this.host.emit({ ev: 'ended', egressId: this.job.egressId, ok, error, results, ffmpegLog });
   }
 
@@ -232,11 +346,72 @@ export class Recording {
     }
   }
 
+  /** What an output came to; a composite file's parts are joined into it first. */
+  private async resultOf(d: Destination, endedAtMs: number): Promise<OutputResult> {
+    const o = d.spec;
+    const startedAtMs = d.startedAtMs;
+    switch (o.kind) {
+      case 'file': {
+        if (this.job.mode === 'composite') await joinFiles(d.parts.filter((p) => sizeOf(p) > 0), o.path);
+        const size = sizeOf(o.path);
+        const durationSeconds = size > 0 ? await probeDuration(o.path).catch(() => 0) : 0;
+        return { kind: 'file', path: o.path, size, durationSeconds, startedAtMs, endedAtMs };
+      }
+      case 'stream':
+        return { kind: 'stream', url: o.url, startedAtMs, endedAtMs, error: '' };
+      case 'segments': {
+        finishPlaylist(o.playlistPath);
+        const { count, size, durationSeconds } = playlistStats(o.playlistPath);
+        return { kind: 'segments', playlistPath: o.playlistPath, livePlaylistPath: o.livePlaylistPath, count, size, durationSeconds, startedAtMs, endedAtMs };
+      }
+      case 'images':
+        return { kind: 'images', prefix: o.prefix, count: imagesOf(o), startedAtMs, endedAtMs };
+    }
+  }
+
   /** Ends every child at once (the worker is going away). */
   kill(): void {
     this.ended = true;
     if (this.keepalive) clearInterval(this.keepalive);
+    if (this.regroupTimer) clearTimeout(this.regroupTimer);
     for (const s of this.sinks) s.proc?.kill();
+  }
+}
+
+/** Segments or images a finished child wrote (where the next one starts numbering). */
+function countWritten(o: EgressOutput, d: Destination): number {
+  if (o.kind === 'segments') return playlistStats(o.playlistPath).count - d.written;
+  if (o.kind === 'images') return imagesOf(o) - d.written;
+  return 0;
+}
+
+function finishPlaylist(path: string): void {
+  try {
+    if (!readFileSync(path, 'utf8').includes('#EXT-X-ENDLIST')) appendFileSync(path, '#EXT-X-ENDLIST\n');
+  } catch { /* no playlist: no segments */ }
+}
+
+function playlistStats(path: string): { count: number; size: number; durationSeconds: number } {
+  let count = 0;
+  let size = 0;
+  let durationSeconds = 0;
+  try {
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const m = /^#EXTINF:([\d.]+)/.exec(line);
+      if (m) { count++; durationSeconds += Number(m[1]); continue; }
+      const name = line.trim();
+      if (name && !name.startsWith('#')) size += sizeOf(join(dirname(path), name));
+    }
+  } catch { /* no playlist yet */ }
+  return { count, size, durationSeconds };
+}
+
+function imagesOf(o: Extract<EgressOutput, { kind: 'images' }>): number {
+  try {
+    const prefix = basename(o.prefix);
+    return readdirSync(dirname(o.pattern)).filter((f) => f.startsWith(prefix) && f.endsWith('.jpeg')).length;
+  } catch {
+    return 0;
   }
 }
 
@@ -254,42 +429,5 @@ function sizeOf(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
-  }
-}
-
-async function resultOf(sink: Sink, endedAtMs: number): Promise<OutputResult> {
-  const o = sink.output;
-  const startedAtMs = sink.startedAtMs;
-  switch (o.kind) {
-    case 'file': {
-      const size = sizeOf(o.path);
-      const durationSeconds = size > 0 ? await probeDuration(o.path).catch(() => 0) : 0;
-      return { kind: 'file', path: o.path, size, durationSeconds, startedAtMs, endedAtMs };
-    }
-    case 'stream':
-      return { kind: 'stream', url: o.url, startedAtMs, endedAtMs, error: '' };
-    case 'segments': {
-      let count = 0;
-      let size = 0;
-      let durationSeconds = 0;
-      try {
-        const playlist = readFileSync(o.playlistPath, 'utf8');
-        for (const line of playlist.split('\n')) {
-          const m = /^#EXTINF:([\d.]+)/.exec(line);
-          if (m) { count++; durationSeconds += Number(m[1]); continue; }
-          const name = line.trim();
-          if (name && !name.startsWith('#')) size += sizeOf(join(dirname(o.playlistPath), name));
-        }
-      } catch { /* no playlist: no segments */ }
-      return { kind: 'segments', playlistPath: o.playlistPath, livePlaylistPath: o.livePlaylistPath, count, size, durationSeconds, startedAtMs, endedAtMs };
-    }
-    case 'images': {
-      let count = 0;
-      try {
-        const prefix = basename(o.prefix);
-        count = readdirSync(dirname(o.pattern)).filter((f) => f.startsWith(prefix)).length;
-      } catch { /* none written */ }
-      return { kind: 'images', prefix: o.prefix, count, startedAtMs, endedAtMs };
-    }
   }
 }

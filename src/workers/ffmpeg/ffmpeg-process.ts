@@ -11,7 +11,7 @@
 // was recorded until then is on disk; the next start repairs the file (egress-manager.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 
 export const FFMPEG = process.env.STRAND_FFMPEG ?? 'ffmpeg';
 export const FFPROBE = process.env.STRAND_FFPROBE ?? 'ffprobe';
@@ -125,6 +125,21 @@ export async function repairFile(path: string): Promise<boolean> {
   } catch {
     await rm(tmp, { force: true });
     return false;
+  }
+}
+
+/**
+ * Joins media files (parts of one recording, same codecs) into `path`, in the container its
+ * extension names, without re-encoding (ffmpeg's concat demuxer).
+ */
+export async function joinFiles(parts: string[], path: string): Promise<void> {
+  if (parts.length === 0) return;
+  const list = `${path}.parts.txt`;
+  await writeFile(list, parts.map((p) => `file '${p.replace(/'/g, "'\\''")}'\n`).join(''));
+  try {
+    await runTool(FFMPEG, ['-hide_banner', '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', path], 120_000);
+  } finally {
+    await rm(list, { force: true });
   }
 }
 
