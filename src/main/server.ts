@@ -124,6 +124,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   notifier.start();
   recoverState(store, rooms, webhooks, log);
   egress.recover();
+  await egress.checkFfmpeg();
 
   /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
   function authenticate(token: string): ClaimGrants {

@@ -23,9 +23,9 @@ after(async () => {
   await dispose();
 });
 
-function start(sink: WebhookSink, outDir: string, storePath?: string): Promise<StrandProcess> {
+function start(sink: WebhookSink, outDir: string, storePath?: string, env?: NodeJS.ProcessEnv): Promise<StrandProcess> {
   return startStrand({
-    workers: 1, storePath,
+    workers: 1, storePath, env,
     args: ['--config-body', `egress: { file_output_dir: "${outDir}" }\nwebhook: { api_key: ${DEV_KEY}, urls: ["${sink.url}"] }`],
   });
 }
@@ -59,6 +59,20 @@ test('refusals: no roomRecord grant → 403, unknown room → 404, web egress �
     assert.equal(await twirpStatus(client.startWebEgress('https://example.com', { file: new EncodedFileOutput({ filepath: 'x.mp4' }) })), 501);
     assert.equal(await twirpStatus(client.stopEgress('EG_unknown')), 404);
     assert.deepEqual(await client.listEgress({ active: true }), []);
+  } finally {
+    assert.equal(await strand.stop(), 0, strand.stderr());
+  }
+});
+
+test('without ffmpeg, egress requests are refused with a clear "unavailable"', { timeout: 30_000 }, async () => {
+  const sink = await WebhookSink.create();
+  const strand = await start(sink, mkdtempSync(join(tmpdir(), 'strand-egress-noffmpeg-')), undefined, { STRAND_FFMPEG: '/nonexistent/ffmpeg' });
+  try {
+    const room = `no-ffmpeg-${Date.now()}`;
+    await new RoomServiceClient(strand.httpUrl, DEV_KEY, DEV_SECRET).createRoom({ name: room });
+    const client = new EgressClient(strand.httpUrl, DEV_KEY, DEV_SECRET);
+    await assert.rejects(client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ filepath: 'x.mp4' }) }),
+      (err: unknown) => err instanceof TwirpError && err.status === 503 && /needs ffmpeg/.test(err.message));
   } finally {
     assert.equal(await strand.stop(), 0, strand.stderr());
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { livekit } from '../../proto/index.js';
 import { EGRESS_PEER_BASE } from '../../workers/protocol.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from '../../workers/egress/egress-protocol.js';
-import { joinFiles, probeDuration, repairFile } from '../../workers/ffmpeg/ffmpeg-process.js';
+import { FFMPEG, joinFiles, probeDuration, repairFile, runTool } from '../../workers/ffmpeg/ffmpeg-process.js';
 import { TwirpError } from '../api/twirp.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
@@ -81,6 +81,8 @@ export class EgressManager implements RoomObserver {
   private readonly auto = new Map<string, livekit.IRoomEgress>();
   /** Egresses that ended, by final status name (metrics). */
   readonly endedByStatus = new Map<string, number>();
+  /** Why ffmpeg cannot run here ('' once it answered `ffmpeg -version`; checked at start). */
+  private ffmpegMissing = '';
 
   constructor(
     private readonly settings: EgressSettings,
@@ -114,6 +116,7 @@ export class EgressManager implements RoomObserver {
 
   /** Starts an egress; answers at once with STARTING, as LiveKit does. */
   start(plan: EgressPlan): livekit.IEgressInfo {
+    if (this.ffmpegMissing) throw new TwirpError('unavailable', `egress needs ffmpeg, which this node cannot run (${this.ffmpegMissing}): install Debian's ffmpeg`);
     const room = this.rooms.rooms.get(plan.roomName);
     if (!room || room.closed) throw new TwirpError('not_found', `room "${plan.roomName}" does not exist`);
     if (this.activeCount >= this.settings.maxConcurrent) {
@@ -657,6 +660,17 @@ export class EgressManager implements RoomObserver {
    * with an egress_ended; its files (cut short when their ffmpeg died with Strand) are kept and
    * rewritten with a proper ending where the container allows. Ended ones are listed again.
    */
+  /** Checks once that ffmpeg runs: without it every egress would fail, so Start* says so instead. */
+  async checkFfmpeg(): Promise<void> {
+    try {
+      await runTool(FFMPEG, ['-hide_banner', '-version'], 10_000);
+      this.ffmpegMissing = '';
+    } catch (err) {
+      this.ffmpegMissing = (err as Error).message.split('\n')[0] ?? 'not found';
+      this.log.warn({ ffmpeg: FFMPEG, error: this.ffmpegMissing }, 'ffmpeg is not available: egress requests will be refused');
+    }
+  }
+
   recover(): void {
     const now = Date.now();
     const failed: Egress[] = [];
