@@ -1,6 +1,7 @@
 // Composite egress of two Chromium publishers, through livekit-server-sdk's EgressClient: a
 // room composite MP4 (H.264 1280×720 + AAC, a picture that moves), an RTMP stream that gains a
-// second receiver mid-stream (UpdateStream), and HLS segments. The webhooks of each egress
+// second receiver mid-stream (UpdateStream), and HLS segments across a layout change
+// (UpdateLayout). The webhooks of each egress
 // arrive in order, verified by WebhookReceiver.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -148,13 +149,18 @@ test('a stream egress feeds an RTMP receiver, and UpdateStream adds a second one
   }
 });
 
-test('segmented output writes an HLS playlist of readable segments', { timeout: 120_000 }, async () => {
+test('segmented output writes an HLS playlist of readable segments, across an UpdateLayout', { timeout: 120_000 }, async () => {
   await publishers();
   const info = await client().startRoomCompositeEgress(room, {
     segments: new SegmentedFileOutput({ filenamePrefix: 'hls/{room_name}', playlistName: 'hls/index.m3u8', segmentDuration: 2 }),
   }, { layout: 'grid', encodingOptions: new EncodingOptions({ width: 640, height: 360, framerate: 15, videoBitrate: 800 }) });
   await activeThen(info);
-  await new Promise((r) => setTimeout(r, 8000));
+  await new Promise((r) => setTimeout(r, 4000));
+  // UpdateLayout while live: the playlist goes on (after a discontinuity) in the new layout.
+  const updated = await client().updateLayout(info.egressId, 'speaker');
+  assert.equal(updated.request.case === 'roomComposite' && updated.request.value.layout, 'speaker');
+  await assert.rejects(client().updateLayout(info.egressId, 'mosaic'), /layout/);
+  await new Promise((r) => setTimeout(r, 5000));
   const done = await stopAndWait(info.egressId);
   assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
   const seg = done.segmentResults[0]!;

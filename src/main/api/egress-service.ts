@@ -69,7 +69,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     UpdateLayout: method({
       request: livekit.UpdateLayoutRequest,
       response: livekit.EgressInfo,
-      handle(req, claims) {
+      async handle(req, claims) {
         requireRecord(claims);
         return egress.updateLayout(requireId(req.egressId), req.layout);
       },

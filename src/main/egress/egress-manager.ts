@@ -20,7 +20,7 @@ import type { RoomObserver } from '../rooms/room-observer.js';
 import type { Store } from '../store/store.js';
 import type { WebhookNotifier } from '../webhook/webhook-notifier.js';
 import type { EgressPool } from './egress-pool.js';
-import { checkStreamUrl, encodingOf, planRoomComposite, type EgressPlan, type EgressWebhook, type PlannedOutput } from './egress-plan.js';
+import { checkStreamUrl, encodingOf, layoutOf, planRoomComposite, type EgressPlan, type EgressWebhook, type PlannedOutput } from './egress-plan.js';
 import { resolveOutputPath, trackContainer, insideBase, expandTemplate, type TemplateValues } from './output-paths.js';
 
 const S = livekit.EgressStatus;
@@ -486,13 +486,27 @@ export class EgressManager implements RoomObserver {
     return info;
   }
 
-  updateLayout(egressId: string, layout: string): livekit.IEgressInfo {
+  /**
+   * A room composite's layout, changed while it runs: its outputs go on in new ffmpeg children
+   * with the new layout (as when its tracks change), about a second missing at the switch.
+   */
+  async updateLayout(egressId: string, layout: string): Promise<livekit.IEgressInfo> {
     const egress = this.get(egressId);
     const info = egress.info;
-    if (!isActive(info.status)) throw new TwirpError('failed_precondition', `egress ${egressId} has ended`);
-    if (egress.plan?.source.kind !== 'room') throw new TwirpError('invalid_argument', 'only a room composite has a layout');
-    planRoomComposite({ roomName: info.roomName, layout, fileOutputs: [{}] });
-    throw new TwirpError('unimplemented', 'changing the layout of a running composite is not supported by Strand yet: start a new egress with the layout');
+    const src = egress.plan?.source;
+    if (!isActive(info.status) || info.status === S.EGRESS_ENDING) throw new TwirpError('failed_precondition', `egress ${egressId} has ended`);
+    if (src?.kind !== 'room') throw new TwirpError('invalid_argument', 'only a room composite has a layout');
+    if (src.audioOnly) throw new TwirpError('invalid_argument', 'an audio-only composite has no layout');
+    const next = layoutOf(layout);
+    if (!egress.launched) throw new TwirpError('unavailable', `egress ${egressId} is still starting: try again in a moment`);
+    if (next !== src.layout) {
+      src.layout = next;
+      await this.pool.run(egress.slot, { op: 'layout', egressId, layout: next });
+    }
+    if (info.roomComposite) info.roomComposite.layout = next;
+    if (info.egress?.template) info.egress.template.layout = next;
+    this.touch(egress, 'egress_updated');
+    return info;
   }
 
   list(filter: { roomName: string; egressId: string; active: boolean }): livekit.IEgressInfo[] {

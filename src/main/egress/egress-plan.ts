@@ -176,7 +176,8 @@ function requireOutputs(outputs: PlannedOutput[]): PlannedOutput[] {
   return outputs;
 }
 
-function layoutOf(name: string | null | undefined): Layout {
+/** A layout name as LiveKit's (empty: grid); anything else is refused. */
+export function layoutOf(name: string | null | undefined): Layout {
   const layout = name || 'grid';
   if (!isLayout(layout)) throw new TwirpError('invalid_argument', `unknown layout "${layout}" (Strand has grid, speaker and single-speaker)`);
   return layout as Layout;

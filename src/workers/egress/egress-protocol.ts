@@ -81,6 +81,8 @@ export type EgressCommand =
   | { op: 'removeStream'; egressId: string; url: string }
   /** The room's active speaker changed: the speaker layouts show `identity` large. */
   | { op: 'speaker'; egressId: string; identity: string }
+  /** UpdateLayout: a room composite goes on with another layout. */
+  | { op: 'layout'; egressId: string; layout: Layout }
   /** A composite's track set changed (a track was published or went away). */
   | { op: 'addInput'; egressId: string; input: EgressInput }
   | { op: 'removeInput'; egressId: string; trackSid: string }
@@ -112,6 +114,7 @@ export interface EgressResults {
   addStream: null;
   removeStream: null;
   speaker: null;
+  layout: null;
   addInput: null;
   removeInput: null;
   /** Resolves once every output is finished. */

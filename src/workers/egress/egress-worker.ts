@@ -82,6 +82,7 @@ export class EgressWorker implements RecordHandler, RecordingHost {
         return null;
       }
       case 'removeInput': this.recordings.get(cmd.egressId)?.removeInput(cmd.trackSid); return null;
+      case 'layout': this.recording(cmd.egressId).setLayout(cmd.layout); return null;
       case 'stop': {
         const rec = this.recordings.get(cmd.egressId);
         if (rec) await rec.stop();

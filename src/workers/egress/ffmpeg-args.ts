@@ -180,7 +180,7 @@ export function compositeArgs(sdpPath: string, job: EgressJob, output: EgressOut
       const a = f.audio ? audioCodecArgs(job, 'aac') : [];
       // The playlist is finished (#EXT-X-ENDLIST) when the egress ends, not when an ffmpeg does:
       // a composite whose tracks change goes on in a new one, appending.
-      const more = output.startNumber ? ['-start_number', String(output.startNumber), '-hls_flags', 'append_list+omit_endlist+discont_start'] : ['-hls_flags', 'omit_endlist'];
+      const more = output.startNumber ? ['-hls_flags', 'append_list+omit_endlist'] : ['-hls_flags', 'omit_endlist'];
       return [...args, ...maps, ...v, ...a, '-f', 'hls', '-hls_time', String(seg), '-hls_list_size', '0', '-hls_playlist_type', 'event', ...more,
         ...(output.timestampSuffix ? ['-strftime', '1'] : []), '-hls_segment_filename', output.segmentPattern, output.playlistPath];
     }

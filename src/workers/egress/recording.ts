@@ -3,8 +3,9 @@
 // a keyframe (asked for until one comes), so every file and stream begins with a decodable
 // picture.
 //
-// A composite's tracks may change while it runs (someone publishes, or leaves). ffmpeg's graph
-// is fixed, so each output then goes on in a new ffmpeg child with the new track set: a file
+// A composite's tracks may change while it runs (someone publishes, or leaves), and so may its
+// layout (UpdateLayout). ffmpeg's graph is fixed, so each output then goes on in a new ffmpeg
+// child with the new track set or layout: a file
 // is written in NUT parts joined into the requested container at the end, a playlist is
 // appended to, images keep their numbering, a stream reconnects.
 import type { Socket } from 'node:dgram';
@@ -15,7 +16,7 @@ import { CODEC_H264, CODEC_VP8, codecId, isKeyframe } from '../../rtp/keyframe.j
 import { RtpHeader, parseRtpHeader } from '../../rtp/packet.js';
 import { FfmpegProcess, joinFiles, probeDuration, type FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import { freeRtpPort, rtpEncodingName, rtpInputSdp, waitUntilBound, type RtpStream } from '../ffmpeg/rtp-input.js';
-import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from './egress-protocol.js';
+import type { EgressEvent, EgressInput, EgressJob, EgressOutput, Layout, OutputResult } from './egress-protocol.js';
 import { compositeArgs, copyArgs, hasSpeakerSwitch, inputLayout, speakerCommand } from './ffmpeg-args.js';
 import { InputTail } from './input-tail.js';
 
@@ -240,6 +241,13 @@ export class Recording {
     const i = this.job.inputs.findIndex((x, k) => x.trackSid === trackSid && !this.gone.has(k));
     if (i < 0) return;
     this.gone.add(i);
+    this.scheduleRegroup();
+  }
+
+  /** UpdateLayout: the outputs go on in new children with `layout`. */
+  setLayout(layout: Layout): void {
+    if (this.job.mode !== 'composite' || layout === this.job.layout) return;
+    this.job.layout = layout;
     this.scheduleRegroup();
   }
 
