@@ -183,10 +183,11 @@ export function layoutOf(name: string | null | undefined): Layout {
   return layout as Layout;
 }
 
+const CUSTOM_TEMPLATE_UNSUPPORTED = 'custom layout templates (custom_base_url) need a browser renderer, which Strand does not have';
 const WEB_UNSUPPORTED = 'web egress needs a browser renderer, which Strand does not have: use a room composite (grid, speaker or single-speaker layouts)';
 
 export function planRoomComposite(r: livekit.IRoomCompositeEgressRequest): EgressPlan {
-  if (r.customBaseUrl) throw new TwirpError('unimplemented', 'custom layout templates (custom_base_url) need a browser renderer, which Strand does not have');
+  if (r.customBaseUrl) throw new TwirpError('unimplemented', CUSTOM_TEMPLATE_UNSUPPORTED);
   if (r.audioOnly && r.videoOnly) throw new TwirpError('invalid_argument', 'audio_only and video_only exclude each other');
   return {
     roomName: requireRoom(r.roomName),
@@ -262,7 +263,7 @@ export function planStart(r: livekit.IStartEgressRequest): EgressPlan {
   if (r.web) planWeb();
   if (r.template) {
     const t = r.template;
-    if (t.customBaseUrl) throw new TwirpError('unimplemented', 'custom layout templates (custom_base_url) need a browser renderer, which Strand does not have');
+    if (t.customBaseUrl) throw new TwirpError('unimplemented', CUSTOM_TEMPLATE_UNSUPPORTED);
     return {
       ...common, sourceType: livekit.EgressSourceType.EGRESS_SOURCE_TYPE_WEB,
       source: { kind: 'room', layout: layoutOf(t.layout), audioOnly: t.audioOnly ?? false, videoOnly: t.videoOnly ?? false },

@@ -5,7 +5,7 @@
 //
 // Track egress copies the packets into a container (no decoding). Composites decode, place
 // the videos on a black canvas with `overlay`, mix the audio with `amix` and encode; inputs
-// are timed by arrival (wall clock) relative to the egress's start, so tracks that start late
+// are timed by arrival (wall clock) relative to the child's start, so tracks that start late
 // or arrive with unrelated RTP clocks still line up.
 import type { EgressJob, EgressOutput } from './egress-protocol.js';
 import { layoutCells, speakerCells } from './layout.js';
