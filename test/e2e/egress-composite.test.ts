@@ -5,12 +5,12 @@
 // arrive in order, verified by WebhookReceiver.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import {
-  EgressClient, EgressStatus, RoomServiceClient, EncodedFileOutput, EncodingOptions, SegmentedFileOutput, StreamOutput, StreamProtocol, VideoCodec, type EgressInfo,
+  EgressClient, EgressStatus, RoomServiceClient, EncodedFileOutput, EncodingOptions, ImageOutput, SegmentedFileOutput, StreamOutput, StreamProtocol, VideoCodec, type EgressInfo,
 } from 'livekit-server-sdk';
 import type { Page } from 'playwright-core';
 import { connectRoom, useStrandAndBrowser } from '../helpers/e2e.js';
@@ -173,4 +173,26 @@ test('segmented output writes an HLS playlist of readable segments, across an Up
     const probed = await probe(join(dirname(seg.playlistLocation), name));
     assert.ok(probed.streams.some((s) => s.codec_name === 'h264'), name);
   }
+});
+
+test('a participant egress records one publisher\'s camera and microphone, with thumbnails', { timeout: 90_000 }, async () => {
+  await publishers();
+  const info = await client().startParticipantEgress(room, 'bob', {
+    file: new EncodedFileOutput({ filepath: 'people/{publisher_identity}' }),
+    images: new ImageOutput({ captureInterval: 1, width: 320, height: 180, filenamePrefix: 'thumbs/bob' }),
+  }, { encodingOptions: new EncodingOptions({ width: 640, height: 360, framerate: 15, videoBitrate: 800 }) });
+  await activeThen(info);
+  await new Promise((r) => setTimeout(r, 5000));
+  const done = await stopAndWait(info.egressId);
+  assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+  const file = done.fileResults[0]!;
+  assert.match(file.location, /\/people\/bob\.mp4$/);
+  const probed = await probe(file.location);
+  assert.deepEqual(probed.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+  assert.equal(probed.streams.find((s) => s.codec_type === 'video')!.width, 640);
+  const images = done.imageResults[0]!;
+  assert.ok(images.imageCount >= 3n, `${images.imageCount} thumbnails`);
+  const thumbs = readdirSync(dirname(images.filenamePrefix)).filter((f) => f.endsWith('.jpeg'));
+  const thumb = await probe(join(dirname(images.filenamePrefix), thumbs[0]!));
+  assert.deepEqual([thumb.streams[0]!.codec_name, thumb.streams[0]!.width, thumb.streams[0]!.height], ['mjpeg', 320, 180]);
 });

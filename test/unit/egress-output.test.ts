@@ -99,6 +99,11 @@ test('ffmpeg command lines: copy for track egress, H.264/AAC for MP4, RTMP and H
   assert.equal(hls[hls.indexOf('-hls_time') + 1], '2');
   assert.equal(hls[hls.indexOf('-g') + 1], '60', 'a keyframe starts every segment');
   assert.throws(() => copyArgs('/t/in.sdp', { kind: 'stream', url: 'rtmp://x' }));
+  const images = compositeArgs('/t/in.sdp', job(), { kind: 'images', pattern: '/o/t_%05d.jpeg', prefix: '/o/t', intervalSeconds: 5, width: 320, height: 180 }, 1);
+  const graph = images[images.indexOf('-filter_complex') + 1]!;
+  assert.match(graph, /\[vout\]fps=1\/5,scale=320:180\[img\]$/, 'thumbnails come out of the graph (ffmpeg takes no -vf there)');
+  assert.doesNotMatch(graph, /amix|aout/, 'and without audio');
+  assert.ok(!images.includes('-vf'));
 });
 
 test('the speaker layouts pick the large picture with a streamselect the speaker command switches', () => {

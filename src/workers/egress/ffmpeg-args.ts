@@ -151,14 +151,19 @@ function audioCodecArgs(job: EgressJob, codec: 'aac' | 'opus' | 'mp3'): string[]
 
 /** A composite output: the filter graph, then the encoders and muxer this output needs. */
 export function compositeArgs(sdpPath: string, job: EgressJob, output: EgressOutput, startSeconds: number): string[] {
-  const f = compositeFilter(job, startSeconds);
-  const args = [...INPUT_ARGS, '-use_wallclock_as_timestamps', '1', '-i', sdpPath, '-copyts', '-filter_complex', f.graph];
+  // Images take only the picture (their graph has no audio to leave unconnected).
+  const f = compositeFilter(output.kind === 'images' ? { ...job, videoOnly: true } : job, startSeconds);
+  const input = [...INPUT_ARGS, '-use_wallclock_as_timestamps', '1', '-i', sdpPath, '-copyts', '-filter_complex'];
   if (output.kind === 'images') {
     if (!f.video) throw new Error('an image output needs video');
+    // One picture every interval, sized as asked, taken from the composite (inside the graph:
+    // ffmpeg takes no -vf on a graph's output).
     const scale = output.width > 0 && output.height > 0 ? `,scale=${output.width}:${output.height}` : '';
+    const graph = `${f.graph};[vout]fps=1/${output.intervalSeconds}${scale}[img]`;
     const start = output.startNumber ? ['-start_number', String(output.startNumber)] : [];
-    return [...args, '-map', '[vout]', '-vf', `fps=1/${output.intervalSeconds}${scale}`, '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', ...start, output.pattern];
+    return [...input, graph, '-map', '[img]', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '3', '-f', 'image2', ...start, output.pattern];
   }
+  const args = [...input, f.graph];
   const maps = [...(f.video ? ['-map', '[vout]'] : []), ...(f.audio ? ['-map', '[aout]'] : [])];
   switch (output.kind) {
     case 'file': {
