@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import {
-  EgressClient, EgressStatus, RoomServiceClient, EncodedFileOutput, EncodingOptions, ImageOutput, SegmentedFileOutput, StreamOutput, StreamProtocol, VideoCodec, type EgressInfo,
+  EgressClient, EgressStatus, RoomServiceClient, EncodedFileOutput, EncodingOptions, ImageOutput, SegmentedFileOutput, StreamOutput, StreamProtocol,
+  TrackType, VideoCodec, type EgressInfo,
 } from 'livekit-server-sdk';
 import type { Page } from 'playwright-core';
 import { connectRoom, useStrandAndBrowser } from '../helpers/e2e.js';
@@ -195,4 +196,21 @@ test('a participant egress records one publisher\'s camera and microphone, with 
   const thumbs = readdirSync(dirname(images.filenamePrefix)).filter((f) => f.endsWith('.jpeg'));
   const thumb = await probe(join(dirname(images.filenamePrefix), thumbs[0]!));
   assert.deepEqual([thumb.streams[0]!.codec_name, thumb.streams[0]!.width, thumb.streams[0]!.height], ['mjpeg', 320, 180]);
+});
+
+test('a track composite records one chosen camera with another participant\'s microphone', { timeout: 90_000 }, async () => {
+  await publishers();
+  const people = await new RoomServiceClient(ctx.strand.httpUrl, DEV_KEY, DEV_SECRET).listParticipants(room);
+  const camera = people.find((p) => p.identity === 'alice')!.tracks.find((t) => t.type === TrackType.VIDEO)!.sid;
+  const mic = people.find((p) => p.identity === 'bob')!.tracks.find((t) => t.type === TrackType.AUDIO)!.sid;
+  const info = await client().startTrackCompositeEgress(room, { file: new EncodedFileOutput({ filepath: 'tracks/{room_name}' }) }, {
+    videoTrackId: camera, audioTrackId: mic, encodingOptions: new EncodingOptions({ width: 640, height: 360, framerate: 15, videoBitrate: 800 }),
+  });
+  await activeThen(info);
+  await new Promise((r) => setTimeout(r, 4000));
+  const done = await stopAndWait(info.egressId);
+  assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+  const probed = await probe(done.fileResults[0]!.location);
+  assert.deepEqual(probed.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+  assert.ok(probed.duration >= 3, `duration ${probed.duration}`);
 });
