@@ -1,8 +1,8 @@
 // Composite egress of two Chromium publishers, through livekit-server-sdk's EgressClient: a
 // room composite MP4 (H.264 1280×720 + AAC, a picture that moves), an RTMP stream that gains a
-// second receiver mid-stream (UpdateStream), and HLS segments across a layout change
-// (UpdateLayout). The webhooks of each egress
-// arrive in order, verified by WebhookReceiver.
+// second receiver mid-stream (UpdateStream), HLS segments across a layout change (UpdateLayout),
+// a participant egress with thumbnails, and a track composite. The webhooks of an egress arrive
+// in order, verified by WebhookReceiver.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
