@@ -6,8 +6,7 @@
 //    camera each); CPU of Strand and its ffmpeg children with nothing recorded, with a track
 //    egress on every track, and with one room composite (H264_720P_30): CPU per recorded
 //    track-second, and Strand's own packets in per CPU-second with and without recording.
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectFileOutput, EgressClient, EgressStatus, EncodedFileOutput, RoomServiceClient } from 'livekit-server-sdk';
@@ -16,6 +15,7 @@ import { connectRoom } from '../test/helpers/e2e.js';
 import { startStrand } from '../test/helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../test/helpers/tokens.js';
 import { runForwarding, type ForwardingResult } from './forwarding.js';
+import { procStat } from './measure.js';
 
 const TAP_PAIRS = 4;
 
@@ -40,24 +40,18 @@ export interface RecordingCost {
   cpuPerTrackSecond: number;
 }
 
-function stat(pid: number): { cpu: number; children: number; ppid: number } {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100, children: (Number(f[13]) + Number(f[14])) / 100 };
-}
-
 /** CPU of `pid` itself, and of its children: exited ones (reaped) plus those still running. */
 function cpuOf(pid: number): { own: number; children: number } {
-  const self = stat(pid);
+  const self = procStat(`/proc/${pid}/stat`);
   let live = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const s = stat(Number(name));
-      if (s.ppid === pid) live += s.cpu + s.children;
+      const s = procStat(`/proc/${name}/stat`);
+      if (s.ppid === pid) live += s.cpuSeconds + s.childrenCpuSeconds;
     } catch { /* gone */ }
   }
-  return { own: self.cpu, children: self.children + live };
+  return { own: self.cpuSeconds, children: self.childrenCpuSeconds + live };
 }
 
 async function packetsIn(httpUrl: string): Promise<number> {

@@ -2,11 +2,24 @@
 import { readFileSync } from 'node:fs';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 
+export interface ProcStat {
+  ppid: number;
+  /** utime + stime, seconds: the process (all its threads), or one thread for a task's stat. */
+  cpuSeconds: number;
+  /** cutime + cstime, seconds: its children that have exited and been waited for. */
+  childrenCpuSeconds: number;
+}
+
+/** A /proc `stat` file (`/proc/<pid>/stat`, `/proc/thread-self/stat`, …) read. */
+export function procStat(path: string): ProcStat {
+  const stat = readFileSync(path, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), cpuSeconds: (Number(f[11]) + Number(f[12])) / 100, childrenCpuSeconds: (Number(f[13]) + Number(f[14])) / 100 };
+}
+
 /** utime + stime of a process and all its threads, seconds (from /proc). */
 export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return procStat(`/proc/${pid}/stat`).cpuSeconds;
 }
 
 /** Resident set size of a process, MiB. */

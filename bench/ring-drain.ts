@@ -3,10 +3,10 @@
 // records it read and the CPU time of its own thread. It keeps no packet (no copy, no garbage):
 // V8 collects garbage on threads the whole process shares, and the reader's garbage would be
 // billed to the forwarding path the benchmark measures.
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingReader, type RecordHandler } from '../src/workers/ring-channel.js';
 import { EGRESS_POLL_MS } from '../src/workers/egress/egress-worker.js';
+import { procStat } from './measure.js';
 
 const { ring } = workerData as { ring: SharedArrayBuffer };
 const reader = new RingReader(ring, false);
@@ -14,11 +14,7 @@ let stop = false;
 const handler: RecordHandler = { onRecord: () => undefined };
 
 /** This thread's utime + stime, seconds (Linux: /proc/thread-self). */
-function threadCpuSeconds(): number {
-  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+const threadCpuSeconds = (): number => procStat('/proc/thread-self/stat').cpuSeconds;
 
 parentPort!.on('message', (m: string) => {
   if (m === 'stop') stop = true;
