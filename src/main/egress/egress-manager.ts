@@ -2,12 +2,11 @@
 // COMPLETE, or FAILED / ABORTED), its store and webhooks, and the glue to the egress workers:
 // which tracks a request records, the taps that bring them from their media workers, and the
 // room's recording flag. It never touches a packet.
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { livekit } from '../../proto/index.js';
 import { EGRESS_PEER_BASE } from '../../workers/protocol.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, OutputResult } from '../../workers/egress/egress-protocol.js';
+import { fileSize, leftoverParts } from '../../workers/egress/egress-files.js';
 import { FFMPEG, joinFiles, probeDuration, repairFile, runTool } from '../../workers/ffmpeg/ffmpeg-process.js';
 import { TwirpError } from '../api/twirp.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +19,7 @@ import type { RoomObserver } from '../rooms/room-observer.js';
 import type { Store } from '../store/store.js';
 import type { WebhookNotifier } from '../webhook/webhook-notifier.js';
 import type { EgressPool } from './egress-pool.js';
-import { checkStreamUrl, encodingOf, layoutOf, planRoomComposite, type EgressPlan, type EgressWebhook, type PlannedOutput } from './egress-plan.js';
+import { checkStreamUrl, layoutOf, transcodedEncoding, planRoomComposite, type EgressPlan, type EgressWebhook, type PlannedOutput } from './egress-plan.js';
 import { resolveOutputPath, trackContainer, insideBase, expandTemplate, type TemplateValues } from './output-paths.js';
 
 const S = livekit.EgressStatus;
@@ -258,7 +257,8 @@ export class EgressManager implements RoomObserver {
       if (egress.stopRequested) throw new Error('stopped before it started');
     }
     const src = plan.source;
-    const encoding = plan.encoding ?? encodingOf(0, null)!;
+    // A track egress copies and never encodes; its job still carries (unused) encoder settings.
+    const encoding = plan.encoding ?? transcodedEncoding(null, null);
     const job: EgressJob = {
       egressId: egress.id,
       mode: plan.encoding === null ? 'copy' : 'composite',
@@ -563,7 +563,7 @@ export class EgressManager implements RoomObserver {
     if (!auto || p.hidden) return;
     this.autoStart(room, () => ({
       roomName: room.name, source: { kind: 'participant', identity: p.identity, screenShare: false },
-      encoding: encodingOf(auto.preset, auto.advanced) ?? encodingOf(0, null),
+      encoding: transcodedEncoding(auto.preset, auto.advanced),
       outputs: [
         ...(auto.fileOutputs ?? []).map((o): PlannedOutput => ({ kind: 'file', filepath: o.filepath ?? '', fileType: o.fileType ?? 0, disableManifest: o.disableManifest ?? false })),
         ...(auto.segmentOutputs ?? []).map((o): PlannedOutput => ({
@@ -720,15 +720,15 @@ export class EgressManager implements RoomObserver {
     for (const egress of failed) {
       const files = egress.info.fileResults ?? [];
       // A composite's file is joined from its parts when it ends: join what there is.
-      const parts = compositeParts(egress.id);
-      if (files.length === 1 && files[0]!.location && parts.length > 0 && sizeOf(files[0]!.location) === 0) {
+      const parts = leftoverParts(egress.id);
+      if (files.length === 1 && files[0]!.location && parts.length > 0 && fileSize(files[0]!.location) === 0) {
         await joinFiles(parts, files[0]!.location).catch((err: unknown) => this.log.warn({ egressId: egress.id, err }, 'composite parts not joined'));
       }
       for (const f of files) {
         if (!f.location) continue;
         // Its ffmpeg died with Strand: the file has what was recorded, without an ending.
-        if (sizeOf(f.location) > 0 && !await repairFile(f.location)) this.log.warn({ egressId: egress.id, file: f.location }, 'partial recording kept as it is (could not be repaired)');
-        f.size = sizeOf(f.location);
+        if (fileSize(f.location) > 0 && !await repairFile(f.location)) this.log.warn({ egressId: egress.id, file: f.location }, 'partial recording kept as it is (could not be repaired)');
+        f.size = fileSize(f.location);
         const seconds = f.size > 0 ? await probeDuration(f.location).catch(() => 0) : 0;
         f.duration = ns(seconds * 1000);
         f.endedAt = ns(now);
@@ -765,29 +765,6 @@ export class EgressManager implements RoomObserver {
     const deadline = Date.now() + timeoutMs;
     while (this.activeCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await this.pool.stop();
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** The parts an interrupted composite left in its working directory (recording.ts), in order. */
-function compositeParts(egressId: string): string[] {
-  const dir = join(tmpdir(), 'strand-egress', egressId);
-  const order = (name: string) => (/output-(\d+)-part-(\d+)\.nut$/.exec(name) ?? []).slice(1).map(Number);
-  try {
-    return readdirSync(dir).filter((n) => order(n).length === 2).sort((a, b) => {
-      const [da, pa] = order(a);
-      const [db, pb] = order(b);
-      return da! - db! || pa! - pb!;
-    }).map((n) => join(dir, n)).filter((p) => sizeOf(p) > 0);
-  } catch {
-    return [];
   }
 }
 

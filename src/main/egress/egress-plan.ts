@@ -87,6 +87,11 @@ export function encodingOf(preset: livekit.EncodingOptionsPreset | null | undefi
   return { video, audio };
 }
 
+/** The encoding of something that is always transcoded (a composite): PASSTHROUGH means the default preset. */
+export function transcodedEncoding(preset: livekit.EncodingOptionsPreset | null | undefined, advanced: livekit.IEncodingOptions | null | undefined): NonNullable<EgressPlan['encoding']> {
+  return encodingOf(preset, advanced) ?? encodingOf(livekit.EncodingOptionsPreset.H264_720P_30, null)!;
+}
+
 type StorageHolder = { s3?: unknown; gcp?: unknown; azure?: unknown; aliOSS?: unknown } | null | undefined;
 
 function refuseCloudStorage(o: StorageHolder): void {
@@ -192,7 +197,7 @@ export function planRoomComposite(r: livekit.IRoomCompositeEgressRequest): Egres
   return {
     roomName: requireRoom(r.roomName),
     source: { kind: 'room', layout: layoutOf(r.layout), audioOnly: r.audioOnly ?? false, videoOnly: r.videoOnly ?? false },
-    encoding: encodingOf(r.preset, r.advanced) ?? encodingOf(0, null),
+    encoding: transcodedEncoding(r.preset, r.advanced),
     outputs: requireOutputs(olderOutputs(r)),
     webhooks: webhooksOf(r.webhooks),
     echo: { roomComposite: r },
@@ -205,7 +210,7 @@ export function planParticipant(r: livekit.IParticipantEgressRequest): EgressPla
   return {
     roomName: requireRoom(r.roomName),
     source: { kind: 'participant', identity: r.identity, screenShare: r.screenShare ?? false },
-    encoding: encodingOf(r.preset, r.advanced) ?? encodingOf(0, null),
+    encoding: transcodedEncoding(r.preset, r.advanced),
     outputs: requireOutputs(olderOutputs(r)),
     webhooks: webhooksOf(r.webhooks),
     echo: { participant: r },
@@ -218,7 +223,7 @@ export function planTrackComposite(r: livekit.ITrackCompositeEgressRequest): Egr
   return {
     roomName: requireRoom(r.roomName),
     source: { kind: 'tracks', videoTrackSid: r.videoTrackId ?? '', audioTrackSids: r.audioTrackId ? [r.audioTrackId] : [], audioIdentities: [], audioAll: false },
-    encoding: encodingOf(r.preset, r.advanced) ?? encodingOf(0, null),
+    encoding: transcodedEncoding(r.preset, r.advanced),
     outputs: requireOutputs(olderOutputs(r)),
     webhooks: webhooksOf(r.webhooks),
     echo: { trackComposite: r },
@@ -267,7 +272,7 @@ export function planStart(r: livekit.IStartEgressRequest): EgressPlan {
     return {
       ...common, sourceType: livekit.EgressSourceType.EGRESS_SOURCE_TYPE_WEB,
       source: { kind: 'room', layout: layoutOf(t.layout), audioOnly: t.audioOnly ?? false, videoOnly: t.videoOnly ?? false },
-      encoding: encodingOf(r.preset, r.advanced) ?? encodingOf(0, null),
+      encoding: transcodedEncoding(r.preset, r.advanced),
     };
   }
   const m = r.media;

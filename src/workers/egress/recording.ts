@@ -9,8 +9,7 @@
 // is written in NUT parts joined into the requested container at the end, a playlist is
 // appended to, images keep their numbering, a stream reconnects.
 import type { Socket } from 'node:dgram';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CODEC_H264, CODEC_VP8, codecId, isKeyframe } from '../../rtp/keyframe.js';
 import { RtpHeader, parseRtpHeader } from '../../rtp/packet.js';
@@ -18,6 +17,7 @@ import { FfmpegProcess, joinFiles, probeDuration, type FfmpegExit } from '../ffm
 import { freeRtpPort, rtpEncodingName, rtpInputSdp, waitUntilBound, type RtpStream } from '../ffmpeg/rtp-input.js';
 import type { EgressEvent, EgressInput, EgressJob, EgressOutput, Layout, OutputResult } from './egress-protocol.js';
 import { compositeArgs, copyArgs, hasSpeakerSwitch, inputLayout, speakerCommand } from './ffmpeg-args.js';
+import { egressWorkDir, fileSize, partPath } from './egress-files.js';
 import { InputTail } from './input-tail.js';
 
 /** Payload types the SDPs given to ffmpeg use (the publisher's own are rewritten to these). */
@@ -100,7 +100,7 @@ export class Recording {
     this.codecs = job.inputs.map((i) => (i.kind === 'video' ? codecId(i.mimeType) : 0));
     this.lastKeyframeAskMs = job.inputs.map(() => 0);
     this.lastPacketMs = job.inputs.map(() => 0);
-    this.workDir = join(tmpdir(), 'strand-egress', job.egressId);
+    this.workDir = egressWorkDir(job.egressId);
     this.speaker = job.speakerIdentity;
   }
 
@@ -137,7 +137,7 @@ export class Recording {
     if (this.job.mode === 'copy') return spec;
     switch (spec.kind) {
       case 'file': {
-        const part = join(this.workDir, `output-${d.index}-part-${d.parts.length}.nut`);
+        const part = partPath(this.workDir, d.index, d.parts.length);
         d.parts.push(part);
         return { ...spec, path: part, muxAs: 'nut' };
       }
@@ -360,8 +360,8 @@ export class Recording {
     const startedAtMs = d.startedAtMs;
     switch (o.kind) {
       case 'file': {
-        if (this.job.mode === 'composite') await joinFiles(d.parts.filter((p) => sizeOf(p) > 0), o.path);
-        const size = sizeOf(o.path);
+        if (this.job.mode === 'composite') await joinFiles(d.parts.filter((p) => fileSize(p) > 0), o.path);
+        const size = fileSize(o.path);
         const durationSeconds = size > 0 ? await probeDuration(o.path).catch(() => 0) : 0;
         return { kind: 'file', path: o.path, size, durationSeconds, startedAtMs, endedAtMs };
       }
@@ -408,7 +408,7 @@ function playlistStats(path: string): { count: number; size: number; durationSec
       const m = /^#EXTINF:([\d.]+)/.exec(line);
       if (m) { count++; durationSeconds += Number(m[1]); continue; }
       const name = line.trim();
-      if (name && !name.startsWith('#')) size += sizeOf(join(dirname(path), name));
+      if (name && !name.startsWith('#')) size += fileSize(join(dirname(path), name));
     }
   } catch { /* no playlist yet */ }
   return { count, size, durationSeconds };
@@ -429,13 +429,5 @@ function outputDirs(o: EgressOutput): string[] {
     case 'segments': return [dirname(o.playlistPath), dirname(o.segmentPattern)];
     case 'images': return [dirname(o.pattern)];
     case 'stream': return [];
-  }
-}
-
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
   }
 }
