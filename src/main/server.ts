@@ -124,7 +124,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   notifier.start();
   recoverState(store, rooms, webhooks, log);
   egress.recover();
-  await egress.checkFfmpeg();
+  // In the background: it need not hold up the start (a missing binary answers at once).
+  void egress.checkFfmpeg();
 
   /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
   function authenticate(token: string): ClaimGrants {
