@@ -71,11 +71,44 @@ export interface StrandConfig {
     /** libx264 preset of composites (ultrafast … medium): speed against quality per bit. */
     x264Preset: string;
   };
+  /**
+   * Ingress (LiveKit: a separate, opt-in service): null unless the config has an `ingress`
+   * section, and then the RTMP and WHIP listeners open.
+   */
+  ingress: IngressConfig | null;
   /** Also serve /metrics on this port (0: only on the main port). */
   prometheusPort: number;
   logLevel: string;
   /** LMDB directory (used by the state store). */
   storePath: string;
+}
+
+export interface IngressConfig {
+  /** Handed out in IngressInfo.url for RTMP (LiveKit: ingress.rtmp_base_url); Strand listens on its host and port. */
+  rtmpBaseUrl: string;
+  /**
+   * Handed out for WHIP (ingress.whip_base_url); Strand serves WHIP on its port and path.
+   * Empty: the main HTTP port, under /w.
+   */
+  whipBaseUrl: string;
+  /** Ingress workers (their own Piscina pool); the first one runs the RTMP listener. */
+  workers: number;
+  /** Ingresses publishing at once; more are refused. */
+  maxConcurrent: number;
+  /** libx264 preset of H.264 transcoding. */
+  x264Preset: string;
+}
+
+/** The ingress section's defaults: RTMP on 1935 (port 0: any free one), WHIP on the main port under /w. */
+export function defaultIngress(cfg: StrandConfig): IngressConfig {
+  const host = cfg.rtc.nodeIp || (cfg.development ? '127.0.0.1' : '0.0.0.0');
+  return {
+    rtmpBaseUrl: `rtmp://${host}:1935/live`,
+    whipBaseUrl: '',
+    workers: 1,
+    maxConcurrent: Math.max(2, availableParallelism()),
+    x264Preset: 'veryfast',
+  };
 }
 
 export class ConfigError extends Error {}
@@ -102,6 +135,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
     },
     webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
     egress: { workers: 1, fileOutputDir: './recordings', maxConcurrent: Math.max(4, availableParallelism() * 2), x264Preset: 'veryfast' },
+    ingress: null,
     prometheusPort: 0,
     logLevel: dev ? 'debug' : 'info',
     storePath: './.strand',
@@ -289,6 +323,31 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
           }
         }
         break;
+      case 'ingress': {
+        if (value !== null && !isObject(value)) throw new ConfigError('ingress must be a mapping');
+        // The URLs' defaults depend on the port, known only at the end: filled in by validateConfig.
+        const ing: IngressConfig = { ...defaultIngress(cfg), rtmpBaseUrl: '', whipBaseUrl: '' };
+        for (const [k, v] of Object.entries(value ?? {})) {
+          const path = `ingress.${k}`;
+          switch (k) {
+            case 'rtmp_base_url': ing.rtmpBaseUrl = str(v, path); break;
+            case 'whip_base_url': ing.whipBaseUrl = str(v, path); break;
+            case 'workers': ing.workers = Math.max(1, Math.floor(num(v, path))); break;
+            case 'max_concurrent': ing.maxConcurrent = Math.floor(num(v, path)); break;
+            case 'x264_preset': {
+              const preset = str(v, path);
+              if (!X264_PRESETS.includes(preset)) throw new ConfigError(`${path} must be one of ${X264_PRESETS.join(', ')}`);
+              ing.x264Preset = preset;
+              break;
+            }
+            // LiveKit ingress service keys with no meaning here (one process serves everything).
+            case 'rtmp_port': case 'whip_port': case 'http_relay_port': break;
+            default: unknown(path);
+          }
+        }
+        cfg.ingress = ing;
+        break;
+      }
       case 'store':
         if (!isObject(value)) throw new ConfigError('store must be a mapping');
         if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');
@@ -316,6 +375,12 @@ export function validateConfig(cfg: StrandConfig): void {
     for (const url of cfg.webhook.urls) {
       if (!/^https?:\/\//.test(url)) throw new ConfigError(`webhook url "${url}" must start with http:// or https://`);
     }
+  }
+  if (cfg.ingress) {
+    // An empty whip_base_url stays empty: the main port under /w, once the port is bound.
+    cfg.ingress.rtmpBaseUrl ||= defaultIngress(cfg).rtmpBaseUrl;
+    if (!/^rtmp:\/\/[^/:]+(:\d+)?(\/|$)/.test(cfg.ingress.rtmpBaseUrl)) throw new ConfigError(`ingress.rtmp_base_url "${cfg.ingress.rtmpBaseUrl}" must be an rtmp:// URL`);
+    if (cfg.ingress.whipBaseUrl && !/^https?:\/\/[^/]+/.test(cfg.ingress.whipBaseUrl)) throw new ConfigError(`ingress.whip_base_url "${cfg.ingress.whipBaseUrl}" must be an http(s):// URL`);
   }
   if (cfg.prometheusPort > 65535) throw new ConfigError('prometheus.port out of range');
   if (cfg.port > 65535 || cfg.rtc.udpPort + cfg.rtc.workers - 1 > 65535) throw new ConfigError('port out of range');

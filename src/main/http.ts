@@ -2,9 +2,10 @@
 import type * as UWS from 'uWebSockets.js';
 
 const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden',
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden',
   404: '404 Not Found', 405: '405 Method Not Allowed', 406: '406 Not Acceptable', 408: '408 Request Timeout',
-  409: '409 Conflict', 412: '412 Precondition Failed', 413: '413 Payload Too Large', 429: '429 Too Many Requests',
+  409: '409 Conflict', 412: '412 Precondition Failed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error', 501: '501 Not Implemented', 503: '503 Service Unavailable',
 };
 
@@ -21,5 +22,46 @@ export function reply(
       .writeHeader('Content-Type', contentType)
       .writeHeader('Access-Control-Allow-Origin', '*')
       .end(body, closeConnection);
+  });
+}
+
+/** Like reply(), with extra headers (Location, ETag…). */
+export function replyWith(res: UWS.HttpResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType).writeHeader('Access-Control-Allow-Origin', '*');
+    for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+    res.end(body);
+  });
+}
+
+export class BodyTooLarge extends Error {}
+
+/**
+ * The request body, at most `limit` bytes (BodyTooLarge beyond). uWS hands over chunks that
+ * are only valid during the callback: each is copied. Rejects if the client goes away.
+ */
+export function readBody(res: UWS.HttpResponse, limit: number, onAborted: (handler: () => void) => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    onAborted(() => {
+      done = true;
+      reject(new Error('request aborted'));
+    });
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        done = true;
+        reject(new BodyTooLarge(`request body is larger than ${limit} bytes`));
+        return;
+      }
+      parts.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        done = true;
+        resolve(Buffer.concat(parts));
+      }
+    });
   });
 }

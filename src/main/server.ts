@@ -8,9 +8,13 @@ import { AuthError, TokenVerifier } from './auth/token-verifier.js';
 import type { StrandConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { registerEgressService } from './api/egress-service.js';
+import { registerIngressService } from './api/ingress-service.js';
 import { registerRoomService } from './api/room-service.js';
 import { EgressManager } from './egress/egress-manager.js';
 import { EgressPool } from './egress/egress-pool.js';
+import { IngressManager } from './ingress/ingress-manager.js';
+import { IngressPool } from './ingress/ingress-pool.js';
+import { attachWhip } from './ingress/whip-endpoint.js';
 import { TwirpRouter } from './api/twirp.js';
 import { reply } from './http.js';
 import { MediaPool } from './media-pool.js';
@@ -97,6 +101,25 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     await store.close();
     throw err;
   }
+  let ingress: IngressManager | null = null;
+  const ingressPool = cfg.ingress ? new IngressPool(cfg.ingress.workers, cfg.rtc.ringBufferSize, pool, log, (slot, e) => ingress?.onWorkerEvent(slot, e)) : null;
+  /** The URLs IngressInfo hands out, known once the listeners are bound. */
+  const ingressUrls = { rtmpBaseUrl: '', whipBaseUrl: '' };
+  if (ingressPool && cfg.ingress) {
+    try {
+      await ingressPool.start();
+      const rtmp = new URL(cfg.ingress.rtmpBaseUrl);
+      const { port: rtmpPort } = await ingressPool.run(0, { op: 'listenRtmp', host: rtmp.hostname, port: Number(rtmp.port || 1935) });
+      ingressUrls.rtmpBaseUrl = `rtmp://${rtmp.hostname}:${rtmpPort}${rtmp.pathname === '/' ? '' : rtmp.pathname}`;
+      log.info({ url: ingressUrls.rtmpBaseUrl }, 'RTMP ingress listening');
+    } catch (err) {
+      await ingressPool.stop();
+      await egressPool.stop();
+      await pool.stop();
+      await store.close();
+      throw err;
+    }
+  }
   const iceServers: livekit.IICEServer[] = [
     ...(cfg.rtc.stunServers.length ? [{ urls: cfg.rtc.stunServers.map((s) => `stun:${s}`) }] : []),
     ...cfg.rtc.turnServers.map((t) => ({ urls: t.urls, username: t.username ?? '', credential: t.credential ?? '' })),
@@ -116,14 +139,21 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     outputDir: cfg.egress.fileOutputDir, maxConcurrent: cfg.egress.maxConcurrent, x264Preset: cfg.egress.x264Preset,
   }, rooms, egressPool, pool, store, notifier, log);
   metrics.observeEgress(egress);
+  if (ingressPool && cfg.ingress) {
+    ingress = new IngressManager({ maxConcurrent: cfg.ingress.maxConcurrent, x264Preset: cfg.ingress.x264Preset, urls: () => ingressUrls },
+      rooms, ingressPool, pool, store, notifier, log);
+    metrics.observeIngress(ingress);
+  }
   observers.add(new StoreWriter(store));
   observers.add(webhooks);
   observers.add(metrics);
   observers.add(egress);
+  if (ingress) observers.add(ingress);
   // Undelivered events of an earlier run first, then what recovery itself reports.
   notifier.start();
   recoverState(store, rooms, webhooks, log);
   egress.recover();
+  ingress?.recover();
   // In the background: it need not hold up the start (a missing binary answers at once).
   void egress.checkFfmpeg();
 
@@ -224,7 +254,19 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   });
   registerRoomService(twirp, rooms, cfg, egress);
   registerEgressService(twirp, egress);
+  registerIngressService(twirp, ingress);
   twirp.attach(app);
+
+  // WHIP ingress: on the main port under /w, or where ingress.whip_base_url points.
+  const whip = cfg.ingress?.whipBaseUrl ? new URL(cfg.ingress.whipBaseUrl) : null;
+  const whipPath = (whip?.pathname ?? '/w').replace(/\/+$/, '') || '/w';
+  let whipApp: UWS.TemplatedApp | null = null;
+  if (ingress) {
+    const ownPort = whip !== null && Number(whip.port || (whip.protocol === 'https:' ? 443 : 80)) !== cfg.port;
+    whipApp = ownPort ? uws.App() : app;
+    attachWhip(whipApp, whipPath, ingress, log);
+    if (ownPort) whipApp.any('/*', (res) => reply(res, 404, 'not found'));
+  }
 
   const serveMetrics = (res: UWS.HttpResponse) => {
     let aborted = false;
@@ -274,6 +316,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     if (!socket) {
       for (const s of listenSockets) uws.us_listen_socket_close(s);
       notifier.close();
+      await ingressPool?.stop();
       await egressPool.stop();
       await pool.stop();
       await store.close();
@@ -286,6 +329,12 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   for (const host of cfg.bindAddresses) port = await listen(app, host, port);
   let prometheusPort = cfg.prometheusPort;
   if (metricsApp) for (const host of cfg.bindAddresses) prometheusPort = await listen(metricsApp, host, prometheusPort);
+  if (ingress && whip && whipApp && whipApp !== app) {
+    const whipPort = await listen(whipApp, whip.hostname, Number(whip.port || 80));
+    ingressUrls.whipBaseUrl = `${whip.protocol}//${whip.hostname}:${whipPort}${whipPath}`;
+  } else if (ingress) {
+    ingressUrls.whipBaseUrl = whip ? `${whip.protocol}//${whip.host}${whipPath}` : `http://${cfg.rtc.nodeIp || cfg.bindAddresses[0] || '127.0.0.1'}:${port}${whipPath}`;
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -296,7 +345,9 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     close(): Promise<void> {
       closing ??= (async () => {
         for (const s of listenSockets) uws.us_listen_socket_close(s);
-        // Recordings first: their files are finished while the tracks still flow.
+        // Ingress first (their participants leave), then recordings: their files are finished
+        // while the tracks still flow.
+        await ingress?.stopAll();
         await egress.stopAll();
         await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN);
         // What is still undelivered stays queued in the store for the next start.
@@ -305,6 +356,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         await store.close();
         app.close();
         metricsApp?.close();
+        if (whipApp !== app) whipApp?.close();
       })();
       return closing;
     },

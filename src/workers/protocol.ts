@@ -12,6 +12,11 @@ export interface ParticipantDescriptor {
   canSubscribe: boolean;
   /** v1 signalling: one PeerConnection, offered by the client, carries both directions. */
   singlePeerConnection: boolean;
+  /**
+   * No connections at all: an ingress participant, whose tracks arrive through the ring of an
+   * ingress worker (`inject`) and who subscribes to nothing.
+   */
+  headless?: boolean;
 }
 
 /** A track announced with AddTrack and waiting for its media section. */
@@ -50,6 +55,8 @@ export interface RelayedTrack {
 
 /** Ring peers above this are egress workers (peer = EGRESS_PEER_BASE + egress slot), not media workers. */
 export const EGRESS_PEER_BASE = 1000;
+/** Ring peers above this are ingress workers (peer = INGRESS_PEER_BASE + ingress slot). */
+export const INGRESS_PEER_BASE = 2000;
 
 export interface WorkerInit {
   slot: number;
@@ -86,6 +93,12 @@ export type MediaCommand =
   /** Highest simulcast layer a subscriber wants for a track; -1 pauses it. */
   | { op: 'trackSettings'; participantSid: string; trackSid: string; maxLayer: number; priority: number }
   | { op: 'unpublish'; participantSid: string; trackSid: string }
+  /**
+   * A track of a headless (ingress) participant: its packets arrive through the ring from
+   * `fromSlot` (INGRESS_PEER_BASE + ingress slot) under `track.relayId`, and it is published
+   * here like any track (local subscribers, relays to other workers, recordings).
+   */
+  | { op: 'inject'; participantSid: string; fromSlot: number; track: RelayedTrack }
   /** Permissions the worker enforces itself (data relay), after an admin changed them. */
   | { op: 'updatePermissions'; participantSid: string; canPublishData: boolean; canSubscribe: boolean }
   /** An encoded DataPacket from the server to a room's participants (all when `identities` is empty). */
@@ -158,6 +171,7 @@ export interface MediaResults {
   relayEnd: null;
   trackSettings: null;
   unpublish: null;
+  inject: null;
   updatePermissions: null;
   sendData: { recipients: number };
   leave: null;

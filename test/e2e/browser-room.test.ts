@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { useStrandAndBrowser } from '../helpers/e2e.js';
+import { inboundMedia, useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,28 +34,6 @@ async function connect(page: Page, url: string, token: string, v0: boolean): Pro
   }, { url, token, v0 });
 }
 
-/** Inbound RTP stats of every subscribed track: video framesDecoded and audio packetsReceived. */
-async function inboundStats(page: Page): Promise<{ framesDecoded: number; audioPackets: number }> {
-  return page.evaluate(async () => {
-    const room = (globalThis as any).room;
-    let framesDecoded = 0;
-    let audioPackets = 0;
-    for (const p of room.remoteParticipants.values()) {
-      for (const pub of p.trackPublications.values()) {
-        const receiver = pub.track?.receiver;
-        if (!receiver) continue;
-        const stats = await receiver.getStats();
-        stats.forEach((s: any) => {
-          if (s.type !== 'inbound-rtp') return;
-          if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
-          if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
-        });
-      }
-    }
-    return { framesDecoded, audioPackets };
-  });
-}
-
 for (const v0 of [false, true]) test(`${v0 ? 'v0' : 'v1'}: A publishes camera + microphone, B receives decoded media, data, mute and leave`, { timeout: 90_000 }, async () => {
   const room = `browser-${v0 ? 'v0' : 'v1'}-${Date.now()}`;
   const pageA = await ctx.browser.newPage();
@@ -70,7 +48,7 @@ for (const v0 of [false, true]) test(`${v0 ? 'v0' : 'v1'}: A publishes camera + 
 
   const started = Date.now();
   const stats = await waitFor(async () => {
-    const s = await inboundStats(pageB);
+    const s = await inboundMedia(pageB);
     return s.framesDecoded >= 60 && s.audioPackets >= 100 ? s : null;
   }, 15_000, 'B to decode 60 video frames and receive 100 audio packets', 250);
   assert.ok(stats);

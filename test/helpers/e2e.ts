@@ -64,3 +64,29 @@ export async function leaveAll(pages: Page[]): Promise<void> {
     await page.close();
   }
 }
+
+/** Inbound RTP stats of every subscribed track: video framesDecoded and audio packetsReceived. */
+export async function inboundMedia(page: Page): Promise<{ framesDecoded: number; audioPackets: number; frameWidth: number }> {
+  return page.evaluate(async () => {
+    const room = (globalThis as any).room;
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    let frameWidth = 0;
+    for (const p of room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        const receiver = pub.track?.receiver;
+        if (!receiver) continue;
+        const stats = await receiver.getStats();
+        stats.forEach((s: any) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') {
+            framesDecoded += s.framesDecoded ?? 0;
+            frameWidth = Math.max(frameWidth, s.frameWidth ?? 0);
+          }
+          if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
+        });
+      }
+    }
+    return { framesDecoded, audioPackets, frameWidth };
+  });
+}

@@ -1,4 +1,4 @@
-// WIP (issue 11): ingress endpoints before media: ids, stream keys, URLs, transcoding defaults,
+// Ingress endpoints apart from media: ids, stream keys, URLs, transcoding defaults,
 // and the refusals LiveKit makes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { livekit } from '../../src/proto/index.js';
 const urls = { rtmpBaseUrl: 'rtmp://127.0.0.1:1935/live', whipBaseUrl: 'http://127.0.0.1:7880/w' };
 
 test('RTMP and WHIP endpoints get an IN_ id, a stream key and the base URL; URL input neither key nor reuse', () => {
-  const r = new IngressRegistry(urls);
+  const r = new IngressRegistry(() => urls);
   const rtmp = r.create({ roomName: 'r', participantIdentity: 'obs' });
   assert.match(rtmp.ingressId!, /^IN_[2-9A-HJ-NP-Za-km-z]{12}$/);
   assert.match(rtmp.streamKey!, /^[2-9A-HJ-NP-Za-km-z]{12}$/);
@@ -26,7 +26,7 @@ test('RTMP and WHIP endpoints get an IN_ id, a stream key and the base URL; URL 
 });
 
 test('refusals: no room, no identity, RTMP without transcoding, a URL input without a URL', () => {
-  const r = new IngressRegistry(urls);
+  const r = new IngressRegistry(() => urls);
   const code = (fn: () => unknown) => {
     try { fn(); } catch (err) { return err instanceof TwirpError ? err.code : 'other'; }
     return 'ok';
@@ -36,13 +36,15 @@ test('refusals: no room, no identity, RTMP without transcoding, a URL input with
   assert.equal(code(() => r.create({ roomName: 'r', participantIdentity: 'x', enableTranscoding: false })), 'invalid_argument');
   assert.equal(code(() => r.create({ inputType: livekit.IngressInput.URL_INPUT, roomName: 'r', participantIdentity: 'x', url: 'file:///etc/passwd' })), 'invalid_argument');
   assert.equal(code(() => r.get('IN_missing')), 'not_found');
+  assert.equal(code(() => r.create({ inputType: livekit.IngressInput.WHIP_INPUT, roomName: 'r', participantIdentity: 'x', enableTranscoding: true })), 'unimplemented');
+  assert.equal(code(() => r.create({ roomName: 'r', participantIdentity: 'x', bypassTranscoding: true })), 'invalid_argument');
 });
 
-test('a disabled ingress keeps its key but refuses encoders; delete forgets the key', () => {
-  const r = new IngressRegistry(urls);
+test('a disabled ingress keeps its key (the manager refuses its encoders); delete forgets the key', () => {
+  const r = new IngressRegistry(() => urls);
   const info = r.create({ roomName: 'r', participantIdentity: 'obs' });
   r.update({ ingressId: info.ingressId, enabled: false });
-  assert.equal(r.byStreamKey(info.streamKey!), null);
+  assert.equal(r.byStreamKey(info.streamKey!)?.enabled, false);
   r.update({ ingressId: info.ingressId, enabled: true, name: 'stage' });
   assert.equal(r.byStreamKey(info.streamKey!)?.name, 'stage');
   r.delete(info.ingressId!);

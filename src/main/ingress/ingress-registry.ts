@@ -1,6 +1,6 @@
-// WIP (issue 11): the ingress endpoints as LiveKit's IngressService manages them, before any
-// media: IN_ ids, stream keys, the URL handed to encoders, the state machine's resting states,
-// and the checks Create/Update/Delete make. Media (RTMP listener, WHIP, URL pull) is not here yet.
+// The ingress endpoints as LiveKit's IngressService manages them, apart from any media: IN_
+// ids, stream keys, the URL handed to encoders, and the checks Create/Update/Delete make. The
+// IngressManager runs the sessions and owns the state transitions; this is its table.
 import { livekit } from '../../proto/index.js';
 import { TwirpError } from '../api/twirp.js';
 import { newId, randomBase57 } from '../rooms/ids.js';
@@ -21,22 +21,38 @@ export class IngressRegistry {
   private readonly byId = new Map<string, livekit.IIngressInfo>();
   private readonly byKey = new Map<string, string>();
 
-  constructor(private readonly urls: IngressUrls) {}
+  /** The URLs are read when an endpoint is made: the listeners' ports are known only once bound. */
+  constructor(private readonly urls: () => IngressUrls) {}
+
+  /** An endpoint kept by the store: its URL is the current one for its input. */
+  adopt(info: livekit.IIngressInfo): void {
+    if (!info.ingressId) return;
+    if (info.inputType !== livekit.IngressInput.URL_INPUT) info.url = this.baseUrl(info.inputType ?? livekit.IngressInput.RTMP_INPUT);
+    this.byId.set(info.ingressId, info);
+    if (info.streamKey) this.byKey.set(info.streamKey, info.ingressId);
+  }
+
+  private baseUrl(input: livekit.IngressInput): string {
+    return input === livekit.IngressInput.WHIP_INPUT ? this.urls().whipBaseUrl : this.urls().rtmpBaseUrl;
+  }
 
   create(req: livekit.ICreateIngressRequest): livekit.IIngressInfo {
     const input = req.inputType ?? livekit.IngressInput.RTMP_INPUT;
+    if (!(input in livekit.IngressInput)) throw new TwirpError('invalid_argument', `unknown input_type ${input}`);
     if (!req.roomName) throw new TwirpError('invalid_argument', 'room_name is required');
     if (!req.participantIdentity) throw new TwirpError('invalid_argument', 'participant_identity is required');
-    const transcoding = req.enableTranscoding ?? (input !== livekit.IngressInput.WHIP_INPUT);
+    const transcoding = req.enableTranscoding ?? (req.bypassTranscoding ? false : input !== livekit.IngressInput.WHIP_INPUT);
     if (!transcoding && input !== livekit.IngressInput.WHIP_INPUT) throw new TwirpError('invalid_argument', 'only WHIP input may skip transcoding');
+    if (transcoding && input === livekit.IngressInput.WHIP_INPUT) {
+      throw new TwirpError('unimplemented', 'Strand passes WHIP through without transcoding; enable_transcoding is not supported for WHIP');
+    }
     if (input === livekit.IngressInput.URL_INPUT && !/^(https?|srt):\/\//.test(req.url ?? '')) {
       throw new TwirpError('invalid_argument', 'URL input needs an http(s):// or srt:// url');
     }
     const ingressId = newId('IN_');
     const reusable = input !== livekit.IngressInput.URL_INPUT;
     const streamKey = reusable ? newStreamKey() : '';
-    const url = input === livekit.IngressInput.RTMP_INPUT ? this.urls.rtmpBaseUrl
-      : input === livekit.IngressInput.WHIP_INPUT ? this.urls.whipBaseUrl : req.url ?? '';
+    const url = input === livekit.IngressInput.URL_INPUT ? req.url ?? '' : this.baseUrl(input);
     const info: livekit.IIngressInfo = {
       ingressId, name: req.name ?? '', streamKey, url, inputType: input, enableTranscoding: transcoding, audio: req.audio, video: req.video,
       roomName: req.roomName, participantIdentity: req.participantIdentity, participantName: req.participantName ?? '',
@@ -54,11 +70,10 @@ export class IngressRegistry {
     return info;
   }
 
-  /** The ingress an encoder's stream key names, if it may publish now. */
+  /** The endpoint an encoder's stream key names (enabled or not). */
   byStreamKey(key: string): livekit.IIngressInfo | null {
     const id = this.byKey.get(key);
-    const info = id ? this.byId.get(id) : undefined;
-    return info && info.enabled !== false ? info : null;
+    return (id && this.byId.get(id)) || null;
   }
 
   update(req: livekit.IUpdateIngressRequest): livekit.IIngressInfo {
@@ -69,7 +84,12 @@ export class IngressRegistry {
     if (req.participantIdentity) info.participantIdentity = req.participantIdentity;
     if (req.participantName) info.participantName = req.participantName;
     if (req.participantMetadata) info.participantMetadata = req.participantMetadata;
-    if (req.enableTranscoding !== undefined && req.enableTranscoding !== null) info.enableTranscoding = req.enableTranscoding;
+    if (req.enableTranscoding !== undefined && req.enableTranscoding !== null) {
+      const whip = info.inputType === livekit.IngressInput.WHIP_INPUT;
+      if (whip && req.enableTranscoding) throw new TwirpError('unimplemented', 'Strand passes WHIP through without transcoding');
+      if (!whip && !req.enableTranscoding) throw new TwirpError('invalid_argument', 'only WHIP input may skip transcoding');
+      info.enableTranscoding = req.enableTranscoding;
+    }
     if (req.enabled !== undefined && req.enabled !== null) info.enabled = req.enabled;
     if (req.audio) info.audio = req.audio;
     if (req.video) info.video = req.video;

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { livekit } from '../../proto/index.js';
 import * as C from '../../workers/media-counters.js';
 import type { EgressManager } from '../egress/egress-manager.js';
+import type { IngressManager } from '../ingress/ingress-manager.js';
 import type { MediaPool } from '../media-pool.js';
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
@@ -134,6 +135,25 @@ export class Metrics implements RoomObserver {
         // Counted by the EgressManager; copied here at scrape time.
         this.reset();
         for (const [status, n] of egress.endedByStatus) this.inc({ status }, n);
+      },
+    });
+  }
+
+  /** Ingress gauges, after the egress ones: sessions publishing by input, ended ones by final state. */
+  observeIngress(ingress: IngressManager): void {
+    const registers = [this.registry];
+    new Gauge<'input'>({
+      name: 'livekit_ingress_active', help: 'Ingresses publishing on this node, by input', labelNames: ['input'], registers,
+      collect() {
+        this.reset();
+        for (const [input, n] of Object.entries(ingress.activeByInput())) this.set({ input }, n);
+      },
+    });
+    new Counter<'status'>({
+      name: 'livekit_ingress_ended_total', help: 'Ingress sessions ended since start, by final state', labelNames: ['status'], registers,
+      collect() {
+        this.reset();
+        for (const [status, n] of ingress.endedByStatus) this.inc({ status }, n);
       },
     });
   }

@@ -11,6 +11,6 @@ export function randomBase57(n: number): string {
 }
 
 /** LiveKit-style ids: a prefix and 12 random base57 characters (RM_, PA_, TR_, EV_, EG_, …). */
-export function newId(prefix: 'RM_' | 'PA_' | 'TR_' | 'EV_' | 'ND_' | 'EG_' | 'IN_'): string {
+export function newId(prefix: 'RM_' | 'PA_' | 'TR_' | 'EV_' | 'ND_' | 'EG_' | 'IN_' | 'RT_' | 'WH_' | 'UR_'): string {
   return prefix + randomBase57(12);
 }

@@ -26,6 +26,23 @@ export class AwaySink implements SignalSink {
   }
 }
 
+/** The sink of a participant with no signal connection (an ingress): what it is sent goes nowhere. */
+export const NO_SIGNAL: SignalSink = {
+  send: () => undefined,
+  close: () => undefined,
+};
+
+/** ParticipantInfo.Kind from a token's `kind` claim (LiveKit's names), STANDARD otherwise. */
+export function kindFromClaim(kind: string): livekit.ParticipantInfo.Kind {
+  switch (kind) {
+    case 'ingress': return livekit.ParticipantInfo.Kind.INGRESS;
+    case 'egress': return livekit.ParticipantInfo.Kind.EGRESS;
+    case 'sip': return livekit.ParticipantInfo.Kind.SIP;
+    case 'agent': return livekit.ParticipantInfo.Kind.AGENT;
+    default: return livekit.ParticipantInfo.Kind.STANDARD;
+  }
+}
+
 export interface PendingTrackInfo {
   cid: string;
   info: livekit.ITrackInfo;
@@ -35,6 +52,9 @@ export interface PendingTrackInfo {
 
 export class Participant {
   state = livekit.ParticipantInfo.State.JOINING;
+  kind = livekit.ParticipantInfo.Kind.STANDARD;
+  /** No connections: its tracks are injected by an ingress worker (RTMP and URL ingress). */
+  headless = false;
   /** The media worker that owns this participant's connections. */
   slot = 0;
   /** Reached ACTIVE at some point (its departure is participant_left, not connection_aborted). */
@@ -108,7 +128,7 @@ export class Participant {
         canUpdateMetadata: this.permissions.canUpdateMetadata,
       },
       isPublisher: this.tracks.size > 0,
-      kind: livekit.ParticipantInfo.Kind.STANDARD,
+      kind: this.kind,
       attributes: this.attributes,
       clientProtocol: this.clientProtocol,
       disconnectReason: this.disconnectReason,

@@ -9,7 +9,7 @@ import type { StrandConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { MediaPool } from '../media-pool.js';
 import { newId } from './ids.js';
-import { Participant, type SignalSink } from './participant.js';
+import { Participant, kindFromClaim, type SignalSink } from './participant.js';
 import { Room, type RoomContext, type RoomSettings } from './room.js';
 import { keepWhileAway, resumeSession } from './session-resume.js';
 
@@ -24,6 +24,8 @@ export interface JoinParams {
   clientProtocol: number;
   /** v1 signalling (/rtc/v1): one PeerConnection, offered by the client. */
   singlePeerConnection: boolean;
+  /** No connections: the participant's tracks are injected (RTMP and URL ingress). */
+  headless?: boolean;
 }
 
 /** A resume that cannot be honoured: the client must join again (leave RECONNECT). */
@@ -120,6 +122,8 @@ export class RoomManager {
       newId('PA_'), claims.identity, claims.name, claims.metadata, claims.attributes,
       permissionsFromGrant(claims.video), params.autoSubscribe, params.clientProtocol, sink, params.singlePeerConnection,
     );
+    p.kind = kindFromClaim(claims.kind);
+    p.headless = params.headless ?? false;
     p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
     this.roomOfParticipant.set(p.sid, room);
     try {

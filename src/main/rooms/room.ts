@@ -149,7 +149,7 @@ export class Room {
       participant: {
         roomId: this.sid, sid: p.sid, identity: p.identity,
         canPublishData: p.permissions.canPublishData, canSubscribe: p.permissions.canSubscribe,
-        singlePeerConnection: p.singlePeerConnection,
+        singlePeerConnection: p.singlePeerConnection, headless: p.headless,
       },
     });
     if (p.closed || this.closed) {
@@ -284,8 +284,8 @@ export class Room {
     p.send({ trackPublished: { cid, track: info } });
   }
 
-  /** Answers a publisher offer and publishes the tracks its sections carry. */
-  async publisherOffer(p: Participant, desc: livekit.ISessionDescription): Promise<void> {
+  /** Answers a publisher offer and publishes the tracks its sections carry; returns the answer. */
+  async publisherOffer(p: Participant, desc: livekit.ISessionDescription): Promise<string> {
     const pending: PendingTrack[] = [...p.pending.values()].map(({ cid, info, codec }) => ({
       cid, sid: info.sid!, kind: info.type === livekit.TrackType.VIDEO ? 'video' : 'audio', codec,
     }));
@@ -293,11 +293,11 @@ export class Room {
       op: 'publisherOffer', participantSid: p.sid, sdp: desc.sdp ?? '', pending,
     });
     const { answer, published } = result;
-    if (p.closed) return;
+    if (p.closed) return answer;
     const { midToTrackId } = result;
     p.send({ answer: { type: 'answer', sdp: answer, id: desc.id ?? 0, midToTrackId } });
-    if (published.length === 0) return;
-    const newTracks: string[] = [];
+    if (published.length === 0) return answer;
+    const newTracks: livekit.ITrackInfo[] = [];
     for (const section of published) {
       const entry = [...p.pending.values()].find((e) => e.info.sid === section.trackSid);
       if (!entry) continue;
@@ -314,17 +314,27 @@ export class Room {
         });
       }
       info.codecs = [{ mimeType: section.mimeType, mid: section.mid, cid: entry.cid, layers: info.layers ?? [] }];
-      p.tracks.set(info.sid!, info);
-      newTracks.push(info.sid!);
+      newTracks.push(info);
     }
+    await this.publishTracks(p, newTracks);
+    return answer;
+  }
+
+  /**
+   * Tracks of `p` that are now published (its offer carried them, or an ingress worker sends
+   * them): everyone learns of them, auto-subscribers subscribe, dynacast starts.
+   */
+  async publishTracks(p: Participant, tracks: livekit.ITrackInfo[]): Promise<void> {
+    if (tracks.length === 0 || p.closed) return;
+    for (const info of tracks) p.tracks.set(info.sid!, info);
     p.touch();
     this.broadcastParticipant(p);
-    for (const sid of newTracks) this.ctx.observers.emit('trackPublished', this, p, p.tracks.get(sid)!);
+    for (const info of tracks) this.ctx.observers.emit('trackPublished', this, p, info);
     for (const other of this.participants.values()) {
       if (other === p || !other.autoSubscribe) continue;
-      for (const sid of newTracks) await this.subscribe(other, sid, true);
+      for (const info of tracks) await this.subscribe(other, info.sid!, true);
     }
-    for (const sid of newTracks) this.updateDynacast(sid);
+    for (const info of tracks) this.updateDynacast(info.sid!);
   }
 
   async subscriberAnswer(p: Participant, sdp: string): Promise<void> {
@@ -505,13 +515,7 @@ export class Room {
         break;
       case 'pcState':
         if (e.state === 'failed' && !p.away) this.onConnectionFailed(p);
-        if (e.state === 'connected' && p.state !== livekit.ParticipantInfo.State.ACTIVE) {
-          p.state = livekit.ParticipantInfo.State.ACTIVE;
-          p.wasActive = true;
-          p.touch();
-          this.broadcastParticipant(p);
-          this.ctx.observers.emit('participantActive', this, p);
-        }
+        if (e.state === 'connected') this.markActive(p);
         break;
       case 'layerSsrc': {
         const track = p.tracks.get(e.trackSid);
@@ -531,6 +535,16 @@ export class Room {
       case 'error':
         break;
     }
+  }
+
+  /** The participant's media is up (its connection, or an ingress's first track): ACTIVE. */
+  markActive(p: Participant): void {
+    if (p.state === livekit.ParticipantInfo.State.ACTIVE || p.closed) return;
+    p.state = livekit.ParticipantInfo.State.ACTIVE;
+    p.wasActive = true;
+    p.touch();
+    this.broadcastParticipant(p);
+    this.ctx.observers.emit('participantActive', this, p);
   }
 
   /**

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { QueuedWebhook, Store, StoredEgress, StoredParticipant, StoredRoom } from './store.js';
+import type { QueuedWebhook, Store, StoredEgress, StoredIngress, StoredParticipant, StoredRoom } from './store.js';
 
 const participantKey = (roomName: string, identity: string): string[] => [roomName, identity];
 
@@ -14,6 +14,7 @@ export class LmdbStore implements Store {
   private readonly participantsDb: Database<StoredParticipant, string[]>;
   private readonly webhooksDb: Database<QueuedWebhook, number>;
   private readonly egressDb: Database<StoredEgress, string>;
+  private readonly ingressDb: Database<StoredIngress, string>;
   private nextSeq: number;
 
   /** `dir` holds the environment (strand.mdb and its lock file); it is created if missing. */
@@ -24,6 +25,7 @@ export class LmdbStore implements Store {
     this.participantsDb = this.root.openDB<StoredParticipant, string[]>({ name: 'participants' });
     this.webhooksDb = this.root.openDB<QueuedWebhook, number>({ name: 'webhooks' });
     this.egressDb = this.root.openDB<StoredEgress, string>({ name: 'egress' });
+    this.ingressDb = this.root.openDB<StoredIngress, string>({ name: 'ingress' });
     let last = 0;
     for (const key of this.webhooksDb.getKeys({ reverse: true, limit: 1 })) last = key;
     this.nextSeq = last + 1;
@@ -63,6 +65,18 @@ export class LmdbStore implements Store {
 
   deleteEgress(egressId: string): void {
     void this.egressDb.remove(egressId);
+  }
+
+  ingresses(): StoredIngress[] {
+    return [...this.ingressDb.getRange()].map(({ value }) => ({ ...value, info: new Uint8Array(value.info) }));
+  }
+
+  putIngress(i: StoredIngress): void {
+    void this.ingressDb.put(i.ingressId, i);
+  }
+
+  deleteIngress(ingressId: string): void {
+    void this.ingressDb.remove(ingressId);
   }
 
   enqueueWebhooks(entries: Array<Omit<QueuedWebhook, 'seq'>>): QueuedWebhook[] {

@@ -33,6 +33,12 @@ export interface StoredEgress {
   webhooks: Array<{ url: string; signingKey: string }>;
 }
 
+/** An ingress endpoint as stored: its IngressInfo (protobuf bytes). */
+export interface StoredIngress {
+  ingressId: string;
+  info: Uint8Array;
+}
+
 /** One webhook delivery waiting in the durable queue (one per event and URL). */
 export interface QueuedWebhook {
   /** Queue order; deliveries of one room and URL go out in this order. */
@@ -59,6 +65,10 @@ export interface Store {
   egresses(): StoredEgress[];
   putEgress(e: StoredEgress): void;
   deleteEgress(egressId: string): void;
+
+  ingresses(): StoredIngress[];
+  putIngress(i: StoredIngress): void;
+  deleteIngress(ingressId: string): void;
 
   /** Appends deliveries, giving each the next sequence number; durable once `flushed()` resolves. */
   enqueueWebhooks(entries: Array<Omit<QueuedWebhook, 'seq'>>): QueuedWebhook[];

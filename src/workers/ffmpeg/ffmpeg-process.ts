@@ -63,10 +63,20 @@ export class FfmpegProcess {
     return this.exitInfo === null;
   }
 
+  /** What ffmpeg wrote to stderr so far (its last STDERR_KEEP bytes). */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
   /** The last error-looking lines of stderr (what a failed egress reports). */
   errorSummary(maxLines = 4): string {
     const lines = this.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
     return lines.slice(-maxLines).join('; ');
+  }
+
+  /** The child's stdin: the input itself when ffmpeg reads `pipe:0` (RTMP ingress). */
+  get stdin(): NodeJS.WritableStream | null {
+    return this.child.stdin;
   }
 
   /** Sends a filter command (ffmpeg's interactive `c`: "<target> <time> <command> <arg>"). */
@@ -74,13 +84,17 @@ export class FfmpegProcess {
     if (this.running && !this.stopping) this.child.stdin?.write(`c${line}\n`);
   }
 
-  /** Asks ffmpeg to finish (`q`, then one SIGINT after `graceMs`); kills it after `timeoutMs`. */
-  async stop(graceMs = 4000, timeoutMs = 15_000): Promise<FfmpegExit> {
+  /**
+   * Asks ffmpeg to finish (`q`, or the end of its input when stdin is the input, then one
+   * SIGINT after `graceMs`); kills it after `timeoutMs`.
+   */
+  async stop(graceMs = 4000, timeoutMs = 15_000, stdinIsInput = false): Promise<FfmpegExit> {
     if (this.exitInfo) return this.exitInfo;
     const timers: NodeJS.Timeout[] = [];
     if (!this.stopping) {
       this.stopping = true;
-      this.child.stdin?.end('q');
+      if (stdinIsInput) this.child.stdin?.end();
+      else this.child.stdin?.end('q');
       timers.push(setTimeout(() => this.child.kill('SIGINT'), graceMs));
     }
     timers.push(setTimeout(() => this.child.kill('SIGKILL'), timeoutMs));

@@ -38,7 +38,7 @@ class RoomRouter {
     const out: Array<{ sid: string; level: number }> = [];
     for (const p of this.participants.values()) {
       let level = 0;
-      for (const r of p.publisher?.receivers ?? []) {
+      for (const r of p.published()) {
         if (r.audioLevel?.speaking(nowMs)) level = Math.max(level, r.audioLevel.level(nowMs));
       }
       if (level > 0) out.push({ sid: p.info.sid, level: Math.round(level * 100) / 100 });
@@ -130,6 +130,7 @@ export class MediaWorker {
         return null;
       }
       case 'unpublish': this.unpublish(cmd.participantSid, cmd.trackSid); return null;
+      case 'inject': this.inject(cmd.participantSid, cmd.fromSlot, cmd.track); return null;
       case 'updatePermissions': {
         const p = this.participants.get(cmd.participantSid);
         if (p) p.info = { ...p.info, canPublishData: cmd.canPublishData, canSubscribe: cmd.canSubscribe };
@@ -194,7 +195,7 @@ export class MediaWorker {
   }
 
   private allocate(): void {
-    for (const p of this.participants.values()) for (const r of p.publisher?.receivers ?? []) r.tickRates(ALLOCATION_INTERVAL_MS / 1000);
+    for (const p of this.participants.values()) for (const r of p.published()) r.tickRates(ALLOCATION_INTERVAL_MS / 1000);
     this.hub?.tickRates(ALLOCATION_INTERVAL_MS / 1000);
     for (const p of this.participants.values()) p.downstream.allocateBandwidth();
   }
@@ -240,6 +241,8 @@ export class MediaWorker {
     }
     room.participants.set(info.sid, p);
     this.participants.set(info.sid, p);
+    // An ingress participant: its media comes from an ingress worker (`inject`), it receives none.
+    if (info.headless) return { subscriberOffer: '' };
     if (info.singlePeerConnection) {
       // v1: the client offers; the one connection is set up by its first offer.
       p.publisher = this.createPublisher(p);
@@ -281,10 +284,17 @@ export class MediaWorker {
   /** A track published by a participant of this worker. */
   private publishedReceiver(trackSid: string): Receiver | undefined {
     for (const p of this.participants.values()) {
-      const r = p.publisher?.receiver(trackSid);
+      const r = p.publishedReceiver(trackSid);
       if (r) return r;
     }
     return undefined;
+  }
+
+  private inject(participantSid: string, fromSlot: number, track: RelayedTrack): void {
+    const p = this.participant(participantSid);
+    if (!p.info.headless) throw new Error(`participant ${participantSid} has connections of its own`);
+    if (p.injected.has(track.trackSid)) return;
+    p.injected.set(track.trackSid, this.relayHub().inject(fromSlot, track));
   }
 
   private subscribe(subscriberSid: string, trackSid: string, relay?: { fromSlot: number; track: RelayedTrack }): MediaResults['subscribe'] {
@@ -322,18 +332,25 @@ export class MediaWorker {
     const receiver = p.publisher?.receiver(trackSid);
     if (receiver) this.hub?.forget(receiver);
     p.publisher?.unpublish(trackSid);
+    const injected = p.injected.get(trackSid);
+    if (injected) {
+      p.injected.delete(trackSid);
+      this.hub?.dropInjected(injected);
+      injected.close();
+    }
   }
 
   private leave(sid: string): void {
     const p = this.participants.get(sid);
     if (!p) return;
     const room = this.rooms.get(p.info.roomId);
-    if (room && p.publisher) {
-      for (const r of [...p.publisher.receivers]) {
+    if (room) {
+      for (const r of [...p.published()]) {
         for (const other of room.participants.values()) other.unsubscribe(r.trackSid);
         this.hub?.forget(r);
       }
     }
+    for (const r of p.injected.values()) this.hub?.dropInjected(r);
     const closed = p.close();
     this.closing.add(closed);
     void closed.then(() => this.closing.delete(closed));
@@ -372,6 +389,10 @@ export class MediaWorker {
           upstreamRepaired += r.repaired;
           for (const l of r.loss ?? []) upstreamLost += l.lost;
         }
+      }
+      for (const r of p.injected.values()) {
+        publishedTracks++;
+        packetsIn += r.packets;
       }
       iceRestarts += p.subscriber?.restarts ?? 0;
       heldDataDropped += p.heldDropped;

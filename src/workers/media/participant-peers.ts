@@ -4,6 +4,7 @@ import type { DataRecipient, DataSender } from './data-relay.js';
 import { Downstream, type DownstreamEvents } from './downstream.js';
 import type { PublisherPeer } from './publisher-peer.js';
 import type { Receiver } from './receiver.js';
+import type { RelayedReceiver } from './relay-hub.js';
 import type { SubscriberPeer } from './subscriber-peer.js';
 import type { ParticipantDescriptor, ResumeResult } from '../protocol.js';
 
@@ -19,6 +20,8 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   publisher: PublisherPeer | null = null;
   /** v0 only. */
   subscriber: SubscriberPeer | null = null;
+  /** A headless (ingress) participant's tracks, fed through an ingress worker's ring, by track sid. */
+  readonly injected = new Map<string, RelayedReceiver>();
   readonly downstream: Downstream;
   lastReliableSeq = 0;
   /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
@@ -55,6 +58,16 @@ export class ParticipantPeers implements DataRecipient, DataSender {
 
   get subscriberState(): string {
     return this.single ? this.publisherState : this.subscriber?.state ?? 'new';
+  }
+
+  /** Every track this participant publishes here: on its connection, or injected. */
+  *published(): Iterable<Receiver> {
+    if (this.publisher) yield* this.publisher.receivers;
+    yield* this.injected.values();
+  }
+
+  publishedReceiver(trackSid: string): Receiver | undefined {
+    return this.publisher?.receiver(trackSid) ?? this.injected.get(trackSid);
   }
 
   /** A new downtrack for `receiver`; false when already subscribed. */
@@ -143,6 +156,8 @@ export class ParticipantPeers implements DataRecipient, DataSender {
     this.held = null;
     this.publisher?.close();
     this.subscriber?.close();
+    for (const r of this.injected.values()) r.close();
+    this.injected.clear();
     this.downstream.close();
     return Promise.all([this.publisher?.whenClosed, this.subscriber?.whenClosed]).then(() => undefined);
   }

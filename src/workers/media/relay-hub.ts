@@ -119,6 +119,31 @@ export class RelayHub implements RecordHandler {
     return m;
   }
 
+  /**
+   * A track of a headless participant here, fed through the ring of ingress worker `fromSlot`:
+   * reached by its relay id like a stand-in, but published on this worker (not in `mirrors`,
+   * which are other workers' tracks), so the participant owns it.
+   */
+  inject(fromSlot: number, track: RelayedTrack): RelayedReceiver {
+    const upstream = this.writers.get(fromSlot);
+    if (!upstream) throw new Error(`no ring to ingress peer ${fromSlot}`);
+    const r = new RelayedReceiver(track, fromSlot, upstream);
+    let bySlot = this.mirrorsByRelay.get(fromSlot);
+    if (!bySlot) {
+      bySlot = new Map();
+      this.mirrorsByRelay.set(fromSlot, bySlot);
+    }
+    bySlot.set(track.relayId, r);
+    return r;
+  }
+
+  /** An injected track is gone. */
+  dropInjected(r: RelayedReceiver): void {
+    const bySlot = this.mirrorsByRelay.get(r.fromSlot);
+    if (bySlot?.get(r.relay.relayId) === r) bySlot.delete(r.relay.relayId);
+    this.forget(r);
+  }
+
   /** Measures the stand-ins' layer bitrates, as the local receivers' are (stream allocation). */
   tickRates(seconds: number): void {
     for (const m of this.mirrors.values()) m.tickRates(seconds);
