@@ -255,9 +255,9 @@ export class IngressManager implements RoomObserver {
 
   /** A WHIP offer with `streamKey`: the answer, and the session's resource id (its Location). */
   async whipPublish(streamKey: string, sdp: string): Promise<{ answer: string; resourceId: string; ingressId: string }> {
+    const info = this.admit(streamKey, livekit.IngressInput.WHIP_INPUT);
     const tracks = offeredTracks(sdp);
     if (tracks.length === 0) throw new IngressRefusal(400, 'the offer sends no audio or video');
-    const info = this.admit(streamKey, livekit.IngressInput.WHIP_INPUT);
     const session = this.startSession(info, 'whip', -1);
     try {
       const p = await this.joinRoom(session, false);

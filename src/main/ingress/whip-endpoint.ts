@@ -47,7 +47,9 @@ export function attachWhip(app: UWS.TemplatedApp, path: string, ingress: Ingress
         if (!key) throw new IngressRefusal(401, 'no stream key: use Authorization: Bearer <stream key>');
         const { answer, resourceId, ingressId } = await ingress.whipPublish(key, body.toString('utf8'));
         log.info({ ingressId, resourceId }, 'WHIP ingress connected');
-        if (!aborted) replyWith(res, 201, answer, 'application/sdp', { Location: `${path}/${key}/${resourceId}`, ETag: `"${resourceId}"` });
+        if (!aborted) replyWith(res, 201, answer, 'application/sdp', {
+          Location: `${path}/${key}/${resourceId}`, ETag: `"${resourceId}"`, 'Access-Control-Expose-Headers': 'Location, ETag',
+        });
         else await ingress.whipDelete(resourceId);
       } catch (err) {
         if (aborted) return;
