@@ -63,6 +63,15 @@ test('RTMP ingress: a subscriber decodes the stream of an INGRESS participant; w
 
   const page = await browser.newPage();
   await connectRoom(page, strand.url, await joinToken(room, 'viewer'));
+  // Adaptive stream with a small element: the low layer is enough for it.
+  const small = await browser.newPage();
+  await connectRoom(small, strand.url, await joinToken(room, 'small-viewer'), { adaptiveStream: true });
+  await small.evaluate(() => {
+    const doc = (globalThis as any).document;
+    const style = doc.createElement('style');
+    style.textContent = 'video { position: absolute; left: 0; top: 0; width: 160px; height: 90px; }';
+    doc.head.appendChild(style);
+  });
   const pusher = pushRtmp(`${info.url}/${info.streamKey}`, 14);
   try {
     await waitFor(async () => (await stateOf(info.ingressId)) === Status.ENDPOINT_PUBLISHING, 15_000, 'ENDPOINT_PUBLISHING');
@@ -70,9 +79,14 @@ test('RTMP ingress: a subscriber decodes the stream of an INGRESS participant; w
       const m = await inboundMedia(page);
       return m.framesDecoded >= 60 && m.audioPackets >= 100 ? m : null;
     }, 30_000, '60 decoded frames and 100 audio packets');
-    assert.ok(media.frameWidth >= 320, `decoded ${media.frameWidth} px wide`);
+    assert.equal(media.frameWidth, 640, 'the top layer without adaptive stream');
+    const low = await waitFor(async () => {
+      const m = await inboundMedia(small);
+      return m.framesDecoded >= 30 && m.frameWidth === 320 ? m : null;
+    }, 20_000, 'the small element to get the 320 px layer');
+    assert.equal(low.frameWidth, 320);
     const remote = await page.evaluate(() => {
-      const p = [...(globalThis as any).room.remoteParticipants.values()][0];
+      const p = [...(globalThis as any).room.remoteParticipants.values()].find((o: any) => o.identity === 'stage-encoder');
       return { identity: p.identity, name: p.name, metadata: p.metadata, kind: p.kind, tracks: [...p.trackPublications.values()].map((t: any) => t.kind).sort() };
     });
     assert.deepEqual(remote, { identity: 'stage-encoder', name: 'Stage encoder', metadata: '{"kind":"obs"}', kind: 1 /* INGRESS */, tracks: ['audio', 'video'] });
@@ -85,7 +99,8 @@ test('RTMP ingress: a subscriber decodes the stream of an INGRESS participant; w
   }
   // The encoder finished: the endpoint waits for it again, the participant has left.
   await waitFor(async () => (await stateOf(info.ingressId)) === Status.ENDPOINT_INACTIVE, 15_000, 'ENDPOINT_INACTIVE');
-  await waitFor(() => page.evaluate(() => (globalThis as any).room.remoteParticipants.size === 0), 10_000, 'the ingress participant to leave');
+  await waitFor(() => page.evaluate(() => ![...(globalThis as any).room.remoteParticipants.values()].some((o: any) => o.identity === 'stage-encoder')),
+    10_000, 'the ingress participant to leave');
   await waitFor(() => {
     const events = sink.events.filter((e) => e.ingressInfo?.ingressId === info.ingressId).map((e) => e.event);
     return events.includes('ingress_ended') ? events : null;
@@ -96,6 +111,7 @@ test('RTMP ingress: a subscriber decodes the stream of an INGRESS participant; w
   assert.equal(events[1]!.ingressInfo?.state?.status, Status.ENDPOINT_INACTIVE);
   assert.equal(events[0]!.room?.name, room);
   await page.close();
+  await small.close();
 });
 
 test('RTMP ingress: a wrong stream key and a disabled ingress are refused before any media', { timeout: 60_000 }, async () => {
