@@ -8,6 +8,7 @@ import { runApi } from './api.js';
 import { runBrowserJoin } from './browser-join.js';
 import { medianRate, runEgressBench } from './egress.js';
 import { runForwarding } from './forwarding.js';
+import { runIngressBench } from './ingress.js';
 import { plotPacketsPerCpu, storedResults } from './plot.js';
 import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
 
@@ -30,6 +31,7 @@ const { values, positionals } = parseArgs({
     'video-bitrate': { type: 'string', default: '1500000' },
     joins: { type: 'string', default: '20' },
     publishers: { type: 'string', default: '2' },
+    ingresses: { type: 'string', default: '2' },
     v0: { type: 'boolean', default: false },
     url: { type: 'string' },
   },
@@ -177,8 +179,24 @@ async function egress(): Promise<void> {
   nodeDataChannel.cleanup();
 }
 
+/**
+ * `ingress [--ingresses 2] [--duration 10]`: CPU per ingress-second of RTMP (transcoded) and
+ * WHIP (passthrough) ingress, and the latency from an encoder's frame to a decoded frame.
+ */
+async function ingress(): Promise<void> {
+  const { costs, latency } = await runIngressBench({ ingresses: Number(values.ingresses), seconds: Number(values.duration), onProgress: (l) => console.log(l) });
+  console.table(costs.map((c) => ({
+    input: c.input, ingresses: c.ingresses, seconds: c.seconds.toFixed(1), 'Strand cpu s': c.strandCpuSeconds.toFixed(2),
+    'transcoder cpu s': c.transcoderCpuSeconds.toFixed(2), 'pkts in / s': Math.round(c.packetsInPerSecond), 'cpu-s per ingress-s': c.cpuPerIngressSecond.toFixed(3),
+  })));
+  console.log(`encoder frame → decoded frame (RTMP, transcoded): p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, max ${latency.maxMs} ms over ${latency.samples} frames`);
+  writeResults({ duration: Number(values.duration), costs, latency });
+  nodeDataChannel.cleanup();
+  process.exit(0); // rtc-node's runtime keeps the loop alive
+}
+
 const RUNNERS: Record<string, () => Promise<void>> = {
-  egress,
+  egress, ingress,
   forwarding, api, 'join-storm': joinStorm, 'browser-join': browserJoin, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
 };
 const run = RUNNERS[scenario];
