@@ -6,7 +6,7 @@
 //    camera each); CPU of Strand and its ffmpeg children with nothing recorded, with a track
 //    egress on every track, and with one room composite (H264_720P_30): CPU per recorded
 //    track-second, and Strand's own packets in per CPU-second with and without recording.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectFileOutput, EgressClient, EgressStatus, EncodedFileOutput, RoomServiceClient } from 'livekit-server-sdk';
@@ -15,7 +15,7 @@ import { connectRoom } from '../test/helpers/e2e.js';
 import { startStrand } from '../test/helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../test/helpers/tokens.js';
 import { runForwarding, type ForwardingResult } from './forwarding.js';
-import { procStat } from './measure.js';
+import { cpuWithChildren, mediaPacketsIn } from './measure.js';
 
 const TAP_PAIRS = 4;
 
@@ -40,24 +40,7 @@ export interface RecordingCost {
   cpuPerTrackSecond: number;
 }
 
-/** CPU of `pid` itself, and of its children: exited ones (reaped) plus those still running. */
-function cpuOf(pid: number): { own: number; children: number } {
-  const self = procStat(`/proc/${pid}/stat`);
-  let live = 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = procStat(`/proc/${name}/stat`);
-      if (s.ppid === pid) live += s.cpuSeconds + s.childrenCpuSeconds;
-    } catch { /* gone */ }
-  }
-  return { own: self.cpuSeconds, children: self.childrenCpuSeconds + live };
-}
 
-async function packetsIn(httpUrl: string): Promise<number> {
-  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>;
-  return stats.reduce((n, s) => n + s.packetsIn, 0);
-}
 
 export async function runEgressBench(opts: { publishers: number; seconds: number; onProgress: (line: string) => void }): Promise<{ tap: ForwardingResult[]; recordings: RecordingCost[] }> {
   // The difference is a few per cent and one run's noise is more: runs alternate (ABBAAB), each
@@ -95,13 +78,13 @@ export async function runEgressBench(opts: { publishers: number; seconds: number
     await new Promise((r) => setTimeout(r, 3000));
 
     const measure = async (phase: RecordingCost['phase'], egresses: number, recordedTracks: number, idle?: RecordingCost): Promise<RecordingCost> => {
-      const c0 = cpuOf(pid);
-      const p0 = await packetsIn(strand.httpUrl);
+      const c0 = cpuWithChildren(pid);
+      const p0 = await mediaPacketsIn(strand.httpUrl);
       const t0 = performance.now();
       await new Promise((r) => setTimeout(r, opts.seconds * 1000));
       const seconds = (performance.now() - t0) / 1000;
-      const c1 = cpuOf(pid);
-      const p1 = await packetsIn(strand.httpUrl);
+      const c1 = cpuWithChildren(pid);
+      const p1 = await mediaPacketsIn(strand.httpUrl);
       const strandCpu = c1.own - c0.own;
       const ffmpegCpu = c1.children - c0.children;
       const total = strandCpu + ffmpegCpu;

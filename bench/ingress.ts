@@ -8,14 +8,14 @@
 // 3. Latency: each RTMP encoder burns its wall clock (ms, 24 bits as black and white blocks)
 //    into the top of every frame; an @livekit/rtc-node subscriber decodes the ingress video and
 //    reads it back: the time from the encoder's frame to the subscriber's decoded frame.
-import { readdirSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Room, RoomEvent, TrackKind, VideoBufferType, VideoStream, type RemoteTrack } from '@livekit/rtc-node';
 import { IngressClient, IngressInput, type IngressInfo } from 'livekit-server-sdk';
 import { launchBrowser } from '../test/helpers/browser.js';
 import { startStrand, type StrandProcess } from '../test/helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../test/helpers/tokens.js';
-import { procStat } from './measure.js';
+import { whipPublish } from '../test/helpers/whip.js';
+import { cpuWithChildren, mediaPacketsIn } from './measure.js';
 
 /** Bits of the burned-in clock, and the width of one block at 640 px. */
 const CLOCK_BITS = 24;
@@ -34,25 +34,14 @@ export interface IngressCost {
 }
 
 export interface IngressLatency {
+  /** From the first encoder's start to the subscriber's first decoded frame, ms. */
+  firstFrameMs: number;
   samples: number;
   p50Ms: number;
   p90Ms: number;
   maxMs: number;
 }
 
-/** CPU of `pid` and of its children (ffmpeg transcoders), exited ones included. */
-function cpuOf(pid: number): { own: number; children: number } {
-  const self = procStat(`/proc/${pid}/stat`);
-  let live = 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = procStat(`/proc/${name}/stat`);
-      if (s.ppid === pid) live += s.cpuSeconds + s.childrenCpuSeconds;
-    } catch { /* gone */ }
-  }
-  return { own: self.cpuSeconds, children: self.childrenCpuSeconds + live };
-}
 
 /**
  * An encoder pushing a test pattern with its wall clock burned into the top row of blocks. The
@@ -87,30 +76,27 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function packetsIn(httpUrl: string): Promise<number> {
-  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>;
-  return stats.reduce((n, s) => n + s.packetsIn, 0);
-}
 
 async function measure(strand: StrandProcess, seconds: number): Promise<{ own: number; children: number; seconds: number; packetsPerSecond: number }> {
   const pid = strand.child.pid!;
-  const c0 = cpuOf(pid);
-  const p0 = await packetsIn(strand.httpUrl);
+  const c0 = cpuWithChildren(pid);
+  const p0 = await mediaPacketsIn(strand.httpUrl);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuOf(pid);
-  const p1 = await packetsIn(strand.httpUrl);
+  const c1 = cpuWithChildren(pid);
+  const p1 = await mediaPacketsIn(strand.httpUrl);
   const elapsed = (performance.now() - t0) / 1000;
   return { own: c1.own - c0.own, children: c1.children - c0.children, seconds: elapsed, packetsPerSecond: (p1 - p0) / elapsed };
 }
 
 /** Subscribes to `room` with rtc-node and collects clock latencies from its video frames. */
-async function latencySubscriber(strand: StrandProcess, room: string, latencies: number[]): Promise<Room> {
+async function latencySubscriber(strand: StrandProcess, room: string, latencies: number[], firstFrame: { at: number }): Promise<Room> {
   const sub = new Room();
   sub.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
     if (track.kind !== TrackKind.KIND_VIDEO) return;
     void (async () => {
       for await (const { frame } of new VideoStream(track)) {
+        if (firstFrame.at === 0) firstFrame.at = performance.now();
         const f = frame.type === VideoBufferType.I420 ? frame : frame.convert(VideoBufferType.I420);
         const sent = readClock(f.data, f.width);
         const lag = (Date.now() % 2 ** CLOCK_BITS - sent + 2 ** CLOCK_BITS) % 2 ** CLOCK_BITS;
@@ -145,7 +131,9 @@ export async function runIngressBench(opts: { ingresses: number; seconds: number
         ] } } } as never,
       }));
     }
-    sub = await latencySubscriber(strand, room, latencies);
+    const firstFrame = { at: 0 };
+    sub = await latencySubscriber(strand, room, latencies, firstFrame);
+    const pushedAt = performance.now();
     for (const info of infos) pushers.push(clockPusher(`${info.url}/${info.streamKey}`, opts.seconds + 15));
     await new Promise((r) => setTimeout(r, 6000)); // transcoders up, subscriber receiving
     latencies.length = 0;
@@ -166,22 +154,7 @@ export async function runIngressBench(opts: { ingresses: number; seconds: number
       for (let i = 0; i < opts.ingresses; i++) {
         const info = await client.createIngress(IngressInput.WHIP_INPUT, { roomName: room, participantIdentity: `whip-${i}` });
         const page = await browser.newPage();
-        const status = await page.evaluate(async ({ url, key }) => {
-          /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
-          const g = globalThis as any;
-          const pc = new g.RTCPeerConnection();
-          g.pc = pc;
-          const stream = await g.navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
-          for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
-          await pc.setLocalDescription(await pc.createOffer());
-          await new Promise<void>((resolve) => {
-            if (pc.iceGatheringState === 'complete') resolve();
-            pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-          });
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription.sdp });
-          if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-          return res.status;
-        }, { url: info.url, key: info.streamKey });
+        const { status } = await whipPublish(page, info.url, info.streamKey);
         if (status !== 201) throw new Error(`WHIP publish answered ${status}`);
       }
       await new Promise((r) => setTimeout(r, 5000));
@@ -194,7 +167,7 @@ export async function runIngressBench(opts: { ingresses: number; seconds: number
     } finally {
       await browser.close();
     }
-    return { costs, latency: { samples: samples.length, p50Ms: quantile(samples, 0.5), p90Ms: quantile(samples, 0.9), maxMs: samples[samples.length - 1] ?? 0 } };
+    return { costs, latency: { firstFrameMs: firstFrame.at > 0 ? Math.round(firstFrame.at - pushedAt) : -1, samples: samples.length, p50Ms: quantile(samples, 0.5), p90Ms: quantile(samples, 0.9), maxMs: samples[samples.length - 1] ?? 0 } };
   } finally {
     for (const p of pushers) p.kill('SIGKILL');
     await sub?.disconnect();

@@ -1,5 +1,5 @@
 // What the benchmarks read about a server process and the tokens they sign with the dev key.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 
 export interface ProcStat {
@@ -20,6 +20,29 @@ export function procStat(path: string): ProcStat {
 /** utime + stime of a process and all its threads, seconds (from /proc). */
 export function processCpuSeconds(pid: number): number {
   return procStat(`/proc/${pid}/stat`).cpuSeconds;
+}
+
+/**
+ * CPU-seconds of process `pid` itself, and of its children (ffmpeg children of egress and
+ * ingress): exited ones (reaped) plus those still running.
+ */
+export function cpuWithChildren(pid: number): { own: number; children: number } {
+  const self = procStat(`/proc/${pid}/stat`);
+  let live = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = procStat(`/proc/${name}/stat`);
+      if (s.ppid === pid) live += s.cpuSeconds + s.childrenCpuSeconds;
+    } catch { /* gone */ }
+  }
+  return { own: self.cpuSeconds, children: self.childrenCpuSeconds + live };
+}
+
+/** RTP packets Strand's media workers have taken in (`/debug/stats` of a --dev server). */
+export async function mediaPacketsIn(httpUrl: string): Promise<number> {
+  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>;
+  return stats.reduce((n, s) => n + s.packetsIn, 0);
 }
 
 /** Resident set size of a process, MiB. */

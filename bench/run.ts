@@ -189,6 +189,7 @@ async function ingress(): Promise<void> {
     input: c.input, ingresses: c.ingresses, seconds: c.seconds.toFixed(1), 'Strand cpu s': c.strandCpuSeconds.toFixed(2),
     'transcoder cpu s': c.transcoderCpuSeconds.toFixed(2), 'pkts in / s': Math.round(c.packetsInPerSecond), 'cpu-s per ingress-s': c.cpuPerIngressSecond.toFixed(3),
   })));
+  console.log(`encoder start → first decoded frame: ${latency.firstFrameMs} ms`);
   console.log(`encoder frame → decoded frame (RTMP, transcoded): p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, max ${latency.maxMs} ms over ${latency.samples} frames`);
   writeResults({ duration: Number(values.duration), costs, latency });
   nodeDataChannel.cleanup();

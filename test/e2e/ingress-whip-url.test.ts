@@ -16,6 +16,7 @@ import { IngressClient, IngressInput, IngressVideoEncodingPreset } from 'livekit
 import { connectRoom, inboundMedia, useStrandAndBrowser } from '../helpers/e2e.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
+import { whipPublish } from '../helpers/whip.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
@@ -61,23 +62,8 @@ test('WHIP ingress: a browser posts its offer with the stream key, a subscriber 
   const encoder = await ctx.browser.newPage();
   const refused = await encoder.evaluate(async ({ url }) => (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: 'Bearer nope' }, body: 'v=0\r\n' })).status, { url: info.url });
   assert.equal(refused, 401, 'a wrong stream key');
-  const whip = await encoder.evaluate(async ({ url, key }) => {
-    const pc = new (globalThis as any).RTCPeerConnection();
-    (globalThis as any).pc = pc;
-    const stream = await (globalThis as any).navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
-    for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
-    await pc.setLocalDescription(await pc.createOffer());
-    // No trickle in WHIP: the offer goes with its candidates.
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') resolve();
-      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-    });
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
-    const answer = await res.text();
-    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    return { status: res.status, location: res.headers.get('location'), answer };
-  }, { url: info.url, key: info.streamKey });
-  assert.equal(whip.status, 201, whip.answer);
+  const whip = await whipPublish(encoder, info.url, info.streamKey);
+  assert.equal(whip.status, 201, whip.body);
   assert.match(whip.location ?? '', /^\/w\/[^/]+\/WH_/);
 
   await waitFor(async () => (await ingressClient().listIngress({ ingressId: info.ingressId }))[0]?.state?.status === Status.ENDPOINT_PUBLISHING, 15_000, 'ENDPOINT_PUBLISHING');

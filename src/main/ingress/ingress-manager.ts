@@ -315,8 +315,8 @@ export class IngressManager implements RoomObserver {
     }
     const status = outcome === 'failed' ? Status.ENDPOINT_ERROR
       : outcome === 'eof' || info.inputType === livekit.IngressInput.URL_INPUT ? Status.ENDPOINT_COMPLETE : Status.ENDPOINT_INACTIVE;
-    if (this.registry.list({ roomName: '', ingressId: info.ingressId! }).length > 0) this.setState(info, status, error);
-    else this.announce(info, status, error);
+    // A deleted endpoint still announces its end, but is not stored again.
+    this.setState(info, status, error);
     this.log.info({ ingressId: info.ingressId, outcome, error: error || undefined }, 'ingress ended');
   }
 
@@ -426,7 +426,7 @@ export class IngressManager implements RoomObserver {
   }
 
   private save(info: livekit.IIngressInfo): void {
-    if (this.registry.list({ roomName: '', ingressId: info.ingressId! }).length === 0) return;
+    if (!this.registry.has(info.ingressId!)) return;
     const bytes = livekit.IngressInfo.encode(livekit.IngressInfo.fromObject(info as Record<string, unknown>)).finish();
     this.store.putIngress({ ingressId: info.ingressId!, info: bytes });
   }

@@ -64,6 +64,10 @@ export class IngressRegistry {
     return info;
   }
 
+  has(ingressId: string): boolean {
+    return this.byId.has(ingressId);
+  }
+
   get(ingressId: string): livekit.IIngressInfo {
     const info = this.byId.get(ingressId);
     if (!info) throw new TwirpError('not_found', `ingress "${ingressId}" does not exist`);

@@ -26,12 +26,6 @@ export class AwaySink implements SignalSink {
   }
 }
 
-/** The sink of a participant with no signal connection (an ingress): what it is sent goes nowhere. */
-export const NO_SIGNAL: SignalSink = {
-  send: () => undefined,
-  close: () => undefined,
-};
-
 /** ParticipantInfo.Kind from a token's `kind` claim (LiveKit's names), STANDARD otherwise. */
 export function kindFromClaim(kind: string): livekit.ParticipantInfo.Kind {
   switch (kind) {

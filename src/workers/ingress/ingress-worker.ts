@@ -3,7 +3,7 @@
 // their RTP goes to. It runs in its own Piscina pool: transcoding happens in ffmpeg children,
 // and what is left here (RTMP parsing, moving packets into rings) never takes time from
 // forwarding.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { RingReader, RingWriter } from '../ring-channel.js';
 import type { IngressCommand, IngressEvent, IngressResults, IngressWorkerStats } from './ingress-protocol.js';
@@ -98,7 +98,7 @@ export class IngressWorker implements SessionHost {
     });
   }
 
-  private accept(socket: import('node:net').Socket): void {
+  private accept(socket: Socket): void {
     const connId = this.nextConnId++;
     const entry: Connection = {
       session: null,

@@ -33,7 +33,7 @@ function rtpUrl(t: RtpTarget): string {
 }
 
 function inputArgs(input: TranscodeInput): string[] {
-  if (input.kind === 'pipe') return ['-fflags', 'nobuffer', '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'];
+  if (input.kind === 'pipe') return ['-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'];
   // -re: a file is published at its own pace, as a live source would send it.
   return ['-re', '-i', input.url];
 }
