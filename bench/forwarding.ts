@@ -13,8 +13,13 @@ import { RingWriter, createDoorbell, createRing } from '../src/workers/ring-chan
 import { Worker } from 'node:worker_threads';
 
 export interface ForwardingResult {
-  /** sfu+tap: the SFU path with every packet also written into an egress ring (a recording). */
-  mode: 'relay' | 'sfu' | 'sfu+tap';
+  /**
+   * relay: packets made in this process, SSRC rewritten, sent (no receive); fair-relay: the same,
+   * but the packets arrive over a real SRTP connection from the publisher and every receiver's
+   * connection also carries a data channel, as an SFU's do; sfu+tap: the SFU path with every
+   * packet also written into an egress ring (a recording).
+   */
+  mode: 'relay' | 'fair-relay' | 'sfu' | 'sfu+tap';
   fanout: number;
   packetsIn: number;
   packetsForwarded: number;
@@ -24,30 +29,15 @@ export interface ForwardingResult {
   delivered: number;
 }
 
-const PAYLOAD = 1100;
+import { vp8Packet } from './vp8-packet.js';
 
-/** A VP8 RTP packet like Chromium's: mid/rid extension, 15-bit picture id, TL0PICIDX. */
-function vp8Packet(seq: number, ts: number, pictureId: number, key: boolean): Buffer {
-  const ext = [0x10, 0x30, 0x21, 0x66, 0, 0, 0, 0]; // id 1 "0" (mid), id 2 "f" (rid), padding
-  const buf = Buffer.alloc(12 + 4 + ext.length + 6 + PAYLOAD);
-  buf[0] = 0x90;
-  buf[1] = 96;
-  buf.writeUInt16BE(seq & 0xffff, 2);
-  buf.writeUInt32BE(ts >>> 0, 4);
-  buf.writeUInt32BE(0x11223344, 8);
-  buf.writeUInt16BE(0xbede, 12);
-  buf.writeUInt16BE(ext.length / 4, 14);
-  buf.set(ext, 16);
-  const d = 16 + ext.length;
-  buf.set([0x90, 0xe0, 0x80 | ((pictureId >> 8) & 0x7f), pictureId & 0xff, pictureId & 0xff, 0x00], d);
-  buf[d + 6] = key ? 0x00 : 0x01; // VP8 header P bit
-  return buf;
-}
-
-async function connect(fanout: number): Promise<{ pcs: nodeDataChannel.PeerConnection[]; tracks: nodeDataChannel.Track[]; sink: ReturnType<typeof fork> }> {
+async function connect(fanout: number, dataChannels = false): Promise<{
+  pcs: nodeDataChannel.PeerConnection[]; tracks: nodeDataChannel.Track[]; channels: nodeDataChannel.DataChannel[]; sink: ReturnType<typeof fork>;
+}> {
   const sink = fork(fileURLToPath(new URL('./sink.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pcs: nodeDataChannel.PeerConnection[] = [];
   const tracks: nodeDataChannel.Track[] = [];
+  const channels: nodeDataChannel.DataChannel[] = [];
   const opened: Promise<void>[] = [];
   const answers = new Map<number, (sdp: string) => void>();
   sink.on('message', (m: { answer?: { id: number; sdp: string } }) => {
@@ -59,18 +49,21 @@ async function connect(fanout: number): Promise<{ pcs: nodeDataChannel.PeerConne
     video.addVP8Codec(96);
     const track = pc.addTrack(video);
     opened.push(new Promise((resolve) => track.onOpen(() => resolve())));
+    if (dataChannels) channels.push(pc.createDataChannel('_reliable'));
     pcs.push(pc);
     tracks.push(track);
     const answer = new Promise<string>((resolve) => answers.set(i, resolve));
     await new Promise<void>((resolve) => {
       pc.onGatheringStateChange((s) => { if (s === 'complete') resolve(); });
       pc.setLocalDescription('offer');
+      // A data channel starts the negotiation on its own: gathering may be complete already.
+      if (pc.gatheringState() === 'complete') resolve();
     });
     sink.send({ offer: { id: i, sdp: pc.localDescription()!.sdp } });
     pc.setRemoteDescription(await answer, 'answer');
   }
   await Promise.race([Promise.all(opened), new Promise((_, reject) => setTimeout(() => reject(new Error('tracks did not open')), 15000))]);
-  return { pcs, tracks, sink };
+  return { pcs, tracks, channels, sink };
 }
 
 function cpuSeconds(since: NodeJS.CpuUsage): number {
@@ -105,7 +98,7 @@ async function pump(packets: number, rate: number, forward: (pkt: Buffer, i: num
 }
 
 export async function runForwarding(fanout: number, packets: number, rate: number, modes: Array<ForwardingResult['mode']> = ['relay', 'sfu']): Promise<ForwardingResult[]> {
-  const { pcs, tracks, sink } = await connect(fanout);
+  const { pcs, tracks, channels, sink } = await connect(fanout, modes.includes('fair-relay'));
   const results: ForwardingResult[] = [];
   try {
     if (modes.includes('relay')) {
@@ -123,14 +116,82 @@ export async function runForwarding(fanout: number, packets: number, rate: numbe
       results.push({ mode: 'relay', fanout, packetsIn: packets, packetsForwarded: packets * fanout, cpuSeconds: used, wallSeconds: wall,
         packetsPerCpuSecond: (packets * fanout) / used, delivered: (await delivered(sink)) - before });
     }
+    if (modes.includes('fair-relay')) results.push(await fairRelayRun(pcs, tracks, sink, fanout, packets, rate));
     if (modes.includes('sfu')) results.push(await sfuRun(tracks, sink, fanout, packets, rate, false));
     if (modes.includes('sfu+tap')) results.push(await sfuRun(tracks, sink, fanout, packets, rate, true));
   } finally {
     sink.send({ stop: true });
+    // Channels and tracks first, then their connections, and time for libdatachannel to report
+    // them closed: releasing the library (cleanup()) under live callbacks crashes the process.
+    for (const dc of channels) dc.close();
+    for (const t of tracks) t.close();
     for (const pc of pcs) pc.close();
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, channels.length > 0 ? 1500 : 300));
   }
   return results;
+}
+
+/**
+ * The fair relay: the publisher (the sink process) sends over its own SRTP connection; each
+ * packet that arrives is SSRC-rewritten and sent to every receiver. Its inbound connection is
+ * kept in `pcs` so that it is closed with the others.
+ */
+/** `p`, or an error naming `what` after `ms`: a baseline that cannot connect fails, it does not hang. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`fair relay: ${what} took over ${ms} ms`)), ms).unref())]);
+}
+
+async function fairRelayRun(pcs: nodeDataChannel.PeerConnection[], tracks: nodeDataChannel.Track[], sink: ReturnType<typeof fork>, fanout: number, packets: number, rate: number): Promise<ForwardingResult> {
+  const pc = new nodeDataChannel.PeerConnection('in', { iceServers: [], bindAddress: '127.0.0.1' });
+  pcs.push(pc);
+  const video = new nodeDataChannel.Video('v', 'RecvOnly');
+  video.addVP8Codec(96);
+  const inbound = pc.addTrack(video);
+  const open = new Promise<void>((resolve) => inbound.onOpen(() => resolve()));
+  await new Promise<void>((resolve) => {
+    pc.onGatheringStateChange((st) => { if (st === 'complete') resolve(); });
+    pc.setLocalDescription('offer');
+  });
+  const answer = new Promise<string>((resolve) => {
+    const on = (m: { publisherAnswer?: string }) => {
+      if (m.publisherAnswer === undefined) return;
+      sink.off('message', on);
+      resolve(m.publisherAnswer);
+    };
+    sink.on('message', on);
+  });
+  sink.send({ publisherOffer: pc.localDescription()!.sdp });
+  pc.setRemoteDescription(await within(answer, 10_000, 'the publisher\'s answer'), 'answer');
+  await within(open, 10_000, 'the inbound track to open');
+  await new Promise((r) => setTimeout(r, 300)); // the sink's side of the track opens too
+  let forwarded = 0;
+  inbound.onMessage((msg) => {
+    const pkt = msg as Buffer;
+    if (pkt.length < 12 || (pkt[1]! >= 192 && pkt[1]! <= 223)) return; // RTCP
+    for (let t = 0; t < tracks.length; t++) {
+      writeU32(pkt, 8, 0x5000 + t);
+      tracks[t]!.sendMessageBinary(pkt);
+    }
+    forwarded += tracks.length;
+  });
+  const before = await delivered(sink);
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  await within(new Promise<void>((resolve) => {
+    const on = (m: { pumped?: boolean }) => {
+      if (!m.pumped) return;
+      sink.off('message', on);
+      resolve();
+    };
+    sink.on('message', on);
+    sink.send({ pump: { packets, rate } });
+  }), (packets / rate) * 1000 + 10_000, 'the publisher\'s stream');
+  await new Promise((r) => setTimeout(r, 200));
+  const used = cpuSeconds(cpu);
+  const wall = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 300));
+  return { mode: 'fair-relay', fanout, packetsIn: packets, packetsForwarded: forwarded, cpuSeconds: used, wallSeconds: wall,
+    packetsPerCpuSecond: forwarded / used, delivered: (await delivered(sink)) - before };
 }
 
 /**

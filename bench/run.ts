@@ -1,6 +1,8 @@
 // `npm run bench -- <scenario> [options]`: runs a benchmark, prints a table, writes JSON
 // under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
@@ -10,6 +12,8 @@ import { medianRate, runEgressBench } from './egress.js';
 import { runForwarding } from './forwarding.js';
 import { runIngressBench } from './ingress.js';
 import { plotPacketsPerCpu, storedResults } from './plot.js';
+import { summariseProfiles } from './profile.js';
+import { formatShares } from './threads.js';
 import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
 
 const { values, positionals } = parseArgs({
@@ -34,6 +38,8 @@ const { values, positionals } = parseArgs({
     ingresses: { type: 'string', default: '2' },
     v0: { type: 'boolean', default: false },
     url: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    baseline: { type: 'string', default: 'fair' },
   },
 });
 const scenario = positionals[0] ?? 'forwarding';
@@ -45,6 +51,15 @@ function writeResults(data: object): void {
   const file = `${RESULTS}${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, `${JSON.stringify({ scenario, ...data }, null, 2)}\n`);
   console.log(`results: ${file}`);
+}
+
+/** The top functions of each profiled Strand thread (--profile). */
+function printProfiles(dir: string): void {
+  console.log(`profiles: ${dir}`);
+  for (const p of summariseProfiles(dir)) {
+    console.log(`  ${p.file}: ${p.busySeconds.toFixed(2)} s busy of ${p.seconds.toFixed(1)} s sampled`);
+    for (const t of p.top) console.log(`    ${t.percentOfBusy.toFixed(1).padStart(5)}%  ${t.fn}  ${t.where}`);
+  }
 }
 
 /**
@@ -68,17 +83,33 @@ async function sfu(): Promise<void> {
       botsPerProcess: Number(values['bots-per-process']), joinRate: Number(values['join-rate']), videoBitrate: Number(values['video-bitrate']),
       onProgress: (line: string) => console.log(line),
     };
-    const strand = await runSfuBench({ ...opts, target: 'strand' });
+    const profileDir = values.profile ? mkdtempSync(join(tmpdir(), `strand-profile-${subscribers}-`)) : undefined;
+    const strand = await runSfuBench({ ...opts, target: 'strand', profileDir });
     results.push(strand);
+    if (profileDir) printProfiles(profileDir);
     if (targets.includes('janus')) results.push(await runSfuBench({ ...opts, target: 'janus' }));
-    if (targets.includes('relay') && scenario !== 'meeting') results.push(await runRelayBaseline({ ...opts, target: 'relay' }, strand.packetsInPerSecond ?? 0));
+    if (targets.includes('relay') && scenario !== 'meeting' && scenario !== 'idle') results.push(await runRelayBaseline({ ...opts, target: 'relay' }, strand.packetsInPerSecond ?? 0, values.baseline === 'sender-only' ? 'relay' : 'fair-relay'));
   }
   console.table(results.map((r) => ({
     target: r.target, workers: r.workers || '', pubs: r.publishers, subs: r.subscribers, 'pkts/s': Math.round(r.packetsPerSecond),
     'Mbit/s': r.mbitPerSecond.toFixed(1), 'loss %': r.lossPercent.toFixed(2), 'lat p50/p99 ms': `${r.latencyP50Ms.toFixed(1)}/${r.latencyP99Ms.toFixed(1)}`,
     'join p50/p99 ms': `${Math.round(r.joinP50Ms)}/${Math.round(r.joinP99Ms)}`, 'join retries': r.joinRetries, 'cpu s': r.serverCpuSeconds.toFixed(2),
     'pkts/cpu-s': Math.round(r.packetsPerCpuSecond), 'KiB RSS/track': Math.round(r.rssPerSubscribedTrackKiB),
+    'ms cpu / participant-s': ((r.cpuPerParticipantSecond ?? 0) * 1000).toFixed(2), 'RSS MiB': r.serverRssMiB.toFixed(0),
   })));
+  // Memory per added subscribed track: RSS between the smallest and the largest run of a target.
+  for (const target of new Set(results.map((r) => r.target))) {
+    const runs = results.filter((r) => r.target === target && r.serverRssMiB > 0).sort((a, b) => a.subscribedTracks - b.subscribedTracks);
+    const lo = runs[0];
+    const hi = runs[runs.length - 1];
+    if (lo && hi && hi.subscribedTracks > lo.subscribedTracks) {
+      const kib = ((hi.serverRssMiB - lo.serverRssMiB) * 1024) / (hi.subscribedTracks - lo.subscribedTracks);
+      console.log(`${target}: marginal RSS ${kib.toFixed(0)} KiB per added subscribed track (${lo.subscribedTracks} → ${hi.subscribedTracks} tracks)`);
+    }
+  }
+  for (const r of results) {
+    if (r.threads?.length) console.log(`${r.target} ×${r.subscribers} threads: ${formatShares(r.threads, r.seconds)}`);
+  }
   for (const subscribers of fanouts) {
     const at = results.filter((r) => r.subscribers === subscribers);
     const strand = at.find((r) => r.target === 'strand');

@@ -11,11 +11,12 @@ import { createJanusRoom } from './bot/janus-bot.js';
 import { runForwarding } from './forwarding.js';
 import { startJanus } from './janus-server.js';
 import { devToken, processCpuSeconds, processRssMiB } from './measure.js';
+import { formatShares, sampleThreads, threadShares, type ThreadShare } from './threads.js';
 
 export type Target = 'strand' | 'janus' | 'relay';
 
-export type Scenario = 'audio-fanout' | 'video-fanout' | 'meeting';
-export const SCENARIOS: Scenario[] = ['audio-fanout', 'video-fanout', 'meeting'];
+export type Scenario = 'audio-fanout' | 'video-fanout' | 'meeting' | 'idle';
+export const SCENARIOS: Scenario[] = ['audio-fanout', 'video-fanout', 'meeting', 'idle'];
 
 export interface SfuBenchOptions {
   target: Target;
@@ -30,6 +31,8 @@ export interface SfuBenchOptions {
   /** Joins per second. */
   joinRate: number;
   videoBitrate: number;
+  /** Strand only: write V8 CPU profiles of its threads into this directory. */
+  profileDir?: string;
   onProgress(line: string): void;
 }
 
@@ -58,6 +61,10 @@ export interface SfuBenchResult {
   rssPerSubscribedTrackKiB: number;
   /** Packets the publishers sent, per second. */
   packetsInPerSecond?: number;
+  /** Server CPU-seconds per connected participant-second. */
+  cpuPerParticipantSecond?: number;
+  /** The server's CPU over the window by thread (percent of one core = 100 × cpuSeconds / seconds). */
+  threads?: ThreadShare[];
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -136,6 +143,8 @@ function cast(o: SfuBenchOptions): { publishers: number; publish: { audio: boole
     case 'audio-fanout': return { publishers: 10, publish: { audio: true, video: false }, subscribers: o.subscribers };
     case 'video-fanout': return { publishers: 1, publish: { audio: false, video: true }, subscribers: o.subscribers };
     case 'meeting': return { publishers: o.subscribers, publish: { audio: true, video: true }, subscribers: 0 };
+    // Connected (signal, ICE, DTLS, data channels) and publishing nothing.
+    case 'idle': return { publishers: 0, publish: { audio: false, video: false }, subscribers: o.subscribers };
   }
 }
 
@@ -143,6 +152,8 @@ function cast(o: SfuBenchOptions): { publishers: number; publish: { audio: boole
 interface Server {
   url: string;
   pid: number;
+  /** Labels of the server's own threads (tid → "main", "media worker 0", …), read once everyone joined. */
+  threadLabels(): Promise<Map<number, string>>;
   janus?: Omit<JanusTarget, 'feeds'>;
   stop(): Promise<unknown>;
 }
@@ -153,7 +164,10 @@ async function startServer(o: SfuBenchOptions, participants: number): Promise<Se
     const janus = await startJanus();
     try {
       const room = await createJanusRoom(janus.base, participants + 5);
-      return { url: janus.base, pid: janus.pid, janus: { base: janus.base, room, bindAddress: janus.hostAddress }, stop: () => janus.stop() };
+      return {
+        url: janus.base, pid: janus.pid, janus: { base: janus.base, room, bindAddress: janus.hostAddress }, stop: () => janus.stop(),
+        threadLabels: async () => new Map([[janus.pid, 'main']]),
+      };
     } catch (err) {
       await janus.stop();
       throw err;
@@ -163,25 +177,37 @@ async function startServer(o: SfuBenchOptions, participants: number): Promise<Se
   const perWorker = Math.ceil(participants / o.workers);
   const strand = await startStrand({
     workers: o.workers,
+    // STRAND_BENCH_NODE_ARGS: more options for Strand's node (e.g. --trace-gc), for investigations.
+    nodeArgs: [...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []), ...(process.env.STRAND_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     args: ['--config-body', `rtc: { max_subscribers_per_worker: ${o.workers > 1 ? perWorker : 0} }\nlog_level: info`],
   });
-  return { url: strand.url, pid: strand.child.pid!, stop: () => strand.stop() };
+  return { url: strand.url, pid: strand.child.pid!, stop: () => strand.stop(), threadLabels: () => strandThreadLabels(strand.httpUrl, strand.child.pid!) };
+}
+
+/** Strand's main thread and its media workers, by the tids the workers report (`/debug/stats`, --dev). */
+export async function strandThreadLabels(httpUrl: string, pid: number): Promise<Map<number, string>> {
+  const labels = new Map<number, string>([[pid, 'main']]);
+  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ slot: number; tid: number }>;
+  for (const s of stats) if (s.tid) labels.set(s.tid, `media worker ${s.slot}`);
+  return labels;
 }
 
 /**
  * The baseline: a plain node-datachannel relay (SSRC rewrite and send, no SFU logic) carrying the
- * same packet rate to the same number of receivers, over real SRTP (forwarding.ts).
+ * same packet rate to the same number of receivers, over real SRTP (forwarding.ts). The fair one
+ * (default) also receives the stream over SRTP and gives every receiver a data channel, as
+ * Strand's subscribers have; `sender-only` makes the packets in its own process.
  */
-export async function runRelayBaseline(o: SfuBenchOptions, packetsPerSecondIn: number): Promise<SfuBenchResult> {
+export async function runRelayBaseline(o: SfuBenchOptions, packetsPerSecondIn: number, mode: 'fair-relay' | 'relay' = 'fair-relay'): Promise<SfuBenchResult> {
   const c = cast(o);
   // Publishers receive each other too (they subscribe, like LiveKit's load tester's).
   const fanout = c.subscribers + c.publishers - 1;
   const rate = Math.max(1, Math.round(packetsPerSecondIn));
-  o.onProgress(`relay baseline: ${rate} packets/s in, fan-out ${fanout}, ${o.duration} s`);
-  const [relay] = await runForwarding(fanout, rate * o.duration, rate, ['relay']);
+  o.onProgress(`${mode} baseline: ${rate} packets/s in, fan-out ${fanout}, ${o.duration} s`);
+  const [relay] = await runForwarding(fanout, rate * o.duration, rate, [mode]);
   const r = relay!;
   return {
-    target: 'relay', scenario: o.scenario, workers: 1, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
+    target: mode === 'relay' ? 'relay (sender only)' : 'relay', scenario: o.scenario, workers: 1, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
     subscribedTracks: fanout, seconds: r.wallSeconds, packetsPerSecond: r.delivered / r.wallSeconds,
     mbitPerSecond: (r.delivered * 1200 * 8) / r.wallSeconds / 1e6, lossPercent: r.packetsForwarded > 0 ? (100 * (r.packetsForwarded - r.delivered)) / r.packetsForwarded : 0,
     latencyP50Ms: 0, latencyP99Ms: 0, joinP50Ms: 0, joinP99Ms: 0, joinFailures: 0, joinRetries: 0, serverCpuSeconds: r.cpuSeconds,
@@ -231,7 +257,9 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
       + `${joined.errors.length ? ` (${joined.errors[0]})` : ''}; warming up`);
     await new Promise((r) => setTimeout(r, 3000));
 
+    const labels = await server.threadLabels();
     const before = sum(await Promise.all(processes.map((p) => p.snapshot())));
+    const threads0 = sampleThreads(pid);
     const cpu0 = processCpuSeconds(pid);
     const t0 = performance.now();
     for (let t = 1; t <= o.duration; t++) {
@@ -242,6 +270,8 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = processCpuSeconds(pid) - cpu0;
+    const threads = threadShares(threads0, sampleThreads(pid), labels);
+    o.onProgress(`  threads: ${formatShares(threads, seconds)}`);
     const after = sum(await Promise.all(processes.map((p) => p.snapshot())));
     const packets = after.packets - before.packets;
     const lost = after.lost - before.lost;
@@ -257,7 +287,8 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
       joinP50Ms: percentile(joins, 50), joinP99Ms: percentile(joins, 99), joinFailures: after.failed, joinRetries: after.retries,
       serverCpuSeconds: cpu, packetsPerCpuSecond: cpu > 0 ? packets / cpu : 0,
       serverRssMiB: rss, rssPerSubscribedTrackKiB: after.subscribedTracks > 0 ? (rss * 1024) / after.subscribedTracks : 0,
-      packetsInPerSecond: (after.sent - before.sent) / seconds,
+      packetsInPerSecond: (after.sent - before.sent) / seconds, threads,
+      cpuPerParticipantSecond: after.joined > 0 ? cpu / (after.joined * seconds) : 0,
     };
   } finally {
     clearInterval(progress);

@@ -1,14 +1,41 @@
 // Receiving end of the forwarding benchmark, in its own process so that its CPU is not
-// counted: answers one PeerConnection per fan-out branch and counts the RTP that arrives.
+// counted: answers one PeerConnection per fan-out branch and counts the RTP that arrives. For
+// the fair relay it is also the publisher: it answers the relay's inbound connection and sends
+// the synthetic stream on it, so that the relay receives over real SRTP as an SFU does.
 import nodeDataChannel from 'node-datachannel';
+import { vp8Packet } from './vp8-packet.js';
 
 interface Offer { id: number; sdp: string }
+
+let publisherTrack: nodeDataChannel.Track | null = null;
+
+/** Sends `packets` packets at `rate` per second on the publisher track, in bursts of 10. */
+async function pump(packets: number, rate: number): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < packets; i += 10) {
+    for (let j = i; j < Math.min(packets, i + 10); j++) publisherTrack?.sendMessageBinary(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j % 60 === 0));
+    const ahead = ((i + 10) / rate) * 1000 - (performance.now() - started);
+    await new Promise((r) => setTimeout(r, Math.max(0, ahead)));
+  }
+}
 
 const pcs: nodeDataChannel.PeerConnection[] = [];
 const tracks: nodeDataChannel.Track[] = [];
 let received = 0;
 
-process.on('message', (msg: { offer?: Offer; report?: boolean; stop?: boolean }) => {
+process.on('message', (msg: { offer?: Offer; publisherOffer?: string; pump?: { packets: number; rate: number }; report?: boolean; stop?: boolean }) => {
+  if (msg.publisherOffer) {
+    const pc = new nodeDataChannel.PeerConnection('sink-publisher', { iceServers: [], bindAddress: '127.0.0.1' });
+    pcs.push(pc);
+    pc.onTrack((track) => {
+      track.onOpen(() => { publisherTrack = track; });
+    });
+    pc.onGatheringStateChange((state) => {
+      if (state === 'complete') process.send!({ publisherAnswer: pc.localDescription()!.sdp });
+    });
+    pc.setRemoteDescription(msg.publisherOffer, 'offer');
+  }
+  if (msg.pump) void pump(msg.pump.packets, msg.pump.rate).then(() => process.send!({ pumped: true }));
   if (msg.offer) {
     const { id, sdp } = msg.offer;
     const pc = new nodeDataChannel.PeerConnection(`sink-${id}`, { iceServers: [], bindAddress: '127.0.0.1' });

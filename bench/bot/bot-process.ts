@@ -92,6 +92,8 @@ async function startOne(url: string, spec: BotSpec, janus: JanusTarget | undefin
     const bot = new JanusBot(spec.identity, janus.base, janus.bindAddress);
     try {
       if (spec.publish) feeds.push(await bot.publish(janus.room, spec.publish));
+      // Nothing to subscribe to (the idle scenario): connected with a data channel only.
+      else if (janus.feeds.length === 0) await bot.joinIdle(janus.room);
       else await bot.subscribe(janus.room, janus.feeds);
     } catch (err) {
       await bot.close();

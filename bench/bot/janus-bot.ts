@@ -150,6 +150,28 @@ export class JanusBot {
     return this.feed;
   }
 
+  /**
+   * A participant connected and publishing nothing, as an idle LiveKit participant is: a
+   * publisher whose connection carries only a data channel (ICE, DTLS and SCTP up).
+   */
+  async joinIdle(room: number): Promise<void> {
+    const started = nowMs();
+    this.session = new JanusSession(this.base);
+    await this.session.open();
+    const handle = await this.session.attach();
+    await this.session.message(handle, { request: 'join', ptype: 'publisher', room, display: this.identity });
+    this.joinMs = nowMs() - started;
+    const pc = this.newPc();
+    const opened = new Promise<void>((resolve) => pc.createDataChannel('idle').onOpen(() => resolve()));
+    pc.setLocalDescription('offer');
+    const offer = await this.gathered(pc, 'offer');
+    const answer = await this.session.message(handle, { request: 'publish', audio: false, video: false, data: true }, { type: 'offer', sdp: offer });
+    if (!answer.jsep) throw new Error('janus publish: no answer');
+    pc.setRemoteDescription(answer.jsep.sdp, 'answer');
+    await withTimeout(opened, 15_000, `${this.identity}: data channel`);
+    this.connectedMs = nowMs() - started;
+  }
+
   async subscribe(room: number, feeds: number[]): Promise<void> {
     const started = nowMs();
     this.session = new JanusSession(this.base);

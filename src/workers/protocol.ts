@@ -113,6 +113,8 @@ export type MediaCommand =
 
 export interface WorkerStats {
   slot: number;
+  /** The worker thread's Linux thread id (0 elsewhere), for per-thread CPU in benchmarks. */
+  tid: number;
   participants: number;
   publishedTracks: number;
   downTracks: number;

@@ -25,7 +25,11 @@ export interface StrandProcess {
 // Below Linux's ephemeral range (32768+), where browsers' and SDKs' own sockets would collide.
 let nextUdp = 10000 + Math.floor(Math.random() * 20000);
 
-type StartOptions = { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv; storePath?: string; udpPort?: number };
+type StartOptions = {
+  workers?: number; args?: string[]; env?: NodeJS.ProcessEnv; storePath?: string; udpPort?: number;
+  /** Options for node itself (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+};
 
 /** Starts Strand; when its UDP ports are taken by another program, tries other ports. */
 export async function startStrand(opts: StartOptions = {}): Promise<StrandProcess> {
@@ -45,7 +49,7 @@ async function startOnce(opts: StartOptions): Promise<StrandProcess> {
   if (opts.udpPort === undefined) nextUdp += workers + 2;
   const storePath = opts.storePath ?? mkdtempSync(join(tmpdir(), 'strand-store-'));
   const wrap = process.env.STRAND_TEST_WRAP ? process.env.STRAND_TEST_WRAP.split(' ') : [];
-  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), '--store', storePath, ...(opts.args ?? [])], {
+  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), ...(opts.nodeArgs ?? []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), '--store', storePath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });

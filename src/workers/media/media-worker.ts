@@ -1,6 +1,7 @@
 // Everything one media worker owns: the peers of the participants placed on it, grouped by
 // room, and the commands the main thread sends. A room may span workers: relay-hub.ts carries
 // its tracks, keyframe requests and data between them through rings.
+import { readlinkSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
@@ -23,6 +24,15 @@ function testLossRate(identity: string): number {
   const i = spec.lastIndexOf(':');
   const rate = Number(spec.slice(i + 1));
   return i > 0 && identity.includes(spec.slice(0, i)) && rate > 0 && rate < 1 ? rate : 0;
+}
+
+/** This thread's Linux thread id (/proc/thread-self → "<pid>/task/<tid>"), 0 where there is none. */
+function threadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** How long shutdown waits for closing connections before releasing the addon anyway, ms. */
@@ -69,6 +79,7 @@ const ALLOCATION_INTERVAL_MS = 1000;
 export class MediaWorker {
   private native: Native | null = null;
   private slot = -1;
+  private tid = 0;
   private events: MessagePort | null = null;
   private rtcConfig: RtcConfig = { iceServers: [] };
   private readonly rooms = new Map<string, RoomRouter>();
@@ -149,6 +160,7 @@ export class MediaWorker {
 
   private init(cmd: Extract<MediaCommand, { op: 'init' }>): MediaResults['init'] {
     this.slot = cmd.slot;
+    this.tid = threadId();
     this.events = cmd.events;
     setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
     this.native = loadNative();
@@ -414,7 +426,7 @@ export class MediaWorker {
     }
     return {
       ...(this.hub?.stats() ?? { ringDrops: 0, ringRecordsOut: 0, ringRecordsIn: 0 }),
-      slot: this.slot, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
+      slot: this.slot, tid: this.tid, participants: this.participants.size, publishedTracks, downTracks, packetsIn, packetsOut, packetsDropped,
       nacks, retransmits, retransmitMisses, testDrops, upstreamLost, upstreamNacks, upstreamRepaired, repairsForwarded, iceRestarts, heldDataDropped,
       subscriberEstimateMin: estimateMin, subscriberEstimateMax: estimateMax,
     };
