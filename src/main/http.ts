@@ -38,17 +38,14 @@ export class BodyTooLarge extends Error {}
 
 /**
  * The request body, at most `limit` bytes (BodyTooLarge beyond). uWS hands over chunks that
- * are only valid during the callback: each is copied. Rejects if the client goes away.
+ * are only valid during the callback: each is copied. A request the client aborts never
+ * settles; the caller's own onAborted handler says so.
  */
-export function readBody(res: UWS.HttpResponse, limit: number, onAborted: (handler: () => void) => void): Promise<Buffer> {
+export function readBody(res: UWS.HttpResponse, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
     let done = false;
-    onAborted(() => {
-      done = true;
-      reject(new Error('request aborted'));
-    });
     res.onData((chunk, isLast) => {
       if (done) return;
       size += chunk.byteLength;
@@ -60,7 +57,7 @@ export function readBody(res: UWS.HttpResponse, limit: number, onAborted: (handl
       parts.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
         done = true;
-        resolve(Buffer.concat(parts));
+        resolve(Buffer.concat(parts, size));
       }
     });
   });

@@ -8,7 +8,7 @@ import { JSON_OPTIONS } from '../../proto/index.js';
 import { readProtoJson } from '../../proto/protojson.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import { AuthError, type TokenVerifier } from '../auth/token-verifier.js';
-import { reply, statusLine } from '../http.js';
+import { BodyTooLarge, readBody, reply, statusLine } from '../http.js';
 import type { Logger } from '../logger.js';
 
 export type TwirpCode =
@@ -127,27 +127,15 @@ export class TwirpRouter {
       return fail(new TwirpError('malformed', `request body is larger than ${this.opts.maxBodyBytes} bytes`), true);
     }
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      size += chunk.byteLength;
-      if (size > this.opts.maxBodyBytes) {
-        fail(new TwirpError('malformed', `request body is larger than ${this.opts.maxBodyBytes} bytes`), true);
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (!isLast) return;
-      this.call(m, Buffer.concat(chunks, size), encoding, authorization).then(
-        (body) => finish(200, 'ok', body, encoding === 'json' ? 'application/json' : 'application/protobuf'),
-        (err: unknown) => {
-          if (err instanceof TwirpError) return fail(err);
-          this.opts.log.error({ err, service, method: name }, 'twirp handler failed');
-          fail(new TwirpError('internal', 'internal error'));
-        },
-      );
-    });
+    readBody(res, this.opts.maxBodyBytes).then((body) => this.call(m, body, encoding, authorization)).then(
+      (body) => finish(200, 'ok', body, encoding === 'json' ? 'application/json' : 'application/protobuf'),
+      (err: unknown) => {
+        if (err instanceof BodyTooLarge) return fail(new TwirpError('malformed', err.message), true);
+        if (err instanceof TwirpError) return fail(err);
+        this.opts.log.error({ err, service, method: name }, 'twirp handler failed');
+        fail(new TwirpError('internal', 'internal error'));
+      },
+    );
   }
 
   private async call(m: AnyMethod, body: Buffer, encoding: Encoding, authorization: string): Promise<string | Uint8Array> {

@@ -130,7 +130,8 @@ export class IngressManager implements RoomObserver {
     const info = this.registry.create(req);
     try {
       if (info.enableTranscoding) transcodeSpec(info, this.opts.x264Preset);
-      if (info.inputType === livekit.IngressInput.URL_INPUT) this.checkCapacity();
+      const full = info.inputType === livekit.IngressInput.URL_INPUT ? this.overCapacity() : null;
+      if (full) throw new TwirpError('resource_exhausted', full);
     } catch (err) {
       this.registry.delete(info.ingressId!);
       throw err;
@@ -168,10 +169,9 @@ export class IngressManager implements RoomObserver {
     return info;
   }
 
-  private checkCapacity(): void {
-    if (this.sessions.size >= this.opts.maxConcurrent) {
-      throw new TwirpError('resource_exhausted', `this node runs ${this.opts.maxConcurrent} ingresses already (ingress.max_concurrent)`);
-    }
+  /** Why another session may not start now (ingress.max_concurrent), or null. */
+  private overCapacity(): string | null {
+    return this.sessions.size >= this.opts.maxConcurrent ? `this node runs ${this.opts.maxConcurrent} ingresses already (ingress.max_concurrent)` : null;
   }
 
   // ── Sessions ───────────────────────────────────────────────────────────────────────
@@ -236,7 +236,8 @@ export class IngressManager implements RoomObserver {
     if (info.inputType !== input) throw new IngressRefusal(400, `this stream key is for ${livekit.IngressInput[info.inputType ?? 0]}`);
     if (info.enabled === false) throw new IngressRefusal(403, 'the ingress is disabled');
     if (this.sessions.has(info.ingressId!)) throw new IngressRefusal(409, 'the ingress is already publishing');
-    if (this.sessions.size >= this.opts.maxConcurrent) throw new IngressRefusal(503, `this node runs ${this.opts.maxConcurrent} ingresses already`);
+    const full = this.overCapacity();
+    if (full) throw new IngressRefusal(503, full);
     return info;
   }
 
@@ -377,9 +378,13 @@ export class IngressManager implements RoomObserver {
       return;
     }
     room.markActive(p);
-    info.state!.tracks = [...p.tracks.values()];
-    if (info.state!.status !== Status.ENDPOINT_PUBLISHING) this.setState(info, Status.ENDPOINT_PUBLISHING, '');
-    else this.save(info);
+    this.publishing(session, p);
+  }
+
+  /** The session's tracks are in the room: PUBLISHING (ingress_started the first time), with them listed. */
+  private publishing(session: Session, p: Participant): void {
+    session.info.state!.tracks = [...p.tracks.values()];
+    this.setState(session.info, Status.ENDPOINT_PUBLISHING, '');
   }
 
   // ── Observers ──────────────────────────────────────────────────────────────────────
@@ -387,8 +392,7 @@ export class IngressManager implements RoomObserver {
   participantActive(_room: Room, p: Participant): void {
     const session = this.byParticipant.get(p.sid);
     if (!session || session.input !== 'whip' || session.ending) return;
-    session.info.state!.tracks = [...p.tracks.values()];
-    this.setState(session.info, Status.ENDPOINT_PUBLISHING, '');
+    this.publishing(session, p);
   }
 
   participantLeft(_room: Room, p: Participant): void {

@@ -36,13 +36,10 @@ export function attachWhip(app: UWS.TemplatedApp, path: string, ingress: Ingress
     const key = keyFromPath || bearer(req.getHeader('authorization'));
     const contentType = req.getHeader('content-type').split(';')[0]!.trim().toLowerCase();
     let aborted = false;
-    const onAborted = (h: () => void) => res.onAborted(() => {
-      aborted = true;
-      h();
-    });
+    res.onAborted(() => { aborted = true; });
     void (async () => {
       try {
-        const body = await readBody(res, MAX_OFFER_BYTES, onAborted);
+        const body = await readBody(res, MAX_OFFER_BYTES);
         if (contentType !== 'application/sdp') throw new IngressRefusal(415, 'a WHIP offer must be sent as application/sdp');
         if (!key) throw new IngressRefusal(401, 'no stream key: use Authorization: Bearer <stream key>');
         const { answer, resourceId, ingressId } = await ingress.whipPublish(key, body.toString('utf8'));

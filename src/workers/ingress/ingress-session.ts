@@ -121,44 +121,24 @@ export class IngressSession {
     if (this.sniffTimer) clearTimeout(this.sniffTimer);
     const { job } = this;
     const writer = this.host.writerTo(job.mediaSlot);
-    const tracks: Array<{ track: StartedTrack; outputs: RtpOutput[] }> = [];
-    const onError = (err: Error) => this.host.emit({ ev: 'error', where: `ingress.udp ${job.ingressId}`, message: err.message });
-    const announce = (t: { track: StartedTrack; announced?: boolean }) => {
-      if (t.announced || this.ended) return;
-      t.announced = true;
-      this.host.emit({ ev: 'track', ingressId: job.ingressId, track: t.track });
-      this.describeInput();
-    };
     let audioTarget: RtpTarget | null = null;
-    const videoTargets: RtpTarget[] = [];
+    let videoTargets: RtpTarget[] = [];
     try {
       if (kinds.video) {
         const spec = job.transcode.video;
         const h264 = spec.codec === 'h264';
-        const entry: { track: StartedTrack; announced?: boolean } = {
-          track: {
-            kind: 'video', relayId: this.host.nextRelayId(), mimeType: h264 ? 'video/H264' : 'video/VP8', clockRate: 90_000, channels: undefined,
-            fmtp: h264 ? H264_FMTP : undefined, layers: spec.layers, rids: RIDS[spec.layers.length] ?? [],
-          },
-        };
-        const outputs = spec.layers.map((_, layer) => new RtpOutput(writer, entry.track.relayId, layer, randomInt(1, 2 ** 31), () => announce(entry), onError));
-        for (const o of outputs) videoTargets.push(await o.open());
-        this.outputs.push(...outputs);
-        tracks.push({ track: entry.track, outputs });
+        videoTargets = await this.openTrack(writer, {
+          kind: 'video', relayId: this.host.nextRelayId(), mimeType: h264 ? 'video/H264' : 'video/VP8', clockRate: 90_000, channels: undefined,
+          fmtp: h264 ? H264_FMTP : undefined, layers: spec.layers, rids: RIDS[spec.layers.length] ?? [],
+        });
       }
       if (kinds.audio) {
         const spec = job.transcode.audio;
-        const entry: { track: StartedTrack; announced?: boolean } = {
-          track: {
-            kind: 'audio', relayId: this.host.nextRelayId(), mimeType: 'audio/opus', clockRate: 48_000, channels: 2,
-            fmtp: `minptime=10;useinbandfec=1${spec.channels === 2 ? ';stereo=1;sprop-stereo=1' : ''}`,
-            layers: [{ width: 0, height: 0, bitrate: spec.bitrate }], rids: [],
-          },
-        };
-        const out = new RtpOutput(writer, entry.track.relayId, 0, randomInt(1, 2 ** 31), () => announce(entry), onError);
-        audioTarget = await out.open();
-        this.outputs.push(out);
-        tracks.push({ track: entry.track, outputs: [out] });
+        [audioTarget] = await this.openTrack(writer, {
+          kind: 'audio', relayId: this.host.nextRelayId(), mimeType: 'audio/opus', clockRate: 48_000, channels: 2,
+          fmtp: `minptime=10;useinbandfec=1${spec.channels === 2 ? ';stereo=1;sprop-stereo=1' : ''}`,
+          layers: [{ width: 0, height: 0, bitrate: spec.bitrate }], rids: [],
+        });
       }
     } catch (err) {
       this.end('failed', `cannot open the transcoder's RTP sockets: ${(err as Error).message}`);
@@ -184,6 +164,25 @@ export class IngressSession {
       else if (exit.code === 0) this.end(this.input.kind === 'url' ? 'eof' : 'disconnected', '');
       else this.end('failed', `ffmpeg exited ${exit.code ?? exit.signal}: ${ffmpeg.errorSummary()}`);
     });
+  }
+
+  /** One output per layer of `track`, bound; the track is announced at its first packet. */
+  private async openTrack(writer: RingWriter, track: StartedTrack): Promise<RtpTarget[]> {
+    let announced = false;
+    const announce = () => {
+      if (announced || this.ended) return;
+      announced = true;
+      this.host.emit({ ev: 'track', ingressId: this.ingressId, track });
+      this.describeInput();
+    };
+    const onError = (err: Error) => this.host.emit({ ev: 'error', where: `ingress.udp ${this.ingressId}`, message: err.message });
+    const targets: RtpTarget[] = [];
+    for (let layer = 0; layer < track.layers.length; layer++) {
+      const out = new RtpOutput(writer, track.relayId, layer, randomInt(1, 2 ** 31), announce, onError);
+      this.outputs.push(out); // closed by end(), also if it fails to open
+      targets.push(await out.open());
+    }
+    return targets;
   }
 
   private describeInput(): void {

@@ -110,12 +110,7 @@ export class RelayHub implements RecordHandler {
     if (!upstream) throw new Error(`no ring to media worker ${fromSlot}`);
     const m = new RelayedReceiver(track, fromSlot, upstream);
     this.mirrors.set(track.trackSid, m);
-    let bySlot = this.mirrorsByRelay.get(fromSlot);
-    if (!bySlot) {
-      bySlot = new Map();
-      this.mirrorsByRelay.set(fromSlot, bySlot);
-    }
-    bySlot.set(track.relayId, m);
+    this.relayedFrom(fromSlot).set(track.relayId, m);
     return m;
   }
 
@@ -128,13 +123,18 @@ export class RelayHub implements RecordHandler {
     const upstream = this.writers.get(fromSlot);
     if (!upstream) throw new Error(`no ring to ingress peer ${fromSlot}`);
     const r = new RelayedReceiver(track, fromSlot, upstream);
+    this.relayedFrom(fromSlot).set(track.relayId, r);
+    return r;
+  }
+
+  /** The receivers fed by `fromSlot`'s ring, by relay id (created on first use). */
+  private relayedFrom(fromSlot: number): Map<number, RelayedReceiver> {
     let bySlot = this.mirrorsByRelay.get(fromSlot);
     if (!bySlot) {
       bySlot = new Map();
       this.mirrorsByRelay.set(fromSlot, bySlot);
     }
-    bySlot.set(track.relayId, r);
-    return r;
+    return bySlot;
   }
 
   /** An injected track is gone. */
