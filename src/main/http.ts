@@ -17,20 +17,17 @@ export function statusLine(status: number): string {
 export function reply(
   res: UWS.HttpResponse, status: number, body: string | Uint8Array, contentType = 'text/plain', closeConnection = false,
 ): void {
-  res.cork(() => {
-    res.writeStatus(statusLine(status))
-      .writeHeader('Content-Type', contentType)
-      .writeHeader('Access-Control-Allow-Origin', '*')
-      .end(body, closeConnection);
-  });
+  replyWith(res, status, body, contentType, {}, closeConnection);
 }
 
 /** Like reply(), with extra headers (Location, ETag…). */
-export function replyWith(res: UWS.HttpResponse, status: number, body: string, contentType: string, headers: Record<string, string>): void {
+export function replyWith(
+  res: UWS.HttpResponse, status: number, body: string | Uint8Array, contentType: string, headers: Record<string, string>, closeConnection = false,
+): void {
   res.cork(() => {
     res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType).writeHeader('Access-Control-Allow-Origin', '*');
     for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
-    res.end(body);
+    res.end(body, closeConnection);
   });
 }
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Amf0Error, Amf0Reader, encodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 import {
-  ChunkReader, MSG_ABORT, MSG_AUDIO, MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_DATA_AMF0, MSG_DATA_AMF3, MSG_SET_CHUNK_SIZE,
+  ChunkReader, DEFAULT_CHUNK_SIZE, MSG_ABORT, MSG_AUDIO, MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_DATA_AMF0, MSG_DATA_AMF3, MSG_SET_CHUNK_SIZE,
   MSG_SET_PEER_BANDWIDTH, MSG_USER_CONTROL, MSG_VIDEO, MSG_WINDOW_ACK_SIZE, MSG_ACK, RtmpProtocolError, writeMessage, type RtmpMessage,
 } from './rtmp-chunks.js';
 
@@ -42,6 +42,8 @@ export class RtmpConnection {
   private bytesIn = 0;
   private lastAck = 0;
   private peerWindow = 0;
+  /** Chunk size of what Strand sends: RTMP's default until connect announces OUT_CHUNK_SIZE. */
+  private outChunkSize = DEFAULT_CHUNK_SIZE;
   private timer: NodeJS.Timeout;
 
   constructor(private readonly socket: Socket, private readonly events: RtmpConnectionEvents) {
@@ -210,8 +212,6 @@ export class RtmpConnection {
         return; // releaseStream, FCPublish, _checkbw, getStreamLength: nothing to answer
     }
   }
-
-  private outChunkSize = 128;
 
   private send(csid: number, type: number, streamId: number, payload: Buffer): void {
     if (this.socket.destroyed) return;
