@@ -24,6 +24,7 @@ const { values, positionals } = parseArgs({
     rate: { type: 'string', default: '4000' },
     rooms: { type: 'string', default: '20' },
     duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '10' },
     connections: { type: 'string', default: '20' },
     subscribers: { type: 'string' },
     bots: { type: 'string', default: '100' },
@@ -63,8 +64,8 @@ function printProfiles(dir: string): void {
 }
 
 /**
- * `audio-fanout | video-fanout | meeting [--subscribers N] [--duration 20] [--workers 2]
- * [--sweep 10,25,50] [--target strand|janus]`: bots against Strand (and Janus, with
+ * `audio-fanout | video-fanout | meeting | idle [--subscribers N] [--duration 20] [--warmup 10]
+ * [--workers 2] [--sweep 10,25,50] [--target strand|janus]`: bots against Strand (and Janus, with
  * `--target janus`), and the plain relay baseline at the same rate, in one run: a table with the
  * ratios, JSON, and a plot.
  */
@@ -79,7 +80,7 @@ async function sfu(): Promise<void> {
   const results: SfuBenchResult[] = [];
   for (const subscribers of fanouts) {
     const opts = {
-      scenario: scenario as Scenario, subscribers, duration: Number(values.duration), workers: Number(values.workers),
+      scenario: scenario as Scenario, subscribers, duration: Number(values.duration), warmup: Number(values.warmup), workers: Number(values.workers),
       botsPerProcess: Number(values['bots-per-process']), joinRate: Number(values['join-rate']), videoBitrate: Number(values['video-bitrate']),
       onProgress: (line: string) => console.log(line),
     };
@@ -119,7 +120,7 @@ async function sfu(): Promise<void> {
       }
     }
   }
-  writeResults({ duration: Number(values.duration), results });
+  writeResults({ duration: Number(values.duration), warmup: Number(values.warmup), results });
   const svg = `${RESULTS}${scenario}-packets-per-cpu.svg`;
   plotPacketsPerCpu(storedResults(RESULTS, scenario), scenario, svg);
   console.log(`plot: ${svg}`);

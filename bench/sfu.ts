@@ -25,6 +25,11 @@ export interface SfuBenchOptions {
   subscribers: number;
   /** Measurement window, s. */
   duration: number;
+  /**
+   * Seconds between the last join and the window: the joins' own work (ICE, DTLS, SCTP, the
+   * JIT compiling the forwarding path) is over by then, so the window sees steady forwarding.
+   */
+  warmup: number;
   /** Strand media workers. */
   workers: number;
   botsPerProcess: number;
@@ -254,8 +259,8 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
     clearInterval(progress);
     const joined = sum(started);
     o.onProgress(`  ${joined.joined} joined (${joined.retries} on a second try), ${joined.failed} failed`
-      + `${joined.errors.length ? ` (${joined.errors[0]})` : ''}; warming up`);
-    await new Promise((r) => setTimeout(r, 3000));
+      + `${joined.errors.length ? ` (${joined.errors[0]})` : ''}; warming up for ${o.warmup} s`);
+    await new Promise((r) => setTimeout(r, o.warmup * 1000));
 
     const labels = await server.threadLabels();
     const before = sum(await Promise.all(processes.map((p) => p.snapshot())));

@@ -17,6 +17,12 @@ export async function probe(path: string): Promise<Probed> {
   return { duration: Number(j.format?.duration ?? 0), formatName: j.format?.format_name ?? '', streams: j.streams ?? [] };
 }
 
+/** Packets ffprobe reads from the start of a file to where it can read no further, all streams. */
+export async function packetCount(path: string): Promise<number> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path]);
+  return stdout.split('\n').reduce((n, line) => n + (Number(line.trim()) || 0), 0);
+}
+
 /** Average luma (YAVG) of one frame per second of a video file. */
 export async function lumaPerSecond(path: string): Promise<number[]> {
   const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', path, '-vf', 'fps=1,signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-an', '-f', 'null', '-'],

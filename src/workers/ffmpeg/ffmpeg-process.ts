@@ -127,19 +127,29 @@ export function runTool(binary: string, args: string[], timeoutMs = 10_000): Pro
 
 /**
  * Rewrites a file that ffmpeg could not finish (its writer was killed) into a finished one, in
- * place, when ffmpeg can read it: the container gets its duration and index. False if not.
+ * place, when ffmpeg can read it: the container gets its duration and index. The rewrite
+ * replaces the file only if it holds every packet ffprobe reads in the original, so a repair
+ * never loses recorded media. False if the file is kept as it was.
  */
 export async function repairFile(path: string): Promise<boolean> {
   const dot = path.lastIndexOf('.');
   const tmp = `${path.slice(0, dot)}.repair${path.slice(dot)}`;
   try {
     await runTool(FFMPEG, ['-hide_banner', '-v', 'error', '-y', '-i', path, '-map', '0', '-c', 'copy', tmp], 60_000);
+    const [original, repaired] = await Promise.all([countPackets(path), countPackets(tmp)]);
+    if (repaired < original) throw new Error(`the repair read ${repaired} of ${original} packets`);
     await rename(tmp, path);
     return true;
   } catch {
     await rm(tmp, { force: true });
     return false;
   }
+}
+
+/** Packets ffprobe reads from a media file, all streams. */
+async function countPackets(path: string): Promise<number> {
+  const out = await runTool(FFPROBE, ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path], 30_000);
+  return out.split('\n').reduce((n, line) => n + (Number(line.trim()) || 0), 0);
 }
 
 /**
