@@ -8,9 +8,10 @@ const root = import.meta.dirname;
 
 function run(cmd: string, args: string[], opts: { allowFail?: boolean } = {}): number {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root });
+  // A child ended by a signal has no status: say which signal rather than a bare 1.
   const code = r.status ?? 1;
   if (code !== 0 && !opts.allowFail) {
-    console.error(`tasks: ${cmd} ${args.join(' ')} exited with ${code}`);
+    console.error(`tasks: ${cmd} ${args.join(' ')} ${r.signal ? `was ended by ${r.signal}` : `exited with ${code}`}`);
     process.exit(code);
   }
   return code;

@@ -10,6 +10,7 @@ import type { StoredRoom } from '../store/store.js';
 import { layerForSize } from '../../rtp/layer-selector.js';
 import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
+import { QualityUpdates, type QualityReport } from './quality-updates.js';
 import { Participant, maySource, mergedAttributes } from './participant.js';
 import type { RoomObservers } from './room-observer.js';
 
@@ -59,6 +60,7 @@ export class Room {
   private readonly dynacast = new Dynacast((trackSid, update) => {
     this.publisherOf(trackSid)?.send({ subscribedQualityUpdate: update });
   });
+  private readonly quality = new QualityUpdates();
   /** Speaker levels last sent to clients, by participant sid. */
   private readonly speakerLevels = new Map<string, number>();
   /** Each worker's latest speakers of this room (publishers may be on several workers). */
@@ -201,6 +203,7 @@ export class Room {
     }
     if (this.participants.get(p.sid) !== p) return;
     this.participants.delete(p.sid);
+    this.quality.forget(p.sid);
     if (this.byIdentity.get(p.identity) === p) this.byIdentity.delete(p.identity);
     for (const other of this.participants.values()) for (const sid of p.tracks.keys()) other.subscriptions.delete(sid);
     for (const sid of p.tracks.keys()) this.dynacast.remove(sid);
@@ -489,16 +492,17 @@ export class Room {
     for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
   }
 
-  /** Connection quality of every participant (every 5 s), sent to everyone who can see them. */
-  onQuality(updates: Array<{ sid: string; quality: number; score: number }>): void {
-    const visible = updates
-      .filter((u) => {
-        const p = this.participants.get(u.sid);
-        return p !== undefined && !p.hidden;
-      })
-      .map((u) => ({ participantSid: u.sid, quality: u.quality as livekit.ConnectionQuality, score: u.score }));
-    if (visible.length === 0) return;
-    for (const p of this.participants.values()) p.send({ connectionQuality: { updates: visible } });
+  /**
+   * A worker's connection quality of its participants (every 5 s): when a level changed, everyone
+   * gets the levels of everyone they can see (quality-updates.ts).
+   */
+  onQuality(reports: QualityReport[]): void {
+    const updates = this.quality.report(reports, (sid) => {
+      const p = this.participants.get(sid);
+      return p !== undefined && !p.hidden;
+    });
+    if (updates === null || updates.length === 0) return;
+    for (const p of this.participants.values()) p.send({ connectionQuality: { updates } });
   }
 
   /** Events from the media worker about this room's participants. */
