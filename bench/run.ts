@@ -124,8 +124,6 @@ async function sfu(): Promise<void> {
   const svg = `${RESULTS}${scenario}-packets-per-cpu.svg`;
   plotPacketsPerCpu(storedResults(RESULTS, scenario), scenario, svg);
   console.log(`plot: ${svg}`);
-  // The relay baseline's connections keep the process alive until libdatachannel is released.
-  nodeDataChannel.cleanup();
 }
 
 /** `forwarding [--fanout 10] [--packets 20000] [--rate 4000]`: forwarding cost, SFU path vs plain relay. */

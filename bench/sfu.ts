@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { startStrand } from '../test/helpers/strand-process.js';
 import type { BotCommand, BotReply, BotSnapshot, BotSpec, JanusTarget } from './bot/bot-process.js';
 import { createJanusRoom } from './bot/janus-bot.js';
-import { runForwarding } from './forwarding.js';
+import type { ForwardingResult } from './forwarding.js';
 import { startJanus } from './janus-server.js';
+import type { RelayRunReply, RelayRunRequest } from './relay-process.js';
 import { devToken, processCpuSeconds, processRssMiB } from './measure.js';
 import { formatShares, sampleThreads, threadShares, type ThreadShare } from './threads.js';
 
@@ -209,8 +210,7 @@ export async function runRelayBaseline(o: SfuBenchOptions, packetsPerSecondIn: n
   const fanout = c.subscribers + c.publishers - 1;
   const rate = Math.max(1, Math.round(packetsPerSecondIn));
   o.onProgress(`${mode} baseline: ${rate} packets/s in, fan-out ${fanout}, ${o.duration} s`);
-  const [relay] = await runForwarding(fanout, rate * o.duration, rate, [mode]);
-  const r = relay!;
+  const r = await relayRun({ fanout, packets: rate * o.duration, rate, mode });
   return {
     target: mode === 'relay' ? 'relay (sender only)' : 'relay', scenario: o.scenario, workers: 1, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
     subscribedTracks: fanout, seconds: r.wallSeconds, packetsPerSecond: r.delivered / r.wallSeconds,
@@ -218,6 +218,19 @@ export async function runRelayBaseline(o: SfuBenchOptions, packetsPerSecondIn: n
     latencyP50Ms: 0, latencyP99Ms: 0, joinP50Ms: 0, joinP99Ms: 0, joinFailures: 0, joinRetries: 0, serverCpuSeconds: r.cpuSeconds,
     packetsPerCpuSecond: r.delivered / r.cpuSeconds, serverRssMiB: 0, rssPerSubscribedTrackKiB: 0,
   };
+}
+
+/**
+ * One relay run in its own process (relay-process.ts). Once the result is in, how the child
+ * ends does not matter: libdatachannel's teardown may still crash it at exit.
+ */
+function relayRun(req: RelayRunRequest): Promise<ForwardingResult> {
+  const child = fork(fileURLToPath(new URL('./relay-process.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise<ForwardingResult>((resolve, reject) => {
+    child.once('message', (reply: RelayRunReply) => ('result' in reply ? resolve(reply.result) : reject(new Error(`relay baseline: ${reply.error}`))));
+    child.once('exit', (code, signal) => reject(new Error(`relay baseline process ended (${signal ?? code}) before its result`)));
+    child.send(req);
+  });
 }
 
 export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
