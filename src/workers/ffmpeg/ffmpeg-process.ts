@@ -148,7 +148,7 @@ export async function repairFile(path: string): Promise<boolean> {
 
 /** Packets ffprobe reads from a media file, all streams. */
 async function countPackets(path: string): Promise<number> {
-  const out = await runTool(FFPROBE, ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path], 30_000);
+  const out = await runTool(FFPROBE, ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path], 60_000);
   return out.split('\n').reduce((n, line) => n + (Number(line.trim()) || 0), 0);
 }
 
