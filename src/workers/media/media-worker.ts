@@ -164,9 +164,9 @@ export class MediaWorker {
     this.events = cmd.events;
     setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
     this.native = loadNative();
-    // libdatachannel initialises its globals (thread pool, SCTP, TLS) on first use; doing it
-    // here, before the server accepts connections, keeps that work off the first join.
-    this.native.preload();
+    // No preload(): libdatachannel starts its globals (thread pool, usrsctp, TLS) with this
+    // worker's first connection, about 2 ms. Started, usrsctp's timer thread ticks every 10 ms
+    // (0.4 % of a core) and stays until shutdown, so a worker that hosts nobody costs nothing.
     // STRAND_NATIVE_LOG=Verbose|Debug|Info|Warning|Error forwards libdatachannel's own log.
     const nativeLog = process.env.STRAND_NATIVE_LOG;
     if (nativeLog) {
