@@ -4,7 +4,7 @@
 // FAILED after the restart, with an egress_ended, and its file, cut short, is still read by
 // ffprobe; CreateRoom.egress records a room composite that follows who joins and leaves.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -100,7 +100,15 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
     const before = await waitFor(async () => {
       const n = await packetCount(file).catch(() => 0);
       return n >= 150 ? n : null;
-    }, 20_000, '3 s recorded');
+    }, 20_000, '3 s recorded').catch(async (err: unknown) => {
+      // Seen in CI only: say what the file and the forwarding path looked like.
+      const stats = await (await fetch(`${first.httpUrl}/debug/stats`)).json().catch(() => null);
+      const counted = await packetCount(file).then(String, (e: Error) => `ffprobe failed: ${e.message}`);
+      const probed = await probe(file).then((p) => `${p.duration} s`, (e: Error) => `ffprobe failed: ${e.message}`);
+      const size = existsSync(file) ? statSync(file).size : -1;
+      throw new Error(`${(err as Error).message}: ${size} bytes, ${counted} packets readable, duration ${probed}; `
+        + `egress ${JSON.stringify(await client.listEgress({ egressId: info.egressId }).catch(() => null))}; worker stats ${JSON.stringify(stats)}`);
+    });
     console.log(`${before} packets of the recording were readable ${Date.now() - activeAt} ms after ACTIVE`);
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
