@@ -91,6 +91,11 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
     const trackSid = await alice.publishTone();
     const rooms = new RoomServiceClient(first.httpUrl, DEV_KEY, DEV_SECRET);
     await waitFor(async () => (await rooms.getParticipant(room, 'alice').catch(() => null))?.tracks.some((t) => t.sid === trackSid), 10_000, 'the tone published');
+    // Record only once the tone reaches Strand (2 s of it): this test is about the kill, not
+    // about how soon a publisher's media starts.
+    const packetsIn = async () => ((await (await fetch(`${first.httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>).reduce((n, w) => n + w.packetsIn, 0);
+    const flowing = await packetsIn();
+    await waitFor(async () => (await packetsIn()) - flowing >= 100, 15_000, 'the tone flowing');
     const client = new EgressClient(first.httpUrl, DEV_KEY, DEV_SECRET);
     const info = await client.startTrackEgress(room, new DirectFileOutput({ filepath: 'crash/{track_id}' }), trackSid);
     await waitFor(async () => (await client.listEgress({ egressId: info.egressId }))[0]?.status === EgressStatus.EGRESS_ACTIVE, 15_000, 'ACTIVE');
@@ -106,7 +111,7 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
       const counted = await packetCount(file).then(String, (e: Error) => `ffprobe failed: ${e.message}`);
       const probed = await probe(file).then((p) => `${p.duration} s`, (e: Error) => `ffprobe failed: ${e.message}`);
       const size = existsSync(file) ? statSync(file).size : -1;
-      throw new Error(`${(err as Error).message}: ${size} bytes, ${counted} packets readable, duration ${probed}; `
+      throw new Error(`${(err as Error).message}: ${size} bytes, ${counted} packets readable, duration ${probed}, ${alice.captureErrors} tone frames refused; `
         + `egress ${JSON.stringify(await client.listEgress({ egressId: info.egressId }).catch(() => null))}; worker stats ${JSON.stringify(stats)}`);
     });
     console.log(`${before} packets of the recording were readable ${Date.now() - activeAt} ms after ACTIVE`);

@@ -11,7 +11,6 @@ export class NodeParticipant {
   readonly room = new Room();
   /** Audio frames received per remote track sid. */
   readonly framesBySid = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
   private readonly streams: AudioStream[] = [];
 
   async connect(url: string, token: string): Promise<void> {
@@ -26,18 +25,32 @@ export class NodeParticipant {
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
   }
 
-  /** Publishes a 440 Hz tone as a microphone track, fed in 10 ms frames until close(). */
+  /** Frames the tone source refused (captureFrame rejected). */
+  captureErrors = 0;
+  private toneRunning = false;
+
+  /**
+   * Publishes a 440 Hz tone as a microphone track, fed in 10 ms frames until close(). Each
+   * frame is awaited before the next is made (rtc-node paces captureFrame by its queue), and a
+   * loop that falls behind the wall clock catches up, so the tone stays real-time.
+   */
   async publishTone(): Promise<string> {
     const source = new AudioSource(SAMPLE_RATE, 1);
     const track = LocalAudioTrack.createAudioTrack('tone', source);
     const pub = await this.room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
     const samples = (SAMPLE_RATE * FRAME_MS) / 1000;
-    let phase = 0;
-    this.timer = setInterval(() => {
-      const data = new Int16Array(samples);
-      for (let i = 0; i < samples; i++, phase++) data[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * phase) / SAMPLE_RATE));
-      void source.captureFrame(new AudioFrame(data, SAMPLE_RATE, 1, samples)).catch(() => undefined);
-    }, FRAME_MS);
+    this.toneRunning = true;
+    void (async () => {
+      let phase = 0;
+      const started = performance.now();
+      for (let sent = 0; this.toneRunning; sent++) {
+        const data = new Int16Array(samples);
+        for (let i = 0; i < samples; i++, phase++) data[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * phase) / SAMPLE_RATE));
+        await source.captureFrame(new AudioFrame(data, SAMPLE_RATE, 1, samples)).catch(() => { this.captureErrors++; });
+        const ahead = started + (sent + 1) * FRAME_MS - performance.now();
+        if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+      }
+    })();
     return pub.sid!;
   }
 
@@ -48,7 +61,7 @@ export class NodeParticipant {
   }
 
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.toneRunning = false;
     for (const s of this.streams) void s.cancel().catch(() => undefined);
     await this.room.disconnect().catch(() => undefined);
   }
