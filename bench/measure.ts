@@ -1,6 +1,7 @@
 // What the benchmarks read about a server process and the tokens they sign with the dev key.
 import { readFileSync, readdirSync } from 'node:fs';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
+import { workerStats } from '../test/helpers/strand-process.js';
 
 export interface ProcStat {
   ppid: number;
@@ -41,8 +42,7 @@ export function cpuWithChildren(pid: number): { own: number; children: number } 
 
 /** RTP packets Strand's media workers have taken in (`/debug/stats` of a --dev server). */
 export async function mediaPacketsIn(httpUrl: string): Promise<number> {
-  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>;
-  return stats.reduce((n, s) => n + s.packetsIn, 0);
+  return (await workerStats(httpUrl)).reduce((n, s) => n + s.packetsIn, 0);
 }
 
 /** Resident set size of a process, MiB. */

@@ -5,7 +5,7 @@
 // packets delivered per server CPU-second, and the server's RSS per subscribed track.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startStrand } from '../test/helpers/strand-process.js';
+import { startStrand, workerStats } from '../test/helpers/strand-process.js';
 import type { BotCommand, BotReply, BotSnapshot, BotSpec, JanusTarget } from './bot/bot-process.js';
 import { createJanusRoom } from './bot/janus-bot.js';
 import type { ForwardingResult } from './forwarding.js';
@@ -193,8 +193,7 @@ async function startServer(o: SfuBenchOptions, participants: number): Promise<Se
 /** Strand's main thread and its media workers, by the tids the workers report (`/debug/stats`, --dev). */
 export async function strandThreadLabels(httpUrl: string, pid: number): Promise<Map<number, string>> {
   const labels = new Map<number, string>([[pid, 'main']]);
-  const stats = (await (await fetch(`${httpUrl}/debug/stats`)).json()) as Array<{ slot: number; tid: number }>;
-  for (const s of stats) if (s.tid) labels.set(s.tid, `media worker ${s.slot}`);
+  for (const s of await workerStats(httpUrl)) if (s.tid) labels.set(s.tid, `media worker ${s.slot}`);
   return labels;
 }
 

@@ -14,7 +14,7 @@ import {
 } from 'livekit-server-sdk';
 import { maxVolumeDb, packetCount, probe } from '../helpers/media-probe.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 import { WebhookSink } from '../helpers/webhook-sink.js';
@@ -93,7 +93,7 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
     await waitFor(async () => (await rooms.getParticipant(room, 'alice').catch(() => null))?.tracks.some((t) => t.sid === trackSid), 10_000, 'the tone published');
     // Record only once the tone reaches Strand (2 s of it): this test is about the kill, not
     // about how soon a publisher's media starts.
-    const packetsIn = async () => ((await (await fetch(`${first.httpUrl}/debug/stats`)).json()) as Array<{ packetsIn: number }>).reduce((n, w) => n + w.packetsIn, 0);
+    const packetsIn = async () => (await workerStats(first.httpUrl)).reduce((n, w) => n + w.packetsIn, 0);
     const flowing = await packetsIn();
     await waitFor(async () => (await packetsIn()) - flowing >= 100, 15_000, 'the tone flowing');
     const client = new EgressClient(first.httpUrl, DEV_KEY, DEV_SECRET);
@@ -107,7 +107,7 @@ test('kill -9 during a track egress: after the restart it is FAILED, egress_ende
       return n >= 150 ? n : null;
     }, 20_000, '3 s recorded').catch(async (err: unknown) => {
       // Seen in CI only: say what the file and the forwarding path looked like.
-      const stats = await (await fetch(`${first.httpUrl}/debug/stats`)).json().catch(() => null);
+      const stats = await workerStats(first.httpUrl).catch(() => null);
       const counted = await packetCount(file).then(String, (e: Error) => `ffprobe failed: ${e.message}`);
       const probed = await probe(file).then((p) => `${p.duration} s`, (e: Error) => `ffprobe failed: ${e.message}`);
       const size = existsSync(file) ? statSync(file).size : -1;

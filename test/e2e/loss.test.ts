@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { WorkerStats } from '../../src/workers/protocol.js';
 import { connectRoom, leaveAll, useStrandAndBrowser } from '../helpers/e2e.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -33,9 +32,7 @@ async function decoded(page: Page): Promise<{ frames: number; nacks: number }> {
   });
 }
 
-async function workerStats(server: StrandProcess = ctx.strand): Promise<WorkerStats[]> {
-  return (await fetch(`${server.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
-}
+const statsOf = (server: StrandProcess = ctx.strand) => workerStats(server.httpUrl);
 
 test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscriber) and NACKs are answered', { timeout: 120_000 }, async () => {
   const room = `loss-${Date.now()}`;
@@ -57,7 +54,7 @@ test('with 5% downstream loss video keeps decoding (≥ 80% of a clean subscribe
   const l1 = await decoded(lossy);
   const cleanRate = (c1.frames - c0.frames) / 10;
   const lossyRate = (l1.frames - l0.frames) / 10;
-  const [stats] = await workerStats();
+  const [stats] = await statsOf();
   console.log(`frames/s clean ${cleanRate.toFixed(1)}, lossy ${lossyRate.toFixed(1)} (${((100 * lossyRate) / cleanRate).toFixed(0)}%); ` +
     `browser NACKs ${l1.nacks}; Strand: ${stats!.testDrops} dropped, ${stats!.nacks} NACKed, ${stats!.retransmits} retransmitted, ${stats!.retransmitMisses} missed`);
   assert.ok(cleanRate > 5, `clean subscriber decodes (${cleanRate} frames/s)`);
@@ -93,7 +90,7 @@ test('with 5% loss between publisher and Strand, Strand NACKs upstream and the s
     const [s1, e1] = [await decoded(sub), await encodedF()];
     const decodedRate = (s1.frames - s0.frames) / 10;
     const encodedRate = (e1 - e0) / 10;
-    const [stats] = await workerStats(lossy);
+    const [stats] = await statsOf(lossy);
     console.log(`upstream loss: publisher encoded ${encodedRate.toFixed(1)} frames/s on f, viewer decoded ${decodedRate.toFixed(1)} ` +
       `(${((100 * decodedRate) / encodedRate).toFixed(0)}%); Strand: ${stats!.testDrops} dropped, ${stats!.upstreamLost} found missing, ` +
       `${stats!.upstreamNacks} NACKed upstream, ${stats!.upstreamRepaired} repaired, ${stats!.repairsForwarded} forwarded at once, ` +

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { DisconnectReason, RoomEvent, dispose, type RemoteTrackPublication } from '@livekit/rtc-node';
 import { DataPacket_Kind, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
 import { NodeParticipant } from '../helpers/rtc-node.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -35,7 +35,7 @@ function recorder(p: NodeParticipant): Array<[string, unknown[]]> {
 }
 
 async function stats(): Promise<{ downTracks: number }> {
-  const all = await (await fetch(`${strand.httpUrl}/debug/stats`)).json() as Array<{ downTracks: number }>;
+  const all = await workerStats(strand.httpUrl);
   return { downTracks: all.reduce((n, w) => n + w.downTracks, 0) };
 }
 

@@ -2,9 +2,9 @@
 // faults injected through the SDK, and checks that media and data carry on.
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import type { WorkerStats } from '../../src/workers/protocol.js';
 import type { E2eContext } from './e2e.js';
 import { PROBE_SCRIPT, readProbe } from './page-probes.js';
+import { workerStats } from './strand-process.js';
 import { joinToken } from './tokens.js';
 import { waitFor } from './wait.js';
 
@@ -52,8 +52,7 @@ export async function seen(page: Page): Promise<{ reconnecting: number; reconnec
 }
 
 export async function iceRestarts(ctx: E2eContext): Promise<number> {
-  const stats = await (await fetch(`${ctx.strand.httpUrl}/debug/stats`)).json() as WorkerStats[];
-  return stats.reduce((n, s) => n + s.iceRestarts, 0);
+  return (await workerStats(ctx.strand.httpUrl)).reduce((n, s) => n + s.iceRestarts, 0);
 }
 
 /** Sends `n` reliable packets "<tag>-1" … to `to`, one after the other. */

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkerStats } from '../../src/workers/protocol.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/strand.js', import.meta.url));
 
@@ -30,6 +31,11 @@ type StartOptions = {
   /** Options for node itself (e.g. --cpu-prof). */
   nodeArgs?: string[];
 };
+
+/** Each media worker's counters (`/debug/stats` of a --dev server). */
+export async function workerStats(httpUrl: string): Promise<WorkerStats[]> {
+  return (await fetch(`${httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
+}
 
 /** Starts Strand; when its UDP ports are taken by another program, tries other ports. */
 export async function startStrand(opts: StartOptions = {}): Promise<StrandProcess> {

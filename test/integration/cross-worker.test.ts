@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { Bot } from '../../bench/bot/bot.js';
-import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
+import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,11 +21,7 @@ after(async () => {
   assert.equal(await strand.stop(), 0, strand.stderr());
 });
 
-interface WorkerStats { slot: number; ringRecordsOut: number; ringRecordsIn: number; ringDrops: number; downTracks: number; packetsIn: number }
-
-async function stats(): Promise<WorkerStats[]> {
-  return (await fetch(`${strand.httpUrl}/debug/stats`)).json() as Promise<WorkerStats[]>;
-}
+const stats = () => workerStats(strand.httpUrl);
 
 test('a subscriber on another worker gets audio and video, and its PLI reaches the publisher', { timeout: 60_000 }, async () => {
   const room = `cross-${Date.now()}`;
