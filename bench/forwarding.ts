@@ -11,6 +11,8 @@ import { DownTrack } from '../src/workers/media/down-track.js';
 import { Receiver, type RtcpSink } from '../src/workers/media/receiver.js';
 import { RingWriter, createDoorbell, createRing } from '../src/workers/ring-channel.js';
 import { Worker } from 'node:worker_threads';
+import { paced } from './paced.js';
+import { vp8Packet } from './vp8-packet.js';
 
 export interface ForwardingResult {
   /**
@@ -28,8 +30,6 @@ export interface ForwardingResult {
   packetsPerCpuSecond: number;
   delivered: number;
 }
-
-import { vp8Packet } from './vp8-packet.js';
 
 async function connect(fanout: number, dataChannels = false): Promise<{
   pcs: nodeDataChannel.PeerConnection[]; tracks: nodeDataChannel.Track[]; channels: nodeDataChannel.DataChannel[]; sink: ReturnType<typeof fork>;
@@ -71,30 +71,27 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function delivered(sink: ReturnType<typeof fork>): Promise<number> {
+/** Sends `request` to the sink and resolves with the first reply `pick` finds a value in. */
+function ask<T>(sink: ReturnType<typeof fork>, request: object, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
   return new Promise((resolve) => {
-    const on = (m: { received?: number }) => {
-      if (m.received === undefined) return;
+    const on = (m: Record<string, unknown>) => {
+      const v = pick(m);
+      if (v === undefined) return;
       sink.off('message', on);
-      resolve(m.received);
+      resolve(v);
     };
     sink.on('message', on);
-    sink.send({ report: true });
+    sink.send(request);
   });
 }
 
-/** Sends `packets` packets at about `rate` packets/s through `forward`, in small bursts. */
-async function pump(packets: number, rate: number, forward: (pkt: Buffer, i: number) => void): Promise<number> {
-  const burst = 50;
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < packets; i += burst) {
-    for (let j = i; j < Math.min(packets, i + burst); j++) forward(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j === 0), j);
-    const due = Number(process.hrtime.bigint() - started) / 1e9;
-    const target = (i + burst) / rate;
-    if (target > due) await new Promise((r) => setTimeout(r, (target - due) * 1000));
-    else await new Promise((r) => setImmediate(r));
-  }
-  return Number(process.hrtime.bigint() - started) / 1e9;
+function delivered(sink: ReturnType<typeof fork>): Promise<number> {
+  return ask(sink, { report: true }, (m) => m.received as number | undefined);
+}
+
+/** Sends `packets` packets at about `rate` packets/s through `forward`, in bursts of 50. */
+function pump(packets: number, rate: number, forward: (pkt: Buffer, i: number) => void): Promise<number> {
+  return paced(packets, rate, 50, (j) => forward(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j === 0), j));
 }
 
 export async function runForwarding(fanout: number, packets: number, rate: number, modes: Array<ForwardingResult['mode']> = ['relay', 'sfu']): Promise<ForwardingResult[]> {
@@ -131,16 +128,16 @@ export async function runForwarding(fanout: number, packets: number, rate: numbe
   return results;
 }
 
-/**
- * The fair relay: the publisher (the sink process) sends over its own SRTP connection; each
- * packet that arrives is SSRC-rewritten and sent to every receiver. Its inbound connection is
- * kept in `pcs` so that it is closed with the others.
- */
 /** `p`, or an error naming `what` after `ms`: a baseline that cannot connect fails, it does not hang. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`fair relay: ${what} took over ${ms} ms`)), ms).unref())]);
 }
 
+/**
+ * The fair relay: the publisher (the sink process) sends over its own SRTP connection; each
+ * packet that arrives is SSRC-rewritten and sent to every receiver. Its inbound connection is
+ * kept in `pcs` so that it is closed with the others.
+ */
 async function fairRelayRun(pcs: nodeDataChannel.PeerConnection[], tracks: nodeDataChannel.Track[], sink: ReturnType<typeof fork>, fanout: number, packets: number, rate: number): Promise<ForwardingResult> {
   const pc = new nodeDataChannel.PeerConnection('in', { iceServers: [], bindAddress: '127.0.0.1' });
   pcs.push(pc);
@@ -152,15 +149,7 @@ async function fairRelayRun(pcs: nodeDataChannel.PeerConnection[], tracks: nodeD
     pc.onGatheringStateChange((st) => { if (st === 'complete') resolve(); });
     pc.setLocalDescription('offer');
   });
-  const answer = new Promise<string>((resolve) => {
-    const on = (m: { publisherAnswer?: string }) => {
-      if (m.publisherAnswer === undefined) return;
-      sink.off('message', on);
-      resolve(m.publisherAnswer);
-    };
-    sink.on('message', on);
-  });
-  sink.send({ publisherOffer: pc.localDescription()!.sdp });
+  const answer = ask(sink, { publisherOffer: pc.localDescription()!.sdp }, (m) => m.publisherAnswer as string | undefined);
   pc.setRemoteDescription(await within(answer, 10_000, 'the publisher\'s answer'), 'answer');
   await within(open, 10_000, 'the inbound track to open');
   await new Promise((r) => setTimeout(r, 300)); // the sink's side of the track opens too
@@ -177,15 +166,7 @@ async function fairRelayRun(pcs: nodeDataChannel.PeerConnection[], tracks: nodeD
   const before = await delivered(sink);
   const cpu = process.cpuUsage();
   const t0 = performance.now();
-  await within(new Promise<void>((resolve) => {
-    const on = (m: { pumped?: boolean }) => {
-      if (!m.pumped) return;
-      sink.off('message', on);
-      resolve();
-    };
-    sink.on('message', on);
-    sink.send({ pump: { packets, rate } });
-  }), (packets / rate) * 1000 + 10_000, 'the publisher\'s stream');
+  await within(ask(sink, { pump: { packets, rate } }, (m) => (m.pumped ? true : undefined)), (packets / rate) * 1000 + 10_000, 'the publisher\'s stream');
   await new Promise((r) => setTimeout(r, 200));
   const used = cpuSeconds(cpu);
   const wall = (performance.now() - t0) / 1000;

@@ -26,7 +26,8 @@ export interface ProfileSummary {
   top: Array<{ fn: string; where: string; percentOfBusy: number }>;
 }
 
-const IDLE = new Set(['(idle)', '(program)', '(garbage collector)']);
+/** Samples that are not the thread's work; garbage collection is, and is listed. */
+const NOT_BUSY = new Set(['(idle)', '(program)']);
 
 export function summariseProfiles(dir: string, topN = 12): ProfileSummary[] {
   const out: ProfileSummary[] = [];
@@ -39,9 +40,8 @@ export function summariseProfiles(dir: string, topN = 12): ProfileSummary[] {
       const n = byNode.get(id);
       if (!n) continue;
       const fn = n.callFrame.functionName || '(anonymous)';
-      if (fn === '(idle)') continue;
-      if (!IDLE.has(fn) || fn === '(garbage collector)') busy++;
-      if (IDLE.has(fn) && fn !== '(garbage collector)') continue;
+      if (NOT_BUSY.has(fn)) continue;
+      busy++;
       const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}` : '';
       const key = `${fn} ${where}`;
       const c = counts.get(key) ?? { fn, where, hits: 0 };

@@ -3,6 +3,7 @@
 // the fair relay it is also the publisher: it answers the relay's inbound connection and sends
 // the synthetic stream on it, so that the relay receives over real SRTP as an SFU does.
 import nodeDataChannel from 'node-datachannel';
+import { paced } from './paced.js';
 import { vp8Packet } from './vp8-packet.js';
 
 interface Offer { id: number; sdp: string }
@@ -10,13 +11,8 @@ interface Offer { id: number; sdp: string }
 let publisherTrack: nodeDataChannel.Track | null = null;
 
 /** Sends `packets` packets at `rate` per second on the publisher track, in bursts of 10. */
-async function pump(packets: number, rate: number): Promise<void> {
-  const started = performance.now();
-  for (let i = 0; i < packets; i += 10) {
-    for (let j = i; j < Math.min(packets, i + 10); j++) publisherTrack?.sendMessageBinary(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j % 60 === 0));
-    const ahead = ((i + 10) / rate) * 1000 - (performance.now() - started);
-    await new Promise((r) => setTimeout(r, Math.max(0, ahead)));
-  }
+function pump(packets: number, rate: number): Promise<number> {
+  return paced(packets, rate, 10, (j) => publisherTrack?.sendMessageBinary(vp8Packet(j, Math.floor(j / 5) * 3000, Math.floor(j / 5), j % 60 === 0)));
 }
 
 const pcs: nodeDataChannel.PeerConnection[] = [];
