@@ -78,11 +78,12 @@ function test(args: string[]): void {
 
 /**
  * Installs the Debian packages the end-to-end tests need (as root), or says what to install:
- * Chromium for the browser clients, ffmpeg (with ffprobe) for egress and its checks. Egress
+ * Chromium for the browser clients, ffmpeg (with ffprobe) for egress and its checks, redis-server
+ * for the cluster tests (they start their own; installing it starts no daemon). Egress
  * also uses util-linux's setpriv, which Debian always has.
  */
 function systemDeps(): void {
-  installDebian([['chromium', '/usr/bin/chromium'], ['ffmpeg', '/usr/bin/ffmpeg']]);
+  installDebian([['chromium', '/usr/bin/chromium'], ['ffmpeg', '/usr/bin/ffmpeg'], ['redis-server', '/usr/bin/redis-server']]);
 }
 
 /** Installs missing Debian packages (as root), or says what to install and stops. */

@@ -1,6 +1,7 @@
 // The `strand` command: flags and environment → config → start; SIGINT/SIGTERM → graceful stop.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { defaultRedis } from './cluster/cluster-config.js';
 import { ConfigError, applyYaml, defaultConfig, parseKeys, validateConfig, type StrandConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
@@ -8,6 +9,7 @@ import { TOKEN_USAGE, tokenCommand } from './token-command.js';
 
 const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml>] [--keys "key: secret"]
               [--bind <addr>]… [--port <n>] [--udp-port <n>] [--node-ip <addr>] [--workers <n>] [--store <dir>]
+              [--redis-host <host:port>]
        strand token create --room R --identity I [--grant …] [--valid-for 6h]   (see strand token create --help)
 
   --dev           development mode: keys "devkey: secret", binds 127.0.0.1, ICE on 127.0.0.1:7882
@@ -19,9 +21,10 @@ const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml
   --udp-port      first ICE UDP port; media worker i uses port + i (default 7882)
   --node-ip       address ICE binds to and advertises
   --workers       number of media workers (default: number of cores)
-  --store         LMDB directory for rooms, participants and the webhook queue (default ./.strand)`;
+  --store         LMDB directory for rooms, participants and the webhook queue (default ./.strand)
+  --redis-host    Redis host:port: this node joins the cluster there (also REDIS_HOST)`;
 
-/** Stopping must finish within this, or the process exits anyway. */
+/** Stopping must finish within this, or the process exits anyway (a cluster node: shutdown_timeout). */
 const SHUTDOWN_DEADLINE_MS = 4500;
 
 export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: string) => void): StrandConfig {
@@ -38,6 +41,7 @@ export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: 
       'node-ip': { type: 'string' },
       workers: { type: 'string' },
       store: { type: 'string' },
+      'redis-host': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -78,6 +82,11 @@ export function buildConfig(argv: string[], env: NodeJS.ProcessEnv, warn: (msg: 
     cfg.rtc.workers = n;
   }
   if (values.store !== undefined) cfg.storePath = values.store;
+  // LiveKit's REDIS_HOST / REDIS_PASSWORD / LIVEKIT_REGION override the file.
+  const redisHost = values['redis-host'] ?? env.REDIS_HOST;
+  if (redisHost) cfg.redis = { ...(cfg.redis ?? defaultRedis(redisHost)), address: redisHost, sentinelAddresses: [], clusterAddresses: [] };
+  if (env.REDIS_PASSWORD && cfg.redis) cfg.redis.password = env.REDIS_PASSWORD;
+  if (env.LIVEKIT_REGION) cfg.region = env.LIVEKIT_REGION;
   validateConfig(cfg);
   return cfg;
 }
@@ -132,7 +141,7 @@ export async function main(argv: string[]): Promise<void> {
     const deadline = setTimeout(() => {
       log.warn('shutdown deadline reached, exiting');
       process.exit(0);
-    }, SHUTDOWN_DEADLINE_MS);
+    }, cfg.redis ? cfg.shutdownTimeoutMs : SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     server.close().then(() => {
       log.info('stopped');

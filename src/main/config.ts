@@ -2,6 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
+import {
+  defaultNodeSelector, defaultSignalRelay, parseNodeSelector, parseRedis, parseSignalRelay, durationMs,
+  type NodeSelectorConfig, type RedisConfig, type SignalRelayConfig,
+} from './cluster/cluster-config.js';
+import { ConfigError } from './config-error.js';
+
+export { ConfigError };
 
 export interface IceServerConfig {
   urls: string[];
@@ -81,6 +88,17 @@ export interface StrandConfig {
   logLevel: string;
   /** LMDB directory (used by the state store). */
   storePath: string;
+  /** Redis (LiveKit: `redis`): set, this node is one of a cluster; null, it is the only one. */
+  redis: RedisConfig | null;
+  nodeSelector: NodeSelectorConfig;
+  signalRelay: SignalRelayConfig;
+  /** This node's region (LiveKit: `region`, LIVEKIT_REGION), written to its node entry. */
+  region: string;
+  /**
+   * Strand: how long a draining node (SIGTERM, with Redis) waits for its participants to
+   * reconnect elsewhere before it exits anyway, ms.
+   */
+  shutdownTimeoutMs: number;
 }
 
 export interface IngressConfig {
@@ -111,8 +129,6 @@ export function defaultIngress(cfg: StrandConfig): IngressConfig {
   };
 }
 
-export class ConfigError extends Error {}
-
 export function defaultConfig(dev: boolean): StrandConfig {
   return {
     development: dev,
@@ -139,6 +155,11 @@ export function defaultConfig(dev: boolean): StrandConfig {
     prometheusPort: 0,
     logLevel: dev ? 'debug' : 'info',
     storePath: './.strand',
+    redis: null,
+    nodeSelector: defaultNodeSelector(),
+    signalRelay: defaultSignalRelay(),
+    region: '',
+    shutdownTimeoutMs: 30_000,
   };
 }
 
@@ -348,6 +369,11 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
         cfg.ingress = ing;
         break;
       }
+      case 'redis': cfg.redis = parseRedis(value, unknown); break;
+      case 'node_selector': cfg.nodeSelector = parseNodeSelector(value, unknown); break;
+      case 'signal_relay': parseSignalRelay(value, cfg.signalRelay, unknown); break;
+      case 'region': cfg.region = str(value, key); break;
+      case 'shutdown_timeout': cfg.shutdownTimeoutMs = durationMs(value, key, 1000); break;
       case 'store':
         if (!isObject(value)) throw new ConfigError('store must be a mapping');
         if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');

@@ -3,8 +3,10 @@
 import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
 import { livekit } from '../proto/index.js';
-import type { ClaimGrants } from './auth/grants.js';
-import { AuthError, TokenVerifier } from './auth/token-verifier.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { Cluster } from './cluster/cluster.js';
+import { NoNodeError } from './cluster/room-placement.js';
+import type { EdgeSession } from './cluster/signal-relay.js';
 import type { StrandConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { registerEgressService } from './api/egress-service.js';
@@ -20,17 +22,16 @@ import { reply } from './http.js';
 import { MediaPool } from './media-pool.js';
 import { Metrics } from './metrics/metrics.js';
 import { newId } from './rooms/ids.js';
-import { limitViolation } from './rooms/limits.js';
 import { PROTOCOL_VERSION } from './rooms/room.js';
-import { JoinError, RoomManager } from './rooms/room-manager.js';
+import { RoomManager } from './rooms/room-manager.js';
 import { RoomObservers } from './rooms/room-observer.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { recoverState } from './store/recovery.js';
 import { StoreWriter } from './store/store-writer.js';
 import { WebhookEvents } from './webhook/webhook-events.js';
 import { WebhookNotifier } from './webhook/webhook-notifier.js';
-import { ConnectRequestError, v0ConnectRequest, v1ConnectRequest, type ConnectRequest } from './signal/connect-request.js';
-import { SignalSession } from './signal/signal-session.js';
+import { HttpError, SignalGateway, type Admitted, type SignalPath } from './signal/signal-gateway.js';
+import type { SignalSession } from './signal/signal-session.js';
 import { loadUws } from './uws-loader.js';
 
 const require = createRequire(import.meta.url);
@@ -41,10 +42,11 @@ process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(64 * 1024);
 const uws = loadUws();
 const { version: STRAND_VERSION } = require('../../../package.json') as { version: string };
 
+/** A signal socket served here (`admitted`), or relayed to the room's node (`edge`). */
 interface SocketData {
-  claims: ClaimGrants;
-  connect: ConnectRequest;
+  admitted?: Admitted;
   session?: SignalSession;
+  edge?: EdgeSession;
 }
 
 export interface RunningServer {
@@ -53,13 +55,9 @@ export interface RunningServer {
   prometheusPort: number;
   rooms: RoomManager;
   pool: MediaPool;
+  /** Null on a single node. */
+  cluster: Cluster | null;
   close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
@@ -157,86 +155,128 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   // In the background: it need not hold up the start (a missing binary answers at once).
   void egress.checkFfmpeg();
 
-  /** A signal connection's token: valid, with a roomJoin grant, an identity and a room. */
-  function authenticate(token: string): ClaimGrants {
-    if (!token) throw new HttpError(401, 'no access token');
-    let claims: ClaimGrants;
+  const gateway = new SignalGateway(cfg, verifier, rooms, log, metrics);
+  let twirp!: TwirpRouter;
+  let cluster: Cluster | null = null;
+  if (cfg.redis) {
     try {
-      claims = verifier.verify(token);
+      cluster = await Cluster.start(cfg, {
+        nodeId, rooms, gateway, log, runApiCall: (path, authorization, request) => twirp.callForwarded(path, authorization, request),
+      });
     } catch (err) {
-      if (err instanceof AuthError) throw new HttpError(err.status, err.message);
+      notifier.close();
+      await ingressPool?.stop();
+      await egressPool.stop();
+      await pool.stop();
+      await store.close();
       throw err;
     }
-    if (!claims.video.roomJoin) throw new HttpError(401, 'token has no roomJoin grant');
-    if (!claims.identity) throw new HttpError(400, 'token has no identity');
-    if (!claims.video.room) throw new HttpError(401, 'token names no room');
-    return claims;
-  }
-
-  /** Authenticates a join (WebSocket or validate), and checks that the room admits it. */
-  function authorizeJoin(token: string): ClaimGrants {
-    const claims = authenticate(token);
-    const violation = limitViolation(cfg.limit, {
-      roomName: claims.video.room, identity: claims.identity, name: claims.name, metadata: claims.metadata, attributes: claims.attributes,
-    });
-    if (violation) throw new HttpError(400, violation);
-    try {
-      rooms.precheck(claims);
-    } catch (err) {
-      if (err instanceof JoinError) throw new HttpError(err.status, err.message);
-      throw err;
-    }
-    return claims;
+    observers.add(cluster.state);
   }
 
   const app = uws.App();
 
   /** A signal WebSocket route: v0 (/rtc) and v1 (/rtc/v1) differ only in how the join is asked for. */
-  const signalRoute = (path: string, parse: (query: URLSearchParams) => ConnectRequest) => app.ws<SocketData>(path, {
+  const signalRoute = (path: SignalPath) => app.ws<SocketData>(path, {
     compression: uws.DISABLED,
     maxPayloadLength: cfg.limit.signalMessageSizeLimit,
     // Clients ping every 5 s; a socket silent for longer than the ping timeout is dead.
     idleTimeout: 20,
     maxBackpressure: 16 * 1024 * 1024,
     upgrade: (res, req, context) => {
-      const query = new URLSearchParams(req.getQuery() ?? '');
-      let claims: ClaimGrants;
-      let connect: ConnectRequest;
-      try {
-        connect = parse(query);
-        // A resume joins nothing new: the room's admission rules were checked at the join.
-        claims = connect.reconnect ? authenticate(bearerToken(req, query)) : authorizeJoin(bearerToken(req, query));
-      } catch (err) {
-        const status = err instanceof HttpError ? err.status : err instanceof ConnectRequestError ? 400 : 500;
+      const rawQuery = req.getQuery() ?? '';
+      const query = new URLSearchParams(rawQuery);
+      const token = bearerToken(req, query);
+      const headers = [req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions')] as const;
+      const refuse = (err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
         log.info({ status, reason: (err as Error).message, path }, 'signal connection refused');
         reply(res, status, (err as Error).message);
+      };
+      if (!cluster) {
+        let admitted: Admitted;
+        try {
+          admitted = gateway.admit(path, query, token);
+        } catch (err) {
+          refuse(err);
+          return;
+        }
+        res.upgrade<SocketData>({ admitted }, ...headers, context);
         return;
       }
-      res.upgrade<SocketData>({ claims, connect }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'), context);
+      // In a cluster, the request and token are checked here; the room's node, wherever it
+      // is, admits the join itself.
+      let room: string;
+      try {
+        gateway.connectRequest(path, query);
+        room = gateway.authenticate(token).video.room ?? '';
+      } catch (err) {
+        refuse(err);
+        return;
+      }
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      const c = cluster;
+      void (async () => {
+        let home: string;
+        try {
+          home = await c.placement.place(room);
+        } catch (err) {
+          if (!aborted) refuse(new HttpError(503, err instanceof NoNodeError ? err.message : `cluster state unavailable: ${(err as Error).message}`));
+          return;
+        }
+        if (aborted) return;
+        if (home === nodeId) {
+          let admitted: Admitted;
+          try {
+            admitted = gateway.admit(path, query, token);
+          } catch (err) {
+            refuse(err);
+            return;
+          }
+          res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
+          return;
+        }
+        const edge = c.relay.openEdge(home, path, rawQuery, token);
+        const admission = await edge.admission;
+        if (aborted) {
+          edge.clientClosed(1006);
+          return;
+        }
+        if (!admission.ok) {
+          refuse(new HttpError(admission.status, admission.reason));
+          return;
+        }
+        res.cork(() => res.upgrade<SocketData>({ edge }, ...headers, context));
+      })();
     },
     open: (ws) => {
       const data = ws.getUserData();
-      const session = new SignalSession(ws, rooms, log, metrics);
-      data.session = session;
-      if (data.connect.reconnect) session.resume(data.claims, data.connect.participantSid);
-      else session.start(data.claims, data.connect.params, data.connect.offer);
+      if (data.edge) data.edge.attach(ws);
+      else if (data.admitted) data.session = gateway.open(ws, data.admitted);
     },
     message: (ws, message, isBinary) => {
-      ws.getUserData().session?.onFrame(message, isBinary);
+      const data = ws.getUserData();
+      if (data.edge) data.edge.fromClient(message, isBinary);
+      else data.session?.onFrame(message, isBinary);
     },
     close: (ws, code, message) => {
       log.debug({ code, reason: Buffer.from(message).toString() }, 'signal socket closed');
-      ws.getUserData().session?.onClose();
+      const data = ws.getUserData();
+      data.edge?.clientClosed(code);
+      data.session?.onClose();
     },
   });
-  signalRoute('/rtc', v0ConnectRequest);
-  signalRoute('/rtc/v1', v1ConnectRequest);
+  signalRoute('/rtc');
+  signalRoute('/rtc/v1');
 
   /** /rtc/validate and /rtc/v1/validate: why a signal connection would be refused, as LiveKit's. */
   const validate = (res: UWS.HttpResponse, req: UWS.HttpRequest) => {
     try {
-      authorizeJoin(bearerToken(req, new URLSearchParams(req.getQuery() ?? '')));
+      // In a cluster the room may be elsewhere: only the token is checked here.
+      const token = bearerToken(req, new URLSearchParams(req.getQuery() ?? ''));
+      if (cluster) gateway.authenticate(token);
+      else gateway.authorizeJoin(token);
       reply(res, 200, 'success');
     } catch (err) {
       reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
@@ -245,14 +285,18 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   app.get('/rtc/validate', validate);
   app.get('/rtc/v1/validate', validate);
 
-  // Health, and livekit-client's reconnect-when-back-online check (HEAD, needs a 2xx).
-  app.any('/', (res) => reply(res, 200, 'OK'));
+  // Health, and livekit-client's reconnect-when-back-online check (HEAD, needs a 2xx). In a
+  // cluster, 406 while this node's stats do not reach Redis (LiveKit's rule).
+  app.any('/', (res) => {
+    if (cluster && !cluster.registry.fresh) reply(res, 406, 'Not Ready');
+    else reply(res, 200, 'OK');
+  });
 
-  const twirp = new TwirpRouter({
-    verifier, maxBodyBytes: cfg.limit.maxApiRequestBodySize, log,
+  twirp = new TwirpRouter({
+    verifier, maxBodyBytes: cfg.limit.maxApiRequestBodySize, log, forwarder: cluster?.twirp,
     onResult: (service, method, status, code) => metrics.twirpResult(service, method, status, code),
   });
-  registerRoomService(twirp, rooms, cfg, egress);
+  registerRoomService(twirp, rooms, cfg, egress, cluster?.state ?? null);
   registerEgressService(twirp, egress);
   registerIngressService(twirp, ingress);
   twirp.attach(app);
@@ -315,6 +359,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => target.listen(host, wanted, resolve));
     if (!socket) {
       for (const s of listenSockets) uws.us_listen_socket_close(s);
+      await cluster?.close();
       notifier.close();
       await ingressPool?.stop();
       await egressPool.stop();
@@ -342,14 +387,22 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     prometheusPort: metricsApp ? prometheusPort : 0,
     rooms,
     pool,
+    cluster,
     close(): Promise<void> {
       closing ??= (async () => {
+        // A cluster node drains: no new rooms here, and its participants are told to join
+        // again, which the load balancer sends to another node.
+        await cluster?.drain();
         for (const s of listenSockets) uws.us_listen_socket_close(s);
         // Ingress first (their participants leave), then recordings: their files are finished
         // while the tracks still flow.
         await ingress?.stopAll();
         await egress.stopAll();
-        await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN);
+        await rooms.closeAll(livekit.DisconnectReason.SERVER_SHUTDOWN,
+          cluster ? livekit.LeaveRequest.Action.RECONNECT : livekit.LeaveRequest.Action.DISCONNECT);
+        // Leaves to clients relayed through other nodes go out before this node leaves.
+        await cluster?.relay.flushed(2000);
+        await cluster?.close();
         // What is still undelivered stays queued in the store for the next start.
         notifier.close();
         await pool.stop();

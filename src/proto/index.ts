@@ -1,10 +1,10 @@
 // The LiveKit wire types (static protobufjs code generated from proto/) and the codec the
 // signaling layer uses: binary protobuf, or protojson-style JSON for text frames.
 import protobuf from 'protobufjs/minimal.js';
-import { livekit } from './gen/livekit.js';
+import { livekit, strand } from './gen/livekit.js';
 import { readProtoJson } from './protojson.js';
 
-export { livekit };
+export { livekit, strand };
 
 /** Options that make protobufjs objects look like protojson: enums by name, int64 as strings. */
 export const JSON_OPTIONS: protobuf.IConversionOptions = { enums: String, longs: String, bytes: String, defaults: false };

@@ -10,6 +10,8 @@ import { waitFor } from './wait.js';
 
 export class WebhookSink {
   readonly events: WebhookEvent[] = [];
+  /** The request path of each event (same order): which sender posted it, when senders use their own paths. */
+  readonly paths: string[] = [];
   /** Requests that failed verification, with the reason. */
   readonly rejected: string[] = [];
   private readonly receiver = new WebhookReceiver(DEV_KEY, DEV_SECRET);
@@ -45,6 +47,7 @@ export class WebhookSink {
         }
         this.receiver.receive(body, req.headers.authorization).then((event) => {
           this.events.push(event);
+          this.paths.push(req.url ?? '');
           res.writeHead(200).end();
         }, (err: unknown) => {
           this.rejected.push(String((err as Error).message));

@@ -16,6 +16,7 @@ function requireId(id: string | null | undefined): string {
   return id;
 }
 
+// In a cluster, the calls that name a room run on that room's node, which has its tracks.
 export function registerEgressService(router: TwirpRouter, egress: EgressManager): void {
   router.register('livekit.Egress', {
     StartEgress: method({
@@ -29,6 +30,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     StartRoomCompositeEgress: method({
       request: livekit.RoomCompositeEgressRequest,
       response: livekit.EgressInfo,
+      room: (req) => req.roomName,
       handle(req, claims) {
         requireRecord(claims);
         return egress.start(planRoomComposite(req));
@@ -37,6 +39,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     StartParticipantEgress: method({
       request: livekit.ParticipantEgressRequest,
       response: livekit.EgressInfo,
+      room: (req) => req.roomName,
       handle(req, claims) {
         requireRecord(claims);
         return egress.start(planParticipant(req));
@@ -45,6 +48,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     StartTrackCompositeEgress: method({
       request: livekit.TrackCompositeEgressRequest,
       response: livekit.EgressInfo,
+      room: (req) => req.roomName,
       handle(req, claims) {
         requireRecord(claims);
         return egress.start(planTrackComposite(req));
@@ -53,6 +57,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     StartTrackEgress: method({
       request: livekit.TrackEgressRequest,
       response: livekit.EgressInfo,
+      room: (req) => req.roomName,
       handle(req, claims) {
         requireRecord(claims);
         return egress.start(planTrack(req));
@@ -85,6 +90,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     ListEgress: method({
       request: livekit.ListEgressRequest,
       response: livekit.ListEgressResponse,
+      room: (req) => req.roomName,
       handle(req, claims) {
         requireRecord(claims);
         return { items: egress.list({ roomName: req.roomName, egressId: req.egressId, active: req.active }) };

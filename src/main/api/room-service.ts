@@ -40,7 +40,17 @@ function permissionsFromProto(p: livekit.IParticipantPermission): Permissions {
   };
 }
 
-export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg: StrandConfig, egress: EgressManager): void {
+/** Rooms of the whole cluster (src/main/cluster/cluster-state.ts). */
+export interface RoomDirectory {
+  listRooms(names: string[]): Promise<livekit.IRoom[]>;
+}
+
+/**
+ * `directory` lists the cluster's rooms; null on a single node. Each method that acts on one
+ * room names it (`room`), so that in a cluster it runs on that room's node.
+ */
+export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg: StrandConfig, egress: EgressManager,
+  directory: RoomDirectory | null): void {
   const checkLimits = (f: LimitedFields) => {
     const violation = limitViolation(cfg.limit, f);
     if (violation) throw new TwirpError('invalid_argument', violation);
@@ -61,6 +71,9 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     CreateRoom: method({
       request: livekit.CreateRoomRequest,
       response: livekit.Room,
+      room: (req) => req.name,
+      place: true,
+      node: (req) => req.nodeId,
       handle(req, claims) {
         requireGrant(claims, 'roomCreate');
         if (!req.name) throw new TwirpError('invalid_argument', 'name is required');
@@ -76,8 +89,9 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     ListRooms: method({
       request: livekit.ListRoomsRequest,
       response: livekit.ListRoomsResponse,
-      handle(req, claims) {
+      async handle(req, claims) {
         requireGrant(claims, 'roomList');
+        if (directory) return { rooms: await directory.listRooms(req.names) };
         const names = new Set(req.names);
         const list = [...rooms.rooms.values()].filter((r) => !r.closed && (names.size === 0 || names.has(r.name)));
         return { rooms: list.map((r) => r.toProto()) };
@@ -87,6 +101,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     DeleteRoom: method({
       request: livekit.DeleteRoomRequest,
       response: livekit.DeleteRoomResponse,
+      room: (req) => req.room,
       async handle(req, claims) {
         requireGrant(claims, 'roomCreate');
         await rooms.closeRoom(room(req.room), livekit.DisconnectReason.ROOM_DELETED, livekit.RoomEndReason.ROOM_END_API_DELETE);
@@ -97,6 +112,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     ListParticipants: method({
       request: livekit.ListParticipantsRequest,
       response: livekit.ListParticipantsResponse,
+      room: (req) => req.room,
       handle(req, claims) {
         requireAdmin(claims, req.room);
         return { participants: [...room(req.room).participants.values()].map((p) => p.toInfo()) };
@@ -106,6 +122,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     GetParticipant: method({
       request: livekit.RoomParticipantIdentity,
       response: livekit.ParticipantInfo,
+      room: (req) => req.room,
       handle(req, claims) {
         requireAdmin(claims, req.room);
         return participant(req.room, req.identity)[1].toInfo();
@@ -115,6 +132,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     RemoveParticipant: method({
       request: livekit.RoomParticipantIdentity,
       response: livekit.RemoveParticipantResponse,
+      room: (req) => req.room,
       async handle(req, claims) {
         requireAdmin(claims, req.room);
         const [r, p] = participant(req.room, req.identity);
@@ -126,6 +144,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     MutePublishedTrack: method({
       request: livekit.MuteRoomTrackRequest,
       response: livekit.MuteRoomTrackResponse,
+      room: (req) => req.room,
       handle(req, claims) {
         requireAdmin(claims, req.room);
         const [r, p] = participant(req.room, req.identity);
@@ -139,6 +158,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     UpdateParticipant: method({
       request: livekit.UpdateParticipantRequest,
       response: livekit.ParticipantInfo,
+      room: (req) => req.room,
       async handle(req, claims) {
         requireAdmin(claims, req.room);
         const [r, p] = participant(req.room, req.identity);
@@ -154,6 +174,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     UpdateSubscriptions: method({
       request: livekit.UpdateSubscriptionsRequest,
       response: livekit.UpdateSubscriptionsResponse,
+      room: (req) => req.room,
       async handle(req, claims) {
         requireAdmin(claims, req.room);
         const [r, p] = participant(req.room, req.identity);
@@ -169,6 +190,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     SendData: method({
       request: livekit.SendDataRequest,
       response: livekit.SendDataResponse,
+      room: (req) => req.room,
       async handle(req, claims) {
         requireAdmin(claims, req.room);
         const r = room(req.room);
@@ -194,6 +216,7 @@ export function registerRoomService(router: TwirpRouter, rooms: RoomManager, cfg
     UpdateRoomMetadata: method({
       request: livekit.UpdateRoomMetadataRequest,
       response: livekit.Room,
+      room: (req) => req.room,
       handle(req, claims) {
         requireAdmin(claims, req.room);
         const r = room(req.room);

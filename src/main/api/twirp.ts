@@ -46,6 +46,22 @@ export interface TwirpMethod<Req, ReqI, Res, ResI> {
   request: MessageType<Req, ReqI>;
   response: MessageType<Res, ResI>;
   handle(req: Req, claims: ClaimGrants): ResI | Promise<ResI>;
+  /**
+   * The room the call acts on. With a cluster, the call runs on that room's node, wherever it
+   * arrived; `place` also gives a room without a node one (CreateRoom).
+   */
+  room?(req: Req): string;
+  place?: boolean;
+  /** The node the caller asks a new room to go to (CreateRoom's node_id), if any. */
+  node?(req: Req): string;
+}
+
+/** Runs calls on the node that owns their room (src/main/cluster). */
+export interface TwirpForwarder {
+  /** The node that must run a call for `room`, or null to run it here. */
+  nodeFor(room: string, place: boolean, wantedNode: string): Promise<string | null>;
+  /** Runs `path` on `node`; throws TwirpError with the remote error, or `unavailable`. */
+  forward(node: string, path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
 }
 
 type AnyMethod = TwirpMethod<unknown, unknown, unknown, unknown>;
@@ -61,6 +77,7 @@ export interface TwirpOptions {
   log: Logger;
   /** Called once per request, for metrics. */
   onResult?(service: string, method: string, status: number, code: string): void;
+  forwarder?: TwirpForwarder;
 }
 
 type Encoding = 'json' | 'protobuf';
@@ -127,7 +144,7 @@ export class TwirpRouter {
       return fail(new TwirpError('malformed', `request body is larger than ${this.opts.maxBodyBytes} bytes`), true);
     }
 
-    readBody(res, this.opts.maxBodyBytes).then((body) => this.call(m, body, encoding, authorization)).then(
+    readBody(res, this.opts.maxBodyBytes).then((body) => this.call(m, `${service}/${name}`, body, encoding, authorization)).then(
       (body) => finish(200, 'ok', body, encoding === 'json' ? 'application/json' : 'application/protobuf'),
       (err: unknown) => {
         if (err instanceof BodyTooLarge) return fail(new TwirpError('malformed', err.message), true);
@@ -138,7 +155,19 @@ export class TwirpRouter {
     );
   }
 
-  private async call(m: AnyMethod, body: Buffer, encoding: Encoding, authorization: string): Promise<string | Uint8Array> {
+  /**
+   * A call another node forwarded here (its room is on this node): run as if it had arrived
+   * here, in protobuf. Throws TwirpError.
+   */
+  async callForwarded(path: string, authorization: string, request: Uint8Array): Promise<Uint8Array> {
+    const m = this.methods.get(path);
+    if (!m) throw new TwirpError('bad_route', `no handler for ${path}`);
+    const claims = this.authenticate(authorization);
+    const result = await m.handle(m.request.decode(request), claims);
+    return m.response.encode(result).finish();
+  }
+
+  private async call(m: AnyMethod, path: string, body: Buffer, encoding: Encoding, authorization: string): Promise<string | Uint8Array> {
     const claims = this.authenticate(authorization);
     let request: unknown;
     try {
@@ -150,6 +179,13 @@ export class TwirpRouter {
       }
     } catch (err) {
       throw new TwirpError('malformed', `the request could not be decoded: ${(err as Error).message}`);
+    }
+    const forwarder = this.opts.forwarder;
+    const node = forwarder && m.room ? await forwarder.nodeFor(m.room(request), m.place ?? false, m.node?.(request) ?? '') : null;
+    if (forwarder && node !== null) {
+      const remote = await forwarder.forward(node, path, authorization, m.request.encode(request).finish());
+      if (encoding === 'protobuf') return remote;
+      return JSON.stringify(m.response.toObject(m.response.decode(remote), JSON_OPTIONS));
     }
     const result = await m.handle(request, claims);
     if (encoding === 'protobuf') return m.response.encode(result).finish();

@@ -200,13 +200,14 @@ export class RoomManager {
   }
 
   /** Closes a room now: participants get a leave with `reason`, observers see it finish. */
-  async closeRoom(room: Room, reason: livekit.DisconnectReason, endReason: livekit.RoomEndReason): Promise<void> {
+  async closeRoom(room: Room, reason: livekit.DisconnectReason, endReason: livekit.RoomEndReason,
+    action = livekit.LeaveRequest.Action.DISCONNECT): Promise<void> {
     if (this.rooms.get(room.name) !== room) return;
     this.cancelClose(room);
     this.rooms.delete(room.name);
     this.roomsBySid.delete(room.sid);
     for (const p of room.participants.values()) this.roomOfParticipant.delete(p.sid);
-    await room.close(reason);
+    await room.close(reason, action);
     this.pool.releaseRoom(room.name);
     this.log.info({ room: room.name, reason: livekit.RoomEndReason[endReason] }, 'room closed');
     this.ctx.observers.emit('roomFinished', room, endReason);
@@ -257,14 +258,14 @@ export class RoomManager {
    * Shutdown: everyone leaves. Rooms made with CreateRoom stay in the store for the next start;
    * rooms made by joins finish.
    */
-  async closeAll(reason: livekit.DisconnectReason): Promise<void> {
+  async closeAll(reason: livekit.DisconnectReason, action = livekit.LeaveRequest.Action.DISCONNECT): Promise<void> {
     for (const t of this.closeTimers.values()) clearTimeout(t);
     this.closeTimers.clear();
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();
     await Promise.allSettled([...this.rooms.values()].map(async (room) => {
-      if (!room.createdByApi) return this.closeRoom(room, reason, livekit.RoomEndReason.ROOM_END_SERVER_SHUTDOWN);
-      await room.close(reason);
+      if (!room.createdByApi) return this.closeRoom(room, reason, livekit.RoomEndReason.ROOM_END_SERVER_SHUTDOWN, action);
+      await room.close(reason, action);
     }));
     this.rooms.clear();
     this.roomsBySid.clear();

@@ -681,11 +681,14 @@ export class Room {
     await Promise.all([...this.slots()].map((slot) => this.ctx.pool.run(slot, { op: 'sendData', roomId: this.sid, data: packet, reliable, identities })));
   }
 
-  /** Closes the room: everyone gets a LeaveRequest with `reason`. */
-  async close(reason: livekit.DisconnectReason): Promise<void> {
+  /**
+   * Closes the room: everyone gets a LeaveRequest with `reason` and `action` (RECONNECT when
+   * the room goes on elsewhere: a draining node of a cluster).
+   */
+  async close(reason: livekit.DisconnectReason, action = livekit.LeaveRequest.Action.DISCONNECT): Promise<void> {
     this.closed = true;
     this.dynacast.close();
-    await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true)));
+    await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true, action)));
   }
 }
 

@@ -1,0 +1,131 @@
+// This node as one of a cluster on Redis (only when the config has `redis`): its entry in the
+// node registry, where rooms live, the signal relay and forwarded API calls between nodes, and
+// the cluster-wide room list. Without Redis nothing here runs and Strand is one node, as before.
+import { livekit } from '../../proto/index.js';
+import type { TwirpForwarder } from '../api/twirp.js';
+import type { StrandConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Room } from '../rooms/room.js';
+import type { RoomManager } from '../rooms/room-manager.js';
+import type { SignalGateway } from '../signal/signal-gateway.js';
+import { ApiForwarder } from './api-forwarder.js';
+import { ClusterBus } from './cluster-bus.js';
+import { ClusterState } from './cluster-state.js';
+import { NodeRegistry, type NodeLoad } from './node-registry.js';
+import { connectRedis, type RedisClients } from './redis-client.js';
+import { RoomPlacement } from './room-placement.js';
+import { SignalRelay } from './signal-relay.js';
+
+export interface ClusterDeps {
+  nodeId: string;
+  rooms: RoomManager;
+  gateway: SignalGateway;
+  /** Runs a Twirp call forwarded from another node (TwirpRouter.callForwarded). */
+  runApiCall(path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
+  log: Logger;
+}
+
+export class Cluster {
+  readonly registry: NodeRegistry;
+  readonly placement: RoomPlacement;
+  readonly state: ClusterState;
+  readonly relay: SignalRelay;
+  private readonly bus: ClusterBus;
+  private readonly forwarder: ApiForwarder;
+  private available: ReadonlySet<string> = new Set();
+  private closed = false;
+
+  private constructor(private readonly redis: RedisClients, cfg: StrandConfig, private readonly deps: ClusterDeps) {
+    const { nodeId, log } = deps;
+    this.bus = new ClusterBus(nodeId, redis.command, redis.subscriber, log);
+    this.registry = new NodeRegistry(nodeId, cfg.rtc.nodeIp || cfg.bindAddresses[0] || '', cfg.region, redis.command,
+      () => this.load(), (available) => this.onRefresh(available), log);
+    this.placement = new RoomPlacement(redis.command, this.registry, cfg.nodeSelector);
+    this.state = new ClusterState(nodeId, redis.command, this.registry, log);
+    this.relay = new SignalRelay(this.bus, cfg.signalRelay, deps.gateway, log);
+    this.forwarder = new ApiForwarder(this.bus, deps.runApiCall);
+  }
+
+  /** Connects to Redis (an unreachable Redis is an error here), subscribes and registers this node. */
+  static async start(cfg: StrandConfig, deps: ClusterDeps): Promise<Cluster> {
+    if (!cfg.redis) throw new Error('no redis configured');
+    const redis = await connectRedis(cfg.redis);
+    const cluster = new Cluster(redis, cfg, deps);
+    try {
+      await cluster.bus.start({
+        relay: (from, p) => cluster.relay.onPacket(from, p),
+        apiCall: (from, c) => cluster.forwarder.onCall(from, c),
+        apiResult: (from, r) => cluster.forwarder.onResult(from, r),
+      });
+      await cluster.registry.start();
+    } catch (err) {
+      await redis.close();
+      throw new Error(`cannot join the cluster: ${(err as Error).message}`);
+    }
+    deps.log.info({ node: deps.nodeId }, 'joined the cluster');
+    return cluster;
+  }
+
+  get nodeId(): string {
+    return this.deps.nodeId;
+  }
+
+  /** Runs Twirp calls on their room's node. */
+  readonly twirp: TwirpForwarder = {
+    nodeFor: async (room, place, wantedNode) => {
+      const node = place ? await this.placement.place(room, wantedNode) : await this.placement.homeOf(room);
+      return node === null || node === this.deps.nodeId ? null : node;
+    },
+    forward: (node, path, authorization, request) => this.forwarder.forward(node, path, authorization, request),
+  };
+
+  /** Stops taking new rooms; rooms here stay until their participants have moved. */
+  async drain(): Promise<void> {
+    await this.registry.drain();
+    this.deps.log.info('draining: no new rooms on this node');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.relay.close();
+    this.forwarder.close();
+    await this.bus.close();
+    // Rooms kept for the next start (CreateRoom) are released too: this node leaves the cluster.
+    await this.state.releaseAll(this.deps.rooms.rooms.values());
+    await this.registry.close();
+    await this.redis.close();
+  }
+
+  private load(): NodeLoad {
+    let clients = 0;
+    let tracksIn = 0;
+    let tracksOut = 0;
+    for (const room of this.deps.rooms.rooms.values()) {
+      for (const p of room.participants.values()) {
+        clients++;
+        tracksIn += p.tracks.size;
+        tracksOut += p.subscriptions.size;
+      }
+    }
+    return { rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut };
+  }
+
+  private onRefresh(available: ReadonlySet<string>): void {
+    if (this.closed) return;
+    for (const node of this.available) if (!available.has(node)) this.forwarder.nodeLost(node);
+    this.available = available;
+    // Only when this node itself is current: after an outage, everyone looks stale at first.
+    if (!available.has(this.deps.nodeId)) return;
+    this.relay.onAvailable(available);
+    void this.state.resync(this.deps.rooms.rooms.values(), (room) => this.placement.claim(room, this.deps.nodeId)).then((lost) => {
+      for (const room of lost) this.lose(room);
+    });
+  }
+
+  /** Another node has this room now (this one was taken for dead): its participants rejoin there. */
+  private lose(room: Room): void {
+    this.deps.log.warn({ room: room.name }, 'room was placed on another node: closing the copy here');
+    void this.deps.rooms.closeRoom(room, livekit.DisconnectReason.MIGRATION, livekit.RoomEndReason.ROOM_END_SUPERSEDED, livekit.LeaveRequest.Action.RECONNECT);
+  }
+}

@@ -1,0 +1,38 @@
+// A Strand cluster for a test: a redis-server of its own and N `strand` processes on loopback,
+// each with its own HTTP, ICE and store, joined through Redis.
+import { RedisServer } from './redis-server.js';
+import { startStrand, type StrandProcess } from './strand-process.js';
+
+export interface TestCluster {
+  redis: RedisServer;
+  nodes: StrandProcess[];
+  /** Each node's ND_ id, from its start-up line. */
+  nodeIds: string[];
+  stop(): Promise<Array<number | null>>;
+}
+
+export async function startCluster(count: number, opts: { args?: string[]; config?: (node: number) => string } = {}): Promise<TestCluster> {
+  const redis = await RedisServer.start();
+  const nodes: StrandProcess[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startStrand({
+        workers: 1,
+        args: ['--redis-host', redis.address, ...(opts.config ? ['--config-body', opts.config(i)] : []), ...(opts.args ?? [])],
+      }));
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    await redis.stop();
+    throw err;
+  }
+  const nodeIds = nodes.map((n) => /"node":"(ND_[^"]+)","msg":"joined the cluster"/.exec(n.stdout())?.[1] ?? '');
+  return {
+    redis, nodes, nodeIds,
+    async stop() {
+      const codes = await Promise.all(nodes.map((n) => n.stop()));
+      await redis.stop();
+      return codes;
+    },
+  };
+}
