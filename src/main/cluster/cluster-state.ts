@@ -3,6 +3,7 @@
 // node as they change, batched per turn of the event loop. ListRooms reads them back for the
 // whole cluster, leaving out rooms whose node is not available (no stranded copies).
 import { livekit } from '../../proto/index.js';
+import { TwirpError } from '../api/twirp.js';
 import type { Logger } from '../logger.js';
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
@@ -102,6 +103,11 @@ export class ClusterState implements RoomObserver {
     return lost;
   }
 
+  /** The next resync writes every room and participant again (Redis lost them). */
+  markStale(): void {
+    this.stale = true;
+  }
+
   /** This node leaves the cluster: its rooms are no longer anywhere. */
   async releaseAll(rooms: Iterable<Room>): Promise<void> {
     await Promise.allSettled([...rooms].map((room) =>
@@ -110,6 +116,14 @@ export class ClusterState implements RoomObserver {
 
   /** Rooms of every available node (ListRooms), optionally only those named. */
   async listRooms(names: string[]): Promise<livekit.Room[]> {
+    try {
+      return await this.readRooms(names);
+    } catch (err) {
+      throw new TwirpError('unavailable', `cluster state unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  private async readRooms(names: string[]): Promise<livekit.Room[]> {
     const [rooms, homes, nodes] = await Promise.all([
       names.length ? this.redis.hmgetBuffer(ROOMS_KEY, ...names).then((list) => list.map((raw, i) => [names[i]!, raw] as const))
         : this.redis.hgetallBuffer(ROOMS_KEY).then((all) => Object.entries(all)),

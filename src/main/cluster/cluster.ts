@@ -2,7 +2,7 @@
 // node registry, where rooms live, the signal relay and forwarded API calls between nodes, and
 // the cluster-wide room list. Without Redis nothing here runs and Strand is one node, as before.
 import { livekit } from '../../proto/index.js';
-import type { TwirpForwarder } from '../api/twirp.js';
+import { TwirpError, type TwirpForwarder } from '../api/twirp.js';
 import type { StrandConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../rooms/room.js';
@@ -39,7 +39,7 @@ export class Cluster {
     const { nodeId, log } = deps;
     this.bus = new ClusterBus(nodeId, redis.command, redis.subscriber, log);
     this.registry = new NodeRegistry(nodeId, cfg.rtc.nodeIp || cfg.bindAddresses[0] || '', cfg.region, redis.command,
-      () => this.load(), (available) => this.onRefresh(available), log);
+      () => this.load(), (available, recovered) => this.onRefresh(available, recovered), log);
     this.placement = new RoomPlacement(redis.command, this.registry, cfg.nodeSelector);
     this.state = new ClusterState(nodeId, redis.command, this.registry, log);
     this.relay = new SignalRelay(this.bus, cfg.signalRelay, deps.gateway, log);
@@ -73,7 +73,12 @@ export class Cluster {
   /** Runs Twirp calls on their room's node. */
   readonly twirp: TwirpForwarder = {
     nodeFor: async (room, place, wantedNode) => {
-      const node = place ? await this.placement.place(room, wantedNode) : await this.placement.homeOf(room);
+      let node: string | null;
+      try {
+        node = place ? await this.placement.place(room, wantedNode) : await this.placement.homeOf(room);
+      } catch (err) {
+        throw new TwirpError('unavailable', `cluster state unavailable: ${(err as Error).message}`);
+      }
       return node === null || node === this.deps.nodeId ? null : node;
     },
     forward: (node, path, authorization, request) => this.forwarder.forward(node, path, authorization, request),
@@ -111,16 +116,20 @@ export class Cluster {
     return { rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut };
   }
 
-  private onRefresh(available: ReadonlySet<string>): void {
+  private onRefresh(available: ReadonlySet<string>, recovered: boolean): void {
     if (this.closed) return;
-    for (const node of this.available) if (!available.has(node)) this.forwarder.nodeLost(node);
-    this.available = available;
-    // Only when this node itself is current: after an outage, everyone looks stale at first.
+    // A Redis that comes back may have lost everything: this node's rooms are written again.
+    if (recovered) this.state.markStale();
     if (!available.has(this.deps.nodeId)) return;
-    this.relay.onAvailable(available);
     void this.state.resync(this.deps.rooms.rooms.values(), (room) => this.placement.claim(room, this.deps.nodeId)).then((lost) => {
       for (const room of lost) this.lose(room);
     });
+    // Only once this node has been writing for a while: after an outage, everyone looks gone
+    // until they have written again.
+    if (!this.registry.settled) return;
+    for (const node of this.available) if (!available.has(node)) this.forwarder.nodeLost(node);
+    this.available = available;
+    this.relay.onAvailable(available);
   }
 
   /** Another node has this room now (this one was taken for dead): its participants rejoin there. */

@@ -68,8 +68,11 @@ export class NodeRegistry {
     private readonly region: string,
     private readonly redis: RedisConnection,
     private readonly load: () => NodeLoad,
-    /** After each refresh: the ids of the available nodes (this one included when fresh). */
-    private readonly onRefresh: (available: ReadonlySet<string>) => void,
+    /**
+     * After each refresh: the ids of the available nodes (this one included when fresh), and
+     * whether Redis has just come back (its contents may be gone).
+     */
+    private readonly onRefresh: (available: ReadonlySet<string>, recovered: boolean) => void,
     private readonly log: Logger,
   ) {}
 
@@ -78,6 +81,14 @@ export class NodeRegistry {
     await this.tick();
     this.timer = setInterval(() => void this.tick(), STATS_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /**
+   * This node has written its stats without a gap long enough for every live node to have
+   * written too: only then does a missing or stale entry mean that node is gone.
+   */
+  get settled(): boolean {
+    return this.writingSince > 0 && Date.now() - this.writingSince >= JUDGE_AFTER_MS;
   }
 
   /** This node's stats reached Redis recently (GET / answers 406 otherwise). */
@@ -113,9 +124,11 @@ export class NodeRegistry {
   }
 
   private async tick(): Promise<void> {
+    let recovered = false;
     try {
       await this.write();
       if (this.redisDown) this.log.info('Redis reachable again');
+      recovered = this.redisDown;
       this.redisDown = false;
       await this.refresh();
       await this.cleanDead();
@@ -126,7 +139,7 @@ export class NodeRegistry {
     }
     const available = new Set([...this.known.keys()].filter((id) => this.isAvailableId(id)));
     if (this.fresh) available.add(this.nodeId);
-    this.onRefresh(available);
+    this.onRefresh(available, recovered);
   }
 
   private async write(): Promise<void> {
@@ -164,7 +177,7 @@ export class NodeRegistry {
   }
 
   private async cleanDead(): Promise<void> {
-    if (Date.now() - this.writingSince < JUDGE_AFTER_MS) return;
+    if (!this.settled) return;
     const nowS = Date.now() / 1000;
     for (const [id, k] of this.known) {
       if (id === this.nodeId || nowS - Number(k.node.stats?.updatedAt ?? 0) <= DEAD_AFTER_S) continue;

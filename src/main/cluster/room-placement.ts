@@ -42,6 +42,8 @@ export class RoomPlacement {
     const nowS = Date.now() / 1000;
     const serving = nodes.filter((n) => this.registry.isAvailable(n, nowS) && n.state === livekit.NodeState.SERVING);
     if (current && serving.some((n) => n.id === current)) return current;
+    // Just after a Redis outage a live home may not have written its entry yet: trust the map.
+    if (current && !this.registry.settled && !nodes.some((n) => n.id === current)) return current;
     const pick = serving.find((n) => n.id === wanted) ?? selectNode(serving, this.selector);
     if (!pick?.id) throw new NoNodeError('could not find any available nodes');
     const now = await this.redis.eval(COMPARE_AND_SET, 1, ROOM_NODE_KEY, room, current ?? '', pick.id) as string | null;
