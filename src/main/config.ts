@@ -6,7 +6,7 @@ import {
   defaultNodeSelector, defaultSignalRelay, parseNodeSelector, parseRedis, parseSignalRelay, durationMs,
   type NodeSelectorConfig, type RedisConfig, type SignalRelayConfig,
 } from './cluster/cluster-config.js';
-import { ConfigError } from './config-error.js';
+import { ConfigError, bool, isObject, num, str, strList } from './config-error.js';
 
 export { ConfigError };
 
@@ -177,28 +177,6 @@ export function parseKeys(text: string): Record<string, string> {
     keys[key] = secret;
   }
   return keys;
-}
-
-type Yaml = Record<string, unknown>;
-const isObject = (v: unknown): v is Yaml => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function num(v: unknown, path: string): number {
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${path} must be a non-negative number`);
-  return n;
-}
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`${path} must be true or false`);
-  return v;
-}
-function str(v: unknown, path: string): string {
-  if (typeof v !== 'string') throw new ConfigError(`${path} must be a string`);
-  return v;
-}
-function strList(v: unknown, path: string): string[] {
-  if (typeof v === 'string') return [v];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${path} must be a list of strings`);
-  return v as string[];
 }
 
 const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'];

@@ -193,7 +193,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         log.info({ status, reason: (err as Error).message, path }, 'signal connection refused');
         reply(res, status, (err as Error).message);
       };
-      if (!cluster) {
+      /** The room is on this node: admitted and upgraded here, or refused. */
+      const serveHere = () => {
         let admitted: Admitted;
         try {
           admitted = gateway.admit(path, query, token);
@@ -201,7 +202,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
           refuse(err);
           return;
         }
-        res.upgrade<SocketData>({ admitted }, ...headers, context);
+        res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
+      };
+      if (!cluster) {
+        serveHere();
         return;
       }
       // In a cluster, the request and token are checked here; the room's node, wherever it
@@ -227,14 +231,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         }
         if (aborted) return;
         if (home === nodeId) {
-          let admitted: Admitted;
-          try {
-            admitted = gateway.admit(path, query, token);
-          } catch (err) {
-            refuse(err);
-            return;
-          }
-          res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
+          serveHere();
           return;
         }
         const edge = c.relay.openEdge(home, path, rawQuery, token);

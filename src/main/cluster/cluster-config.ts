@@ -1,7 +1,7 @@
 // The multi-node part of the configuration, with LiveKit's keys: `redis`, `node_selector`,
 // `region`, `signal_relay`. No `redis` section means one node, as before.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config-error.js';
+import { ConfigError, bool, isObject, num, str, strList } from '../config-error.js';
 
 export interface RedisTls {
   insecure: boolean;
@@ -63,26 +63,10 @@ export function defaultSignalRelay(): SignalRelayConfig {
   return { retryTimeoutMs: 7500, minRetryIntervalMs: 500, maxRetryIntervalMs: 2000 };
 }
 
-type Yaml = Record<string, unknown>;
-const isObject = (v: unknown): v is Yaml => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function str(v: unknown, path: string): string {
-  if (typeof v !== 'string') throw new ConfigError(`${path} must be a string`);
-  return v;
-}
-function strList(v: unknown, path: string): string[] {
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${path} must be a list of strings`);
-  return v as string[];
-}
-function num(v: unknown, path: string): number {
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${path} must be a non-negative number`);
-  return n;
-}
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`${path} must be true or false`);
-  return v;
+/** A list, or one comma-separated string (as LiveKit's env values come). */
+function addressList(v: unknown, path: string): string[] {
+  if (typeof v === 'string') return v.split(',').map((a) => a.trim()).filter(Boolean);
+  return strList(v, path);
 }
 
 /** A Go-style duration ("500ms", "7.5s", "1m") or a number of `unitMs`, as ms. */
@@ -143,8 +127,8 @@ export function parseRedis(value: unknown, warn: (path: string) => void): RedisC
       case 'sentinel_master_name': r.sentinelMasterName = str(v, path); break;
       case 'sentinel_username': r.sentinelUsername = str(v, path); break;
       case 'sentinel_password': r.sentinelPassword = str(v, path); break;
-      case 'sentinel_addresses': r.sentinelAddresses = strList(v, path); break;
-      case 'cluster_addresses': r.clusterAddresses = strList(v, path); break;
+      case 'sentinel_addresses': r.sentinelAddresses = addressList(v, path); break;
+      case 'cluster_addresses': r.clusterAddresses = addressList(v, path); break;
       case 'dial_timeout': r.dialTimeoutMs = durationMs(v, path, 1); break;
       case 'read_timeout': r.commandTimeoutMs = durationMs(v, path, 1); break;
       case 'write_timeout': case 'pool_size': case 'pool_timeout': case 'max_redirects': break;
