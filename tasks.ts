@@ -107,6 +107,8 @@ function bench(args: string[]): void {
   build();
   // Side-by-side runs start Janus 1.1 from Debian (and need root for its network namespace).
   if (args.join(' ').includes('janus')) installDebian([['janus', '/usr/bin/janus']]);
+  // A cluster bench starts its own redis-server.
+  if (args.includes('--nodes')) installDebian([['redis-server', '/usr/bin/redis-server']]);
   const entry = join(root, 'dist/bench/run.js');
   if (!existsSync(entry)) {
     console.error('tasks: no benchmarks yet (bench/run.ts arrives with the forwarding benchmark issue)');

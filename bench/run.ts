@@ -14,7 +14,7 @@ import { runIngressBench } from './ingress.js';
 import { plotPacketsPerCpu, storedResults } from './plot.js';
 import { summariseProfiles } from './profile.js';
 import { formatShares } from './threads.js';
-import { SCENARIOS, runJoinStorm, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
+import { SCENARIOS, runJoinStorm, type JoinLatency, runRelayBaseline, runSfuBench, type Scenario, type SfuBenchResult, type Target } from './sfu.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,6 +29,7 @@ const { values, positionals } = parseArgs({
     subscribers: { type: 'string' },
     bots: { type: 'string', default: '100' },
     workers: { type: 'string', default: '2' },
+    nodes: { type: 'string', default: '1' },
     target: { type: 'string', default: 'strand' },
     sweep: { type: 'string' },
     'bots-per-process': { type: 'string', default: '25' },
@@ -157,15 +158,25 @@ async function api(): Promise<void> {
   writeResults({ rooms, duration, connections, results });
 }
 
-/** `join-storm [--bots 100] [--join-rate 20] [--workers 2]`: join latency percentiles under a burst of joins. */
+/**
+ * `join-storm [--bots 100] [--join-rate 20] [--workers 2] [--nodes 1]`: join latency percentiles
+ * under a burst of joins; with `--nodes 3`, through all three nodes of a cluster, the joins
+ * relayed to the room's node side by side with those made on it.
+ */
 async function joinStorm(): Promise<void> {
   const result = await runJoinStorm(Number(values.bots), Number(values['join-rate']), Number(values.workers), Number(values['bots-per-process']),
-    (line) => console.log(line));
-  console.table([{
-    bots: result.bots, 'joins/s': result.joinRate, joined: result.joined, failed: result.failed,
-    'JoinResponse p50/p99 ms': `${Math.round(result.joinResponseP50Ms)}/${Math.round(result.joinResponseP99Ms)}`,
-    'connected p50/p99 ms': `${Math.round(result.connectedP50Ms)}/${Math.round(result.connectedP99Ms)}`, 'server cpu s': result.serverCpuSeconds.toFixed(2),
-  }]);
+    (line) => console.log(line), Number(values.nodes));
+  const row = (path: string, l: JoinLatency) => ({
+    path, joined: l.joined, failed: l.failed,
+    'JoinResponse p50/p99 ms': `${Math.round(l.joinResponseP50Ms)}/${Math.round(l.joinResponseP99Ms)}`,
+    'connected p50/p99 ms': `${Math.round(l.connectedP50Ms)}/${Math.round(l.connectedP99Ms)}`,
+  });
+  console.log(`${result.bots} bots at ${result.joinRate}/s, ${result.nodes} node(s): server CPU ${result.serverCpuSeconds.toFixed(2)} s`);
+  console.table([
+    row('all', result),
+    ...(result.direct ? [row('on the room\'s node', result.direct)] : []),
+    ...(result.relayed ? [row('relayed from another node', result.relayed)] : []),
+  ]);
   writeResults({ result });
 }
 

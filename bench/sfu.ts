@@ -5,6 +5,8 @@
 // packets delivered per server CPU-second, and the server's RSS per subscribed track.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import { startCluster } from '../test/helpers/cluster.js';
 import { startStrand, workerStats } from '../test/helpers/strand-process.js';
 import type { BotCommand, BotReply, BotSnapshot, BotSpec, JanusTarget } from './bot/bot-process.js';
 import { createJanusRoom } from './bot/janus-bot.js';
@@ -314,48 +316,77 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
   }
 }
 
-export interface JoinStormResult {
-  bots: number;
-  joinRate: number;
-  workers: number;
+/** Join latencies of one set of bots. */
+export interface JoinLatency {
   joined: number;
   failed: number;
   joinResponseP50Ms: number;
   joinResponseP99Ms: number;
   connectedP50Ms: number;
   connectedP99Ms: number;
-  serverCpuSeconds: number;
 }
 
-/** K bots join one room at a set rate (no media): how long JoinResponse and the connection take. */
-export async function runJoinStorm(bots: number, joinRate: number, workers: number, botsPerProcess: number, onProgress: (line: string) => void): Promise<JoinStormResult> {
-  const strand = await startStrand({ workers, args: ['--config-body', 'log_level: info'] });
-  const pid = strand.child.pid!;
+export interface JoinStormResult extends JoinLatency {
+  bots: number;
+  joinRate: number;
+  workers: number;
+  nodes: number;
+  serverCpuSeconds: number;
+  /**
+   * With several nodes: the bots whose signal connection landed on the room's node, and those
+   * whose connection another node relayed to it.
+   */
+  direct?: JoinLatency;
+  relayed?: JoinLatency;
+}
+
+function latencies(snaps: BotSnapshot[]): JoinLatency {
+  const all = sum(snaps);
+  const responses = all.joinResponseTimes.sort((a, b) => a - b);
+  const connected = all.joinTimes.sort((a, b) => a - b);
+  return {
+    joined: all.joined, failed: all.failed,
+    joinResponseP50Ms: percentile(responses, 50), joinResponseP99Ms: percentile(responses, 99),
+    connectedP50Ms: percentile(connected, 50), connectedP99Ms: percentile(connected, 99),
+  };
+}
+
+/**
+ * Bots join one room at `joinRate`. With `nodes` > 1, a cluster of that many nodes on a Redis
+ * of its own: the room lives on the first node and bot processes take turns among the nodes'
+ * URLs, so most joins are relayed across nodes.
+ */
+export async function runJoinStorm(bots: number, joinRate: number, workers: number, botsPerProcess: number, onProgress: (line: string) => void,
+  nodes = 1): Promise<JoinStormResult> {
+  const cluster = nodes > 1 ? await startCluster(nodes, { workers, config: () => 'log_level: info' }) : null;
+  const servers = cluster ? cluster.nodes : [await startStrand({ workers, args: ['--config-body', 'log_level: info'] })];
   const room = `storm-${Date.now()}`;
   const processes: BotProcess[] = [];
   try {
+    if (cluster) await new RoomServiceClient(servers[1]!.httpUrl, 'devkey', 'secret').createRoom({ name: room, nodeId: cluster.nodeIds[0] });
     const specs: BotSpec[] = [];
     for (let i = 0; i < bots; i++) specs.push({ identity: `storm-${i}`, token: await token(room, `storm-${i}`, false) });
     const groups: BotSpec[][] = [];
     for (let i = 0; i < specs.length; i += botsPerProcess) groups.push(specs.slice(i, i + botsPerProcess));
-    onProgress(`join storm: ${bots} bots at ${joinRate}/s into one room, ${groups.length} bot processes, Strand with ${workers} worker(s)`);
-    const cpu0 = processCpuSeconds(pid);
-    const snaps = await Promise.all(groups.map((g) => {
+    onProgress(`join storm: ${bots} bots at ${joinRate}/s into one room, ${groups.length} bot processes, ${nodes} node(s) with ${workers} worker(s)`
+      + (cluster ? ', the room on the first node' : ''));
+    const cpu0 = servers.map((s) => processCpuSeconds(s.child.pid!));
+    const snaps = await Promise.all(groups.map((g, i) => {
       const p = new BotProcess();
       processes.push(p);
-      return p.start(strand.url, g, (1000 / joinRate) * groups.length);
+      return p.start(servers[i % servers.length]!.url, g, (1000 / joinRate) * groups.length);
     }));
-    const cpu = processCpuSeconds(pid) - cpu0;
-    const all = sum(snaps);
-    const responses = all.joinResponseTimes.sort((a, b) => a - b);
-    const connected = all.joinTimes.sort((a, b) => a - b);
+    const cpu = servers.reduce((t, s, i) => t + processCpuSeconds(s.child.pid!) - cpu0[i]!, 0);
     return {
-      bots, joinRate, workers, joined: all.joined, failed: all.failed,
-      joinResponseP50Ms: percentile(responses, 50), joinResponseP99Ms: percentile(responses, 99),
-      connectedP50Ms: percentile(connected, 50), connectedP99Ms: percentile(connected, 99), serverCpuSeconds: cpu,
+      bots, joinRate, workers, nodes, serverCpuSeconds: cpu, ...latencies(snaps),
+      ...(cluster ? {
+        direct: latencies(snaps.filter((_, i) => i % servers.length === 0)),
+        relayed: latencies(snaps.filter((_, i) => i % servers.length !== 0)),
+      } : {}),
     };
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
-    await strand.stop();
+    if (cluster) await cluster.stop();
+    else await servers[0]!.stop();
   }
 }

@@ -138,7 +138,11 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   }, rooms, egressPool, pool, store, notifier, log);
   metrics.observeEgress(egress);
   if (ingressPool && cfg.ingress) {
-    ingress = new IngressManager({ maxConcurrent: cfg.ingress.maxConcurrent, x264Preset: cfg.ingress.x264Preset, urls: () => ingressUrls },
+    ingress = new IngressManager({
+      maxConcurrent: cfg.ingress.maxConcurrent, x264Preset: cfg.ingress.x264Preset, urls: () => ingressUrls,
+      // The cluster starts below; sessions come only once the server listens.
+      claimRoom: cfg.redis ? (room) => cluster!.claimRoom(room) : undefined,
+    },
       rooms, ingressPool, pool, store, notifier, log);
     metrics.observeIngress(ingress);
   }

@@ -3,14 +3,14 @@
 // the others; kill -9 of it leaves no stranded room and the clients come back; a Redis outage
 // of 5 s does not stop media, refuses new joins cleanly, and is recovered from.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterEach, beforeEach, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
-import { connectRoom, inboundMedia, publishCamera } from '../helpers/e2e.js';
+import { connectRoom, inboundMedia } from '../helpers/e2e.js';
 import { workerStats } from '../helpers/strand-process.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
@@ -18,11 +18,13 @@ import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
+// One browser per test: a test that kills nodes must not leave the next one a browser in an
+// odd state.
 let browser: TestBrowser;
-before(async () => {
+beforeEach(async () => {
   browser = await launchBrowser();
 });
-after(async () => {
+afterEach(async () => {
   await browser?.close();
 });
 
@@ -41,18 +43,32 @@ async function join(page: Page, url: string, room: string, identity: string): Pr
     const LK = (globalThis as any).LivekitClient;
     (globalThis as any).metadataSeen = [];
     (globalThis as any).room.on(LK.RoomEvent.ParticipantMetadataChanged, (_old: string, p: any) => (globalThis as any).metadataSeen.push(p.metadata));
-    await (globalThis as any).room.localParticipant.setMicrophoneEnabled(true);
+    const room = (globalThis as any).room;
+    await room.localParticipant.setMicrophoneEnabled(true);
+    // The camera is a canvas the page draws: a track the SDK republishes as it is after a full
+    // reconnect. (Chromium's fake capture device, restarted by the SDK for a camera track, now
+    // and then delivers no frames at all after a quick rejoin; that is not what these tests
+    // are about.)
+    const canvas = (globalThis as any).document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    const g = canvas.getContext('2d');
+    let n = 0;
+    setInterval(() => {
+      g.fillStyle = `hsl(${(n++ * 7) % 360} 70% 50%)`;
+      g.fillRect(0, 0, 640, 360);
+      g.fillStyle = '#fff';
+      g.fillRect((n * 9) % 600, 160, 40, 40);
+    }, 33);
+    const [track] = canvas.captureStream(30).getVideoTracks();
+    await room.localParticipant.publishTrack(track, { source: LK.Track.Source.Camera, simulcast: true });
   });
-  await publishCamera(page);
 }
 
 const remoteSids = (page: Page) => page.evaluate(() => [...(globalThis as any).room.remoteParticipants.values()].map((p: any) => p.sid as string));
 
-/**
- * The page decodes at least `frames` video frames and some audio from remote participants other
- * than `oldSids` (with `audioOnly`, at least `frames` audio packets).
- */
-async function mediaFrom(page: Page, oldSids: string[], frames: number, timeoutMs: number, what: string, audioOnly = false): Promise<number> {
+/** The page decodes at least `frames` video frames, and some audio, from remote participants other than `oldSids`. */
+async function mediaFrom(page: Page, oldSids: string[], frames: number, timeoutMs: number, what: string): Promise<number> {
   let last = '';
   return waitFor(async () => {
     last = JSON.stringify({ sids: await remoteSids(page), media: await inboundMedia(page), state: await page.evaluate(() => (globalThis as any).room.state),
@@ -71,7 +87,6 @@ async function mediaFrom(page: Page, oldSids: string[], frames: number, timeoutM
     const sids = await remoteSids(page);
     if (sids.length === 0 || sids.some((s) => oldSids.includes(s))) return 0;
     const m = await inboundMedia(page);
-    if (audioOnly) return m.audioPackets >= frames ? m.audioPackets : 0;
     return m.framesDecoded >= frames && m.audioPackets > 0 ? m.framesDecoded : 0;
   }, timeoutMs, what, 250).catch((err: Error) => {
     throw new Error(`${err.message}; last seen ${last}`);
@@ -118,16 +133,12 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       }));
       console.log(`${signal}: participants back after ${back.join(' and ')} ms`);
       assert.ok(Math.max(...back) <= 10_000, `back within 10 s (${back.join(', ')} ms)`);
-      // Known open bug: after a drain's leave (SIGTERM), the rejoined publishers' camera
-      // senders send nothing (bytesSent 0 on every layer, encodings active, track live), so only
-      // audio is checked then. After kill -9 (resume fails, then a rejoin) video flows.
-      const audioOnly = signal === 'SIGTERM';
       for (const [i, page] of pages.entries()) {
-        const frames = await mediaFrom(page, before[i]!, 30, 30_000, 'media again', audioOnly).catch(async (err: Error) => {
+        const frames = await mediaFrom(page, before[i]!, 30, 30_000, 'media again').catch(async (err: Error) => {
           const stats = await Promise.all([0, 2].map((n) => workerStats(cluster.nodes[n]!.httpUrl).then((w) => w.map((x) => `${x.publishedTracks} tracks ${x.downTracks} down ${x.packetsIn} in ${x.packetsOut} out`))));
           throw new Error(`${err.message}; A and C: ${JSON.stringify(stats)}`);
         });
-        console.log(`${signal}: page ${i} receives again: ${frames} ${audioOnly ? 'audio packets' : 'video frames'}`);
+        console.log(`${signal}: page ${i} decodes ${frames} frames again`);
       }
       const home = await homeOf(cluster, room);
       assert.ok(home && home !== cluster.nodeIds[1] && cluster.nodeIds.includes(home), `the room moved to A or C (${home})`);

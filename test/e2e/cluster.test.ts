@@ -4,7 +4,10 @@
 // removes the client connected through A; the room's webhooks come once each, in order, from B.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RoomServiceClient } from 'livekit-server-sdk';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirectFileOutput, EgressClient, EgressStatus, RoomServiceClient } from 'livekit-server-sdk';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -24,7 +27,8 @@ before(async () => {
   await sink.start();
   // Each node posts to its own path, so the sink can tell who sent what.
   cluster = await startCluster(3, {
-    config: (i) => `webhook: { api_key: ${DEV_KEY}, urls: ["${sink.url}/node${i}"] }\nroom: { departure_timeout: 1 }`,
+    config: (i) => `webhook: { api_key: ${DEV_KEY}, urls: ["${sink.url}/node${i}"] }\nroom: { departure_timeout: 1 }\n`
+      + `egress: { file_output_dir: "${mkdtempSync(join(tmpdir(), `strand-cluster-rec${i}-`))}" }`,
   });
   browser = await launchBrowser();
 });
@@ -83,6 +87,16 @@ test('a client on node A joins a room on node B; C lists and removes it; webhook
   const listed = await api(2).listParticipants(room);
   assert.deepEqual(listed.map((p) => p.identity).sort(), ['on-b', 'via-a']);
   assert.ok(listed.every((p) => p.tracks.length === 2), 'both publish audio and video');
+
+  // A recording asked of C runs on B (the room's node); A finds it by id, lists and stops it.
+  const egress = (i: number) => new EgressClient(cluster.nodes[i]!.httpUrl, DEV_KEY, DEV_SECRET);
+  const audioSid = listed.find((p) => p.identity === 'on-b')!.tracks.find((t) => t.type === 0)!.sid;
+  const started = await egress(2).startTrackEgress(room, new DirectFileOutput({ filepath: `${room}/{track_id}` }), audioSid);
+  assert.ok((await egress(0).listEgress({})).some((e) => e.egressId === started.egressId), 'A lists the egress running on B');
+  await new Promise((r) => setTimeout(r, 1500));
+  const stopped = await egress(0).stopEgress(started.egressId);
+  assert.ok([EgressStatus.EGRESS_ENDING, EgressStatus.EGRESS_COMPLETE].includes(stopped.status), `stopped through A: ${stopped.status}`);
+  await assert.rejects(egress(0).stopEgress('EG_unknown'), /not_found|does not exist/, 'an unknown egress is not found on any node');
 
   await api(2).removeParticipant(room, 'via-a');
   const reason = await waitFor(() => viaA.evaluate(() => (globalThis as any).disconnectReason), 10_000, 'the client through A to be removed');

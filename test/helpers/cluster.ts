@@ -11,13 +11,13 @@ export interface TestCluster {
   stop(): Promise<Array<number | null>>;
 }
 
-export async function startCluster(count: number, opts: { args?: string[]; config?: (node: number) => string } = {}): Promise<TestCluster> {
+export async function startCluster(count: number, opts: { args?: string[]; config?: (node: number) => string; workers?: number } = {}): Promise<TestCluster> {
   const redis = await RedisServer.start();
   const nodes: StrandProcess[] = [];
   try {
     for (let i = 0; i < count; i++) {
       nodes.push(await startStrand({
-        workers: 1,
+        workers: opts.workers ?? 1,
         args: ['--redis-host', redis.address, ...(opts.config ? ['--config-body', opts.config(i)] : []), ...(opts.args ?? [])],
       }));
     }

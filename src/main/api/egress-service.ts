@@ -16,7 +16,8 @@ function requireId(id: string | null | undefined): string {
   return id;
 }
 
-// In a cluster, the calls that name a room run on that room's node, which has its tracks.
+// In a cluster, the calls that name a room run on that room's node, which has its tracks;
+// those by egress id find the node that runs it.
 export function registerEgressService(router: TwirpRouter, egress: EgressManager): void {
   router.register('livekit.Egress', {
     StartEgress: method({
@@ -74,6 +75,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     UpdateLayout: method({
       request: livekit.UpdateLayoutRequest,
       response: livekit.EgressInfo,
+      everyNode: 'first',
       async handle(req, claims) {
         requireRecord(claims);
         return egress.updateLayout(requireId(req.egressId), req.layout);
@@ -82,6 +84,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     UpdateStream: method({
       request: livekit.UpdateStreamRequest,
       response: livekit.EgressInfo,
+      everyNode: 'first',
       async handle(req, claims) {
         requireRecord(claims);
         return egress.updateStream(requireId(req.egressId), req.addOutputUrls, req.removeOutputUrls);
@@ -91,6 +94,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
       request: livekit.ListEgressRequest,
       response: livekit.ListEgressResponse,
       room: (req) => req.roomName,
+      everyNode: (answers) => ({ items: answers.flatMap((a) => a.items) }),
       handle(req, claims) {
         requireRecord(claims);
         return { items: egress.list({ roomName: req.roomName, egressId: req.egressId, active: req.active }) };
@@ -99,6 +103,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
     StopEgress: method({
       request: livekit.StopEgressRequest,
       response: livekit.EgressInfo,
+      everyNode: 'first',
       handle(req, claims) {
         requireRecord(claims);
         return egress.stop(requireId(req.egressId));

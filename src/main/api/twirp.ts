@@ -54,6 +54,12 @@ export interface TwirpMethod<Req, ReqI, Res, ResI> {
   place?: boolean;
   /** The node the caller asks a new room to go to (CreateRoom's node_id), if any. */
   node?(req: Req): string;
+  /**
+   * In a cluster, for a call that names no room (an egress by id, every egress): 'first' runs
+   * here and, while the answer is not_found, on each other node in turn; a function merges
+   * every node's answer.
+   */
+  everyNode?: 'first' | ((answers: Res[]) => ResI);
 }
 
 /** Runs calls on the node that owns their room (src/main/cluster). */
@@ -62,6 +68,8 @@ export interface TwirpForwarder {
   nodeFor(room: string, place: boolean, wantedNode: string): Promise<string | null>;
   /** Runs `path` on `node`; throws TwirpError with the remote error, or `unavailable`. */
   forward(node: string, path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
+  /** The other available nodes. */
+  otherNodes(): Promise<string[]>;
 }
 
 type AnyMethod = TwirpMethod<unknown, unknown, unknown, unknown>;
@@ -181,16 +189,46 @@ export class TwirpRouter {
       throw new TwirpError('malformed', `the request could not be decoded: ${(err as Error).message}`);
     }
     const forwarder = this.opts.forwarder;
-    const node = forwarder && m.room ? await forwarder.nodeFor(m.room(request), m.place ?? false, m.node?.(request) ?? '') : null;
+    const room = m.room?.(request) ?? '';
+    const node = forwarder && room ? await forwarder.nodeFor(room, m.place ?? false, m.node?.(request) ?? '') : null;
     if (forwarder && node !== null) {
       const remote = await forwarder.forward(node, path, authorization, m.request.encode(request).finish());
       if (encoding === 'protobuf') return remote;
       return JSON.stringify(m.response.toObject(m.response.decode(remote), JSON_OPTIONS));
     }
-    const result = await m.handle(request, claims);
+    const result = forwarder && !room && m.everyNode
+      ? await this.onEveryNode(m, forwarder, path, authorization, request, claims)
+      : await m.handle(request, claims);
     if (encoding === 'protobuf') return m.response.encode(result).finish();
     const message = m.response.fromObject(result as Record<string, unknown>);
     return JSON.stringify(m.response.toObject(message, JSON_OPTIONS));
+  }
+
+  private async onEveryNode(m: AnyMethod, forwarder: TwirpForwarder, path: string, authorization: string, request: unknown,
+    claims: ClaimGrants): Promise<unknown> {
+    const encoded = m.request.encode(request).finish();
+    const others = await forwarder.otherNodes();
+    const spread = m.everyNode!;
+    if (spread === 'first') {
+      try {
+        return await m.handle(request, claims);
+      } catch (err) {
+        if (!(err instanceof TwirpError) || err.code !== 'not_found') throw err;
+        for (const node of others) {
+          try {
+            return m.response.decode(await forwarder.forward(node, path, authorization, encoded));
+          } catch (remote) {
+            if (!(remote instanceof TwirpError) || remote.code !== 'not_found') throw remote;
+          }
+        }
+        throw err;
+      }
+    }
+    const answers = await Promise.all([
+      Promise.resolve(m.handle(request, claims)).then((r) => m.response.decode(m.response.encode(r).finish())),
+      ...others.map(async (node) => m.response.decode(await forwarder.forward(node, path, authorization, encoded))),
+    ]);
+    return spread(answers);
   }
 
   private authenticate(authorization: string): ClaimGrants {

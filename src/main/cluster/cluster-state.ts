@@ -25,6 +25,8 @@ export class ClusterState implements RoomObserver {
   private readonly dirtyRooms = new Set<Room>();
   private readonly dirtyParticipants = new Map<Room, Set<Participant>>();
   private readonly goneParticipants = new Map<Room, Set<string>>();
+  /** Rooms this node has written as its own, until they finish. */
+  private readonly owned = new Set<string>();
   private flushing = false;
   /** A write failed (Redis away): the next resync writes every local room again. */
   private stale = false;
@@ -47,6 +49,7 @@ export class ClusterState implements RoomObserver {
   }
 
   roomFinished(room: Room): void {
+    this.owned.delete(room.name);
     this.dirtyRooms.delete(room);
     this.dirtyParticipants.delete(room);
     this.goneParticipants.delete(room);
@@ -108,10 +111,14 @@ export class ClusterState implements RoomObserver {
     this.stale = true;
   }
 
-  /** This node leaves the cluster: its rooms are no longer anywhere. */
-  async releaseAll(rooms: Iterable<Room>): Promise<void> {
-    await Promise.allSettled([...rooms].map((room) =>
-      this.redis.eval(RELEASE_ROOM, 3, ROOM_NODE_KEY, ROOMS_KEY, participantsKey(room.name), room.name, this.nodeId)));
+  /**
+   * This node leaves the cluster: its rooms are no longer anywhere (those kept for the next
+   * start included: that start claims them again).
+   */
+  async releaseAll(): Promise<void> {
+    await Promise.allSettled([...this.owned].map((name) =>
+      this.redis.eval(RELEASE_ROOM, 3, ROOM_NODE_KEY, ROOMS_KEY, participantsKey(name), name, this.nodeId)));
+    this.owned.clear();
   }
 
   /** Rooms of every available node (ListRooms), optionally only those named. */
@@ -146,6 +153,7 @@ export class ClusterState implements RoomObserver {
   }
 
   private markRoom(room: Room): void {
+    if (!room.closed) this.owned.add(room.name);
     this.dirtyRooms.add(room);
     if (this.flushing) return;
     this.flushing = true;

@@ -82,10 +82,27 @@ export class Cluster {
       return node === null || node === this.deps.nodeId ? null : node;
     },
     forward: (node, path, authorization, request) => this.forwarder.forward(node, path, authorization, request),
+    otherNodes: async () => {
+      const nodes = await this.registry.nodes().catch((err: unknown) => {
+        throw new TwirpError('unavailable', `cluster state unavailable: ${(err as Error).message}`);
+      });
+      const nowS = Date.now() / 1000;
+      return nodes.filter((n) => n.id !== this.deps.nodeId && this.registry.isAvailable(n, nowS)).map((n) => n.id);
+    },
   };
+
+  /**
+   * The room lives here from now on, or already did (ingress media arrives on this node).
+   * Throws when it lives on another node: a room spans one node until rooms across nodes exist.
+   */
+  async claimRoom(room: string): Promise<void> {
+    const home = await this.placement.place(room, this.deps.nodeId);
+    if (home !== this.deps.nodeId) throw new Error(`room "${room}" lives on node ${home}; ingress must reach that node`);
+  }
 
   /** Stops taking new rooms; rooms here stay until their participants have moved. */
   async drain(): Promise<void> {
+    this.relay.draining = true;
     await this.registry.drain();
     this.deps.log.info('draining: no new rooms on this node');
   }
@@ -97,7 +114,7 @@ export class Cluster {
     this.forwarder.close();
     await this.bus.close();
     // Rooms kept for the next start (CreateRoom) are released too: this node leaves the cluster.
-    await this.state.releaseAll(this.deps.rooms.rooms.values());
+    await this.state.releaseAll();
     await this.registry.close();
     await this.redis.close();
   }

@@ -153,6 +153,8 @@ export class SignalRelay {
   private readonly edges = new Map<string, EdgeSession>();
   /** Keyed by `<edge node> <session id>`. */
   private readonly homes = new Map<string, RelayedSocket>();
+  /** A draining node admits no relayed joins: the edge places the room again. */
+  draining = false;
 
   constructor(
     private readonly bus: ClusterBus,
@@ -169,6 +171,7 @@ export class SignalRelay {
   /** Asks `home` to admit a signal connection that reached this node; await `admission`. */
   openEdge(home: string, path: SignalPath, query: string, token: string): EdgeSession {
     const id = `CO_${randomBytes(9).toString('base64url')}`;
+    this.log.debug({ home, session: id, path }, 'relaying a signal connection to the room\'s node');
     let edge!: EdgeSession;
     const stream = this.stream(home, id, (p) => edge.deliver(p), () => edge.homeLost('the room\'s node stopped answering'));
     edge = new EdgeSession(home, stream, () => {
@@ -254,6 +257,7 @@ export class SignalRelay {
     const path = open.path ?? '';
     try {
       if (!isSignalPath(path)) throw new HttpError(404, 'not a signal path');
+      if (this.draining) throw new HttpError(503, 'the room\'s node is shutting down');
       const admitted = this.gateway.admit(path, new URLSearchParams(open.query ?? ''), open.token ?? '');
       socket.stream.send({ accept: {} });
       socket.session = this.gateway.open(socket, admitted);

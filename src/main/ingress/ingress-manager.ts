@@ -58,6 +58,11 @@ export interface IngressManagerOptions {
   maxConcurrent: number;
   x264Preset: string;
   urls: () => IngressUrls;
+  /**
+   * In a cluster: makes sure the room lives on this node, where the ingress media arrives;
+   * throws when it lives on another.
+   */
+  claimRoom?: (room: string) => Promise<void>;
 }
 
 function nowNs(): number {
@@ -196,6 +201,11 @@ export class IngressManager implements RoomObserver {
     };
     const sink = new IngressSink((reason) => void this.stopSession(session, 'stopped', '', `participant removed: ${reason}`));
     let joined: { room: Room; participant: Participant };
+    try {
+      await this.opts.claimRoom?.(info.roomName ?? '');
+    } catch (err) {
+      throw new IngressRefusal(409, (err as Error).message);
+    }
     try {
       joined = await this.rooms.join(claims, { autoSubscribe: false, clientProtocol: 0, singlePeerConnection: !headless, headless }, sink);
     } catch (err) {
