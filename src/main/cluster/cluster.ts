@@ -44,6 +44,8 @@ export class Cluster {
     this.state = new ClusterState(nodeId, redis.command, this.registry, log);
     this.relay = new SignalRelay(this.bus, cfg.signalRelay, deps.gateway, log);
     this.forwarder = new ApiForwarder(this.bus, deps.runApiCall);
+    // Rooms recovered from the store before the cluster started are written at the first resync.
+    this.state.markStale();
   }
 
   /** Connects to Redis (an unreachable Redis is an error here), subscribes and registers this node. */

@@ -61,6 +61,7 @@ export class NodeRegistry {
   private lastCpu = cpuTimes();
   private cpuLoad = 0;
   private redisDown = false;
+  private closed = false;
 
   constructor(
     readonly nodeId: string,
@@ -118,6 +119,7 @@ export class NodeRegistry {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.redis.hdel(NODES_KEY, this.nodeId).catch(() => {});
@@ -143,6 +145,8 @@ export class NodeRegistry {
   }
 
   private async write(): Promise<void> {
+    // A tick still running when the node leaves must not write its entry back.
+    if (this.closed) return;
     const now = cpuTimes();
     const total = now.total - this.lastCpu.total;
     if (total > 0) this.cpuLoad = 1 - (now.idle - this.lastCpu.idle) / total;
