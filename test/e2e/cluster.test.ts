@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirectFileOutput, EgressClient, EgressStatus, RoomServiceClient } from 'livekit-server-sdk';
+import { DirectFileOutput, EgressClient, EgressStatus, IngressClient, IngressInput, RoomServiceClient } from 'livekit-server-sdk';
+import { pushRtmp } from '../helpers/ffmpeg-push.js';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -28,7 +29,8 @@ before(async () => {
   // Each node posts to its own path, so the sink can tell who sent what.
   cluster = await startCluster(3, {
     config: (i) => `webhook: { api_key: ${DEV_KEY}, urls: ["${sink.url}/node${i}"] }\nroom: { departure_timeout: 1 }\n`
-      + `egress: { file_output_dir: "${mkdtempSync(join(tmpdir(), `strand-cluster-rec${i}-`))}" }`,
+      + `egress: { file_output_dir: "${mkdtempSync(join(tmpdir(), `strand-cluster-rec${i}-`))}" }\n`
+      + 'ingress: { rtmp_base_url: "rtmp://127.0.0.1:0/live" }',
   });
   browser = await launchBrowser();
 });
@@ -122,4 +124,25 @@ test('a client on node A joins a room on node B; C lists and removes it; webhook
   console.log(`webhooks: ${seq.join(', ')}`);
   await viaA.close();
   await onB.close();
+});
+
+test('an ingress asked of A for a room on B lives on B; C lists and deletes it', { timeout: 90_000 }, async () => {
+  const room = `cluster-ingress-${Date.now()}`;
+  await api(2).createRoom({ name: room, nodeId: cluster.nodeIds[1] });
+  const ingress = (i: number) => new IngressClient(cluster.nodes[i]!.httpUrl, DEV_KEY, DEV_SECRET);
+  const info = await ingress(0).createIngress(IngressInput.RTMP_INPUT, { roomName: room, participantIdentity: 'encoder', name: 'cluster' });
+  assert.ok((await ingress(2).listIngress({})).some((i) => i.ingressId === info.ingressId), 'C lists it');
+  const pusher = pushRtmp(`${info.url}/${info.streamKey}`, 30);
+  try {
+    const p = await waitFor(async () => {
+      const found = (await api(2).listParticipants(room)).find((x) => x.identity === 'encoder');
+      return found && found.tracks.length === 2 ? found : null;
+    }, 20_000, 'the ingress participant to publish audio and video in the room on B');
+    assert.equal(p.kind, 1, 'kind INGRESS');
+    await ingress(2).deleteIngress(info.ingressId);
+    await waitFor(async () => !(await api(0).listParticipants(room)).some((x) => x.identity === 'encoder'), 10_000, 'the ingress participant to leave');
+    assert.ok(!(await ingress(0).listIngress({})).some((i) => i.ingressId === info.ingressId), 'deleted everywhere');
+  } finally {
+    pusher.kill();
+  }
 });

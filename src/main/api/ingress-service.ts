@@ -10,6 +10,10 @@ function requireAdmin(claims: ClaimGrants): void {
   if (!claims.video.ingressAdmin) throw new TwirpError('permission_denied', 'the token lacks the ingressAdmin grant');
 }
 
+/**
+ * In a cluster, CreateIngress runs on the room's node (its URL points there, where the room's
+ * media is), and the calls by id or listing every ingress reach every node.
+ */
 export function registerIngressService(router: TwirpRouter, ingress: IngressManager | null): void {
   const manager = (claims: ClaimGrants): IngressManager => {
     requireAdmin(claims);
@@ -20,6 +24,8 @@ export function registerIngressService(router: TwirpRouter, ingress: IngressMana
     CreateIngress: method({
       request: livekit.CreateIngressRequest,
       response: livekit.IngressInfo,
+      room: (req) => req.roomName,
+      place: true,
       handle(req, claims) {
         return manager(claims).create(req);
       },
@@ -27,6 +33,7 @@ export function registerIngressService(router: TwirpRouter, ingress: IngressMana
     UpdateIngress: method({
       request: livekit.UpdateIngressRequest,
       response: livekit.IngressInfo,
+      everyNode: 'first',
       handle(req, claims) {
         return manager(claims).update(req);
       },
@@ -34,6 +41,7 @@ export function registerIngressService(router: TwirpRouter, ingress: IngressMana
     ListIngress: method({
       request: livekit.ListIngressRequest,
       response: livekit.ListIngressResponse,
+      everyNode: (answers) => ({ items: answers.flatMap((a) => a.items) }),
       handle(req, claims) {
         return { items: manager(claims).list({ roomName: req.roomName ?? '', ingressId: req.ingressId ?? '' }) };
       },
@@ -41,6 +49,7 @@ export function registerIngressService(router: TwirpRouter, ingress: IngressMana
     DeleteIngress: method({
       request: livekit.DeleteIngressRequest,
       response: livekit.IngressInfo,
+      everyNode: 'first',
       handle(req, claims) {
         if (!req.ingressId) throw new TwirpError('invalid_argument', 'ingress_id is required');
         return manager(claims).delete(req.ingressId);

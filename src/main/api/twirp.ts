@@ -209,25 +209,27 @@ export class TwirpRouter {
     const encoded = m.request.encode(request).finish();
     const others = await forwarder.otherNodes();
     const spread = m.everyNode!;
+    // not_found: not on that node; unavailable: that node does not run the service.
+    const elsewhere = (err: unknown) => err instanceof TwirpError && (err.code === 'not_found' || err.code === 'unavailable');
+    const here = async () => m.response.decode(m.response.encode(await m.handle(request, claims)).finish());
+    const there = async (node: string) => m.response.decode(await forwarder.forward(node, path, authorization, encoded));
     if (spread === 'first') {
-      try {
-        return await m.handle(request, claims);
-      } catch (err) {
-        if (!(err instanceof TwirpError) || err.code !== 'not_found') throw err;
-        for (const node of others) {
-          try {
-            return m.response.decode(await forwarder.forward(node, path, authorization, encoded));
-          } catch (remote) {
-            if (!(remote instanceof TwirpError) || remote.code !== 'not_found') throw remote;
-          }
+      let first: unknown;
+      for (const attempt of [here, ...others.map((node) => () => there(node))]) {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (!elsewhere(err)) throw err;
+          first ??= err;
         }
-        throw err;
       }
+      throw first;
     }
-    const answers = await Promise.all([
-      Promise.resolve(m.handle(request, claims)).then((r) => m.response.decode(m.response.encode(r).finish())),
-      ...others.map(async (node) => m.response.decode(await forwarder.forward(node, path, authorization, encoded))),
-    ]);
+    const settled = await Promise.allSettled([here(), ...others.map(there)]);
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !elsewhere(r.reason));
+    if (failure) throw failure.reason;
+    const answers = settled.filter((r): r is PromiseFulfilledResult<unknown> => r.status === 'fulfilled').map((r) => r.value);
+    if (answers.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
     return spread(answers);
   }
 
