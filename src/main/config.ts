@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import {
-  defaultNodeSelector, defaultSignalRelay, parseNodeSelector, parseRedis, parseSignalRelay, durationMs,
+  checkRedis, defaultNodeSelector, defaultSignalRelay, parseNodeSelector, parseRedis, parseSignalRelay, durationMs,
   type NodeSelectorConfig, type RedisConfig, type SignalRelayConfig,
 } from './cluster/cluster-config.js';
 import { ConfigError, bool, isObject, num, str, strList } from './config-error.js';
@@ -386,6 +386,7 @@ export function validateConfig(cfg: StrandConfig): void {
     if (!/^rtmp:\/\/[^/:]+(:\d+)?(\/|$)/.test(cfg.ingress.rtmpBaseUrl)) throw new ConfigError(`ingress.rtmp_base_url "${cfg.ingress.rtmpBaseUrl}" must be an rtmp:// URL`);
     if (cfg.ingress.whipBaseUrl && !/^https?:\/\/[^/]+/.test(cfg.ingress.whipBaseUrl)) throw new ConfigError(`ingress.whip_base_url "${cfg.ingress.whipBaseUrl}" must be an http(s):// URL`);
   }
+  if (cfg.redis) checkRedis(cfg.redis);
   if (cfg.prometheusPort > 65535) throw new ConfigError('prometheus.port out of range');
   if (cfg.port > 65535 || cfg.rtc.udpPort + cfg.rtc.workers - 1 > 65535) throw new ConfigError('port out of range');
 }

@@ -166,6 +166,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     try {
       cluster = await Cluster.start(cfg, {
         nodeId, rooms, gateway, log, runApiCall: (path, authorization, request) => twirp.callForwarded(path, authorization, request),
+        packetTotals: async () => {
+          const stats = await Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'stats' })));
+          return { packetsIn: stats.reduce((t, w) => t + w.packetsIn, 0), packetsOut: stats.reduce((t, w) => t + w.packetsOut, 0) };
+        },
       });
     } catch (err) {
       notifier.close();

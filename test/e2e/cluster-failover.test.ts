@@ -194,6 +194,8 @@ test('Redis stopped for 5 s: media goes on, joins are refused cleanly, and all r
     const refused = await tryJoin(cluster.nodes[0]!.url, await joinToken(`other-${room}`, 'carol'));
     await assert.rejects(api(cluster, 2).listRooms(), (err: Error) => /unavailable/.test(err.message), 'ListRooms: unavailable');
     await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - down))));
+    // Its stats no longer reach Redis: a load balancer's health check takes the node out.
+    assert.equal((await fetch(`${cluster.nodes[0]!.httpUrl}/`)).status, 406, 'GET / is 406 while stats are stale');
     const framesDuring = await Promise.all([alice, bob].map(async (p) => (await inboundMedia(p)).framesDecoded));
     await cluster.redis.run();
     console.log(`during the outage: a join got ${refused}; frames ${framesBefore.join('/')} → ${framesDuring.join('/')}`);
@@ -201,6 +203,7 @@ test('Redis stopped for 5 s: media goes on, joins are refused cleanly, and all r
     for (const i of [0, 1]) assert.ok(framesDuring[i]! - framesBefore[i]! >= 60, `media went on (page ${i})`);
 
     // Back: joins work again, the room is listed again, and alice's relayed signalling works.
+    await waitFor(async () => (await fetch(`${cluster.nodes[0]!.httpUrl}/`)).status === 200, 10_000, 'GET / to be 200 again');
     await waitFor(async () => (await tryJoin(cluster.nodes[2]!.url, await joinToken(`after-${room}`, 'dave'))) === 'open', 20_000, 'joins to work again', 500);
     await waitFor(async () => (await api(cluster, 2).listRooms().catch(() => [])).some((r) => r.name === room), 20_000, 'the room to be listed again', 500);
     await api(cluster, 2).updateParticipant(room, 'bob', { metadata: 'after the outage' });

@@ -1,7 +1,7 @@
 // LiveKit's multi-node keys, and which node the selectors pick.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, applyYaml, defaultConfig } from '../../src/main/config.js';
+import { ConfigError, applyYaml, defaultConfig, validateConfig } from '../../src/main/config.js';
 import { selectNode } from '../../src/main/cluster/node-selector.js';
 
 test('redis, node_selector, signal_relay, region and shutdown_timeout parse; bad values are refused', () => {
@@ -24,7 +24,11 @@ shutdown_timeout: 1m
   assert.equal(cfg.shutdownTimeoutMs, 60_000);
   assert.ok(warnings.some((w) => w.includes('redis.unknown_key')));
   for (const bad of ['redis: { db: 1 }', 'redis: { address: nohost }', 'redis: { sentinel_addresses: ["a:1"] }', 'node_selector: { kind: regionaware }', 'signal_relay: { retry_timeout: soon }']) {
-    assert.throws(() => applyYaml(defaultConfig(true), bad, () => {}), ConfigError, bad);
+    assert.throws(() => {
+      const c = defaultConfig(true);
+      applyYaml(c, bad, () => {});
+      validateConfig(c);
+    }, ConfigError, bad);
   }
 });
 

@@ -135,13 +135,17 @@ export function parseRedis(value: unknown, warn: (path: string) => void): RedisC
       default: warn(path);
     }
   }
+  return r;
+}
+
+/** Checked once every source is applied: REDIS_HOST may give the address the file left out. */
+export function checkRedis(r: RedisConfig): void {
   const where = r.sentinelAddresses.length + r.clusterAddresses.length + (r.address ? 1 : 0);
   if (where === 0) throw new ConfigError('redis needs address, sentinel_addresses or cluster_addresses');
   if (r.sentinelAddresses.length && !r.sentinelMasterName) throw new ConfigError('redis.sentinel_addresses needs redis.sentinel_master_name');
   for (const a of [r.address, ...r.sentinelAddresses, ...r.clusterAddresses]) {
     if (a && !/^[^:\s]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(a)) throw new ConfigError(`redis address "${a}" must be host:port`);
   }
-  return r;
 }
 
 const KINDS: SelectorKind[] = ['any', 'cpuload', 'sysload'];

@@ -20,6 +20,8 @@ export interface ClusterDeps {
   nodeId: string;
   rooms: RoomManager;
   gateway: SignalGateway;
+  /** The media workers' packet counters (for the node's stats). */
+  packetTotals(): Promise<{ packetsIn: number; packetsOut: number }>;
   /** Runs a Twirp call forwarded from another node (TwirpRouter.callForwarded). */
   runApiCall(path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
   log: Logger;
@@ -121,7 +123,7 @@ export class Cluster {
     await this.redis.close();
   }
 
-  private load(): NodeLoad {
+  private async load(): Promise<NodeLoad> {
     let clients = 0;
     let tracksIn = 0;
     let tracksOut = 0;
@@ -132,7 +134,9 @@ export class Cluster {
         tracksOut += p.subscriptions.size;
       }
     }
-    return { rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut };
+    // A worker that does not answer must not stop the node's entry from being written.
+    const packets = await this.deps.packetTotals().catch(() => ({ packetsIn: 0, packetsOut: 0 }));
+    return { rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut, ...packets };
   }
 
   private onRefresh(available: ReadonlySet<string>, recovered: boolean): void {

@@ -43,6 +43,9 @@ export interface NodeLoad {
   clients: number;
   tracksIn: number;
   tracksOut: number;
+  /** RTP packets received and sent for the participants here now (the media workers' counters). */
+  packetsIn: number;
+  packetsOut: number;
 }
 
 interface Known {
@@ -68,7 +71,7 @@ export class NodeRegistry {
     private readonly ip: string,
     private readonly region: string,
     private readonly redis: RedisConnection,
-    private readonly load: () => NodeLoad,
+    private readonly load: () => Promise<NodeLoad>,
     /**
      * After each refresh: the ids of the available nodes (this one included when fresh), and
      * whether Redis has just come back (its contents may be gone).
@@ -151,14 +154,14 @@ export class NodeRegistry {
     const total = now.total - this.lastCpu.total;
     if (total > 0) this.cpuLoad = 1 - (now.idle - this.lastCpu.idle) / total;
     this.lastCpu = now;
-    const l = this.load();
+    const l = await this.load();
     const numCpus = cpus().length;
     const [l1, l5, l15] = loadavg();
     const node: livekit.INode = {
       id: this.nodeId, ip: this.ip, numCpus, type: livekit.NodeType.SERVER, state: this.state, region: this.region,
       stats: {
         startedAt: this.startedAt, updatedAt: Math.floor(Date.now() / 1000), numRooms: l.rooms, numClients: l.clients,
-        numTracksIn: l.tracksIn, numTracksOut: l.tracksOut, numCpus, loadAvgLast1min: l1, loadAvgLast5min: l5, loadAvgLast15min: l15,
+        numTracksIn: l.tracksIn, numTracksOut: l.tracksOut, packetsIn: l.packetsIn, packetsOut: l.packetsOut, numCpus, loadAvgLast1min: l1, loadAvgLast5min: l5, loadAvgLast15min: l15,
         cpuLoad: this.cpuLoad, memoryTotal: totalmem(), memoryUsed: totalmem() - freemem(), memoryLoad: 1 - freemem() / totalmem(),
       },
     };
