@@ -249,6 +249,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
           return;
         }
         if (!admission.ok) {
+          edge.clientClosed(1006); // a late admission on the home ends there too
           refuse(new HttpError(admission.status, admission.reason));
           return;
         }

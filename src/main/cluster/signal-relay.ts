@@ -77,13 +77,14 @@ export class EdgeSession {
   }
 
   deliver(p: strand.RelayPacket): void {
+    // After the client's socket closed, what the home still sends has nowhere to go.
+    if (this.ended) return;
     if (p.accept) this.admitted({ ok: true });
     else if (p.refuse) {
       this.admitted({ ok: false, status: p.refuse.status || 500, reason: p.refuse.reason ?? '' });
       this.ended = true;
       this.release();
-    }
-    else if (p.frame) {
+    } else if (p.frame) {
       const data = p.frame.data ?? new Uint8Array();
       const binary = p.frame.binary ?? false;
       if (this.socket) this.socket.send(data, binary);
@@ -288,5 +289,3 @@ export class SignalRelay {
     check();
   }
 }
-
-export type { RelayBody };
