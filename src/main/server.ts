@@ -201,8 +201,11 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         log.info({ status, reason: (err as Error).message, path }, 'signal connection refused');
         reply(res, status, (err as Error).message);
       };
-      /** The room is on this node: admitted and upgraded here, or refused. */
-      const serveHere = () => {
+      /**
+       * The room is on this node: admitted and upgraded here, or refused. After an await,
+       * uWebSockets.js needs the upgrade corked.
+       */
+      const serveHere = (corked: boolean) => {
         let admitted: Admitted;
         try {
           admitted = gateway.admit(path, query, token);
@@ -210,10 +213,11 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
           refuse(err);
           return;
         }
-        res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
+        if (corked) res.upgrade<SocketData>({ admitted }, ...headers, context);
+        else res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
       };
       if (!cluster) {
-        serveHere();
+        serveHere(true);
         return;
       }
       // In a cluster, the request and token are checked here; the room's node, wherever it
@@ -239,7 +243,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         }
         if (aborted) return;
         if (home === nodeId) {
-          serveHere();
+          serveHere(false);
           return;
         }
         const edge = c.relay.openEdge(home, path, rawQuery, token);
