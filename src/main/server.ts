@@ -202,10 +202,15 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         reply(res, status, (err as Error).message);
       };
       /**
-       * The room is on this node: admitted and upgraded here, or refused. After an await,
-       * uWebSockets.js needs the upgrade corked.
+       * The room is on this node: admitted and upgraded here, or refused.
+       *
+       * Never inside res.cork, not even after an await (where uWebSockets.js asks for it and
+       * prints a warning without it): with this build, an upgrade made inside cork now and
+       * then left a later WebSocket of the node closed (1006) a few ms after its own upgrade
+       * (test/integration/cluster-signal.test.ts failed about 1 run in 5; uncorked, 0 in 24),
+       * and in the synchronous handler, which is corked already, it delayed resumes by 3 s.
        */
-      const serveHere = (corked: boolean) => {
+      const serveHere = () => {
         let admitted: Admitted;
         try {
           admitted = gateway.admit(path, query, token);
@@ -213,11 +218,10 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
           refuse(err);
           return;
         }
-        if (corked) res.upgrade<SocketData>({ admitted }, ...headers, context);
-        else res.cork(() => res.upgrade<SocketData>({ admitted }, ...headers, context));
+        res.upgrade<SocketData>({ admitted }, ...headers, context);
       };
       if (!cluster) {
-        serveHere(true);
+        serveHere();
         return;
       }
       // In a cluster, the request and token are checked here; the room's node, wherever it
@@ -243,7 +247,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         }
         if (aborted) return;
         if (home === nodeId) {
-          serveHere(false);
+          serveHere();
           return;
         }
         const edge = c.relay.openEdge(home, path, rawQuery, token);
@@ -257,7 +261,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
           refuse(new HttpError(admission.status, admission.reason));
           return;
         }
-        res.cork(() => res.upgrade<SocketData>({ edge }, ...headers, context));
+        res.upgrade<SocketData>({ edge }, ...headers, context); // uncorked: see serveHere
       })();
     },
     open: (ws) => {

@@ -125,7 +125,9 @@ class RelayedSocket implements SignalSocket {
     if (this.ended) return;
     this.ended = true;
     this.stream.send({ close: { code, reason } });
-    // Kept until the edge acknowledges the close, or the stream gives up.
+    // Kept until the edge acknowledges the close, or the stream gives up. As with a WebSocket
+    // this node closes itself, the session then hears that its socket is closed.
+    setImmediate(() => this.session?.onClose());
   }
 
   getBufferedAmount(): number {
