@@ -159,24 +159,25 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   // In the background: it need not hold up the start (a missing binary answers at once).
   void egress.checkFfmpeg();
 
+  /** A start that fails past this point gives back what it had started. */
+  const releaseStarted = async () => {
+    notifier.close();
+    await ingressPool?.stop();
+    await egressPool.stop();
+    await pool.stop();
+    await store.close();
+  };
   const gateway = new SignalGateway(cfg, verifier, rooms, log, metrics);
   let twirp!: TwirpRouter;
   let cluster: Cluster | null = null;
   if (cfg.redis) {
     try {
       cluster = await Cluster.start(cfg, {
-        nodeId, rooms, gateway, log, runApiCall: (path, authorization, request) => twirp.callForwarded(path, authorization, request),
-        packetTotals: async () => {
-          const stats = await Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'stats' })));
-          return { packetsIn: stats.reduce((t, w) => t + w.packetsIn, 0), packetsOut: stats.reduce((t, w) => t + w.packetsOut, 0) };
-        },
+        nodeId, rooms, gateway, log, mediaTotals: () => pool.counterTotals(),
+        runApiCall: (path, authorization, request) => twirp.callForwarded(path, authorization, request),
       });
     } catch (err) {
-      notifier.close();
-      await ingressPool?.stop();
-      await egressPool.stop();
-      await pool.stop();
-      await store.close();
+      await releaseStarted();
       throw err;
     }
     observers.add(cluster.state);
@@ -207,7 +208,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
        * Never inside res.cork, not even after an await (where uWebSockets.js asks for it and
        * prints a warning without it): with this build, an upgrade made inside cork now and
        * then left a later WebSocket of the node closed (1006) a few ms after its own upgrade
-       * (test/integration/cluster-signal.test.ts failed about 1 run in 5; uncorked, 0 in 24),
+       * (test/integration/cluster-signal.test.ts failed about 1 run in 5; uncorked, 0 in 34),
        * and in the synchronous handler, which is corked already, it delayed resumes by 3 s.
        */
       const serveHere = () => {
@@ -374,11 +375,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     if (!socket) {
       for (const s of listenSockets) uws.us_listen_socket_close(s);
       await cluster?.close();
-      notifier.close();
-      await ingressPool?.stop();
-      await egressPool.stop();
-      await pool.stop();
-      await store.close();
+      await releaseStarted();
       throw new Error(`cannot listen on ${host}:${wanted}`);
     }
     listenSockets.push(socket);

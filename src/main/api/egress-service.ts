@@ -5,7 +5,7 @@ import { livekit } from '../../proto/index.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import type { EgressManager } from '../egress/egress-manager.js';
 import { planParticipant, planRoomComposite, planStart, planTrack, planTrackComposite, planWeb } from '../egress/egress-plan.js';
-import { method, TwirpError, type TwirpRouter } from './twirp.js';
+import { mergeItems, method, TwirpError, type TwirpRouter } from './twirp.js';
 
 function requireRecord(claims: ClaimGrants): void {
   if (!claims.video.roomRecord) throw new TwirpError('permission_denied', 'the token lacks the roomRecord grant');
@@ -94,7 +94,7 @@ export function registerEgressService(router: TwirpRouter, egress: EgressManager
       request: livekit.ListEgressRequest,
       response: livekit.ListEgressResponse,
       room: (req) => req.roomName,
-      everyNode: (answers) => ({ items: answers.flatMap((a) => a.items) }),
+      everyNode: mergeItems,
       handle(req, claims) {
         requireRecord(claims);
         return { items: egress.list({ roomName: req.roomName, egressId: req.egressId, active: req.active }) };

@@ -4,7 +4,7 @@
 import { livekit } from '../../proto/index.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import type { IngressManager } from '../ingress/ingress-manager.js';
-import { method, TwirpError, type TwirpRouter } from './twirp.js';
+import { mergeItems, method, TwirpError, type TwirpRouter } from './twirp.js';
 
 function requireAdmin(claims: ClaimGrants): void {
   if (!claims.video.ingressAdmin) throw new TwirpError('permission_denied', 'the token lacks the ingressAdmin grant');
@@ -41,7 +41,7 @@ export function registerIngressService(router: TwirpRouter, ingress: IngressMana
     ListIngress: method({
       request: livekit.ListIngressRequest,
       response: livekit.ListIngressResponse,
-      everyNode: (answers) => ({ items: answers.flatMap((a) => a.items) }),
+      everyNode: mergeItems,
       handle(req, claims) {
         return { items: manager(claims).list({ roomName: req.roomName ?? '', ingressId: req.ingressId ?? '' }) };
       },

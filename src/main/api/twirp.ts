@@ -62,6 +62,11 @@ export interface TwirpMethod<Req, ReqI, Res, ResI> {
   everyNode?: 'first' | ((answers: Res[]) => ResI);
 }
 
+/** `everyNode` for a List call: every node's items, one list. */
+export function mergeItems<T>(answers: Array<{ items: T[] }>): { items: T[] } {
+  return { items: answers.flatMap((a) => a.items) };
+}
+
 /** Runs calls on the node that owns their room (src/main/cluster). */
 export interface TwirpForwarder {
   /** The node that must run a call for `room`, or null to run it here. */

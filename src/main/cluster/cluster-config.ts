@@ -46,13 +46,6 @@ export interface SignalRelayConfig {
   maxRetryIntervalMs: number;
 }
 
-export interface ClusterConfig {
-  redis: RedisConfig;
-  nodeSelector: NodeSelectorConfig;
-  signalRelay: SignalRelayConfig;
-  region: string;
-}
-
 export function defaultNodeSelector(): NodeSelectorConfig {
   return { kind: 'any', sortBy: 'random', cpuLoadLimit: 0.9, sysloadLimit: 0.9 };
 }

@@ -137,10 +137,9 @@ export class ClusterState implements RoomObserver {
       names.length ? this.redis.hmgetBuffer(ROOMS_KEY, ...names).then((list) => list.map((raw, i) => [names[i]!, raw] as const))
         : this.redis.hgetallBuffer(ROOMS_KEY).then((all) => Object.entries(all)),
       this.redis.hgetall(ROOM_NODE_KEY),
-      this.registry.nodes(),
+      this.registry.available(),
     ]);
-    const nowS = Date.now() / 1000;
-    const available = new Set(nodes.filter((n) => this.registry.isAvailable(n, nowS)).map((n) => n.id));
+    const available = new Set(nodes.map((n) => n.id));
     const out: livekit.Room[] = [];
     for (const [name, raw] of rooms) {
       const home = homes[name];

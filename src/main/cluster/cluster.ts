@@ -2,6 +2,7 @@
 // node registry, where rooms live, the signal relay and forwarded API calls between nodes, and
 // the cluster-wide room list. Without Redis nothing here runs and Strand is one node, as before.
 import { livekit } from '../../proto/index.js';
+import { BYTES_IN, BYTES_OUT, PACKETS_IN, PACKETS_OUT } from '../../workers/media-counters.js';
 import { TwirpError, type TwirpForwarder } from '../api/twirp.js';
 import type { StrandConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -20,8 +21,8 @@ export interface ClusterDeps {
   nodeId: string;
   rooms: RoomManager;
   gateway: SignalGateway;
-  /** The media workers' packet counters (for the node's stats). */
-  packetTotals(): Promise<{ packetsIn: number; packetsOut: number }>;
+  /** The media workers' cumulative counters (MediaPool.counterTotals), for the node's stats. */
+  mediaTotals(): Float64Array;
   /** Runs a Twirp call forwarded from another node (TwirpRouter.callForwarded). */
   runApiCall(path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
   log: Logger;
@@ -70,10 +71,6 @@ export class Cluster {
     return cluster;
   }
 
-  get nodeId(): string {
-    return this.deps.nodeId;
-  }
-
   /** Runs Twirp calls on their room's node. */
   readonly twirp: TwirpForwarder = {
     nodeFor: async (room, place, wantedNode) => {
@@ -87,11 +84,10 @@ export class Cluster {
     },
     forward: (node, path, authorization, request) => this.forwarder.forward(node, path, authorization, request),
     otherNodes: async () => {
-      const nodes = await this.registry.nodes().catch((err: unknown) => {
+      const nodes = await this.registry.available().catch((err: unknown) => {
         throw new TwirpError('unavailable', `cluster state unavailable: ${(err as Error).message}`);
       });
-      const nowS = Date.now() / 1000;
-      return nodes.filter((n) => n.id !== this.deps.nodeId && this.registry.isAvailable(n, nowS)).map((n) => n.id);
+      return nodes.map((n) => n.id).filter((id) => id !== this.deps.nodeId);
     },
   };
 
@@ -123,7 +119,7 @@ export class Cluster {
     await this.redis.close();
   }
 
-  private async load(): Promise<NodeLoad> {
+  private load(): NodeLoad {
     let clients = 0;
     let tracksIn = 0;
     let tracksOut = 0;
@@ -134,9 +130,11 @@ export class Cluster {
         tracksOut += p.subscriptions.size;
       }
     }
-    // A worker that does not answer must not stop the node's entry from being written.
-    const packets = await this.deps.packetTotals().catch(() => ({ packetsIn: 0, packetsOut: 0 }));
-    return { rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut, ...packets };
+    const media = this.deps.mediaTotals();
+    return {
+      rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut,
+      packetsIn: media[PACKETS_IN]!, packetsOut: media[PACKETS_OUT]!, bytesIn: media[BYTES_IN]!, bytesOut: media[BYTES_OUT]!,
+    };
   }
 
   private onRefresh(available: ReadonlySet<string>, recovered: boolean): void {

@@ -43,9 +43,11 @@ export interface NodeLoad {
   clients: number;
   tracksIn: number;
   tracksOut: number;
-  /** RTP packets received and sent for the participants here now (the media workers' counters). */
+  /** RTP packets and bytes the media workers received and sent since start. */
   packetsIn: number;
   packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 interface Known {
@@ -71,7 +73,7 @@ export class NodeRegistry {
     private readonly ip: string,
     private readonly region: string,
     private readonly redis: RedisConnection,
-    private readonly load: () => Promise<NodeLoad>,
+    private readonly load: () => NodeLoad,
     /**
      * After each refresh: the ids of the available nodes (this one included when fresh), and
      * whether Redis has just come back (its contents may be gone).
@@ -116,9 +118,10 @@ export class NodeRegistry {
     return node !== undefined && nowS - Number(node.stats?.updatedAt ?? 0) <= AVAILABLE_WITHIN_S;
   }
 
-  /** From the last refresh, at most one interval old. */
-  isAvailableId(nodeId: string): boolean {
-    return this.isAvailable(this.known.get(nodeId)?.node);
+  /** The available nodes, read now (this one included while its stats are fresh). */
+  async available(): Promise<livekit.Node[]> {
+    const nowS = Date.now() / 1000;
+    return (await this.nodes()).filter((n) => this.isAvailable(n, nowS));
   }
 
   async close(): Promise<void> {
@@ -142,7 +145,8 @@ export class NodeRegistry {
       if (!this.redisDown) this.log.warn({ err: (err as Error).message }, 'Redis unreachable: node stats not written, retrying');
       this.redisDown = true;
     }
-    const available = new Set([...this.known.keys()].filter((id) => this.isAvailableId(id)));
+    const nowS = Date.now() / 1000;
+    const available = new Set([...this.known].filter(([, k]) => this.isAvailable(k.node, nowS)).map(([id]) => id));
     if (this.fresh) available.add(this.nodeId);
     this.onRefresh(available, recovered);
   }
@@ -154,14 +158,15 @@ export class NodeRegistry {
     const total = now.total - this.lastCpu.total;
     if (total > 0) this.cpuLoad = 1 - (now.idle - this.lastCpu.idle) / total;
     this.lastCpu = now;
-    const l = await this.load();
+    const l = this.load();
     const numCpus = cpus().length;
     const [l1, l5, l15] = loadavg();
     const node: livekit.INode = {
       id: this.nodeId, ip: this.ip, numCpus, type: livekit.NodeType.SERVER, state: this.state, region: this.region,
       stats: {
         startedAt: this.startedAt, updatedAt: Math.floor(Date.now() / 1000), numRooms: l.rooms, numClients: l.clients,
-        numTracksIn: l.tracksIn, numTracksOut: l.tracksOut, packetsIn: l.packetsIn, packetsOut: l.packetsOut, numCpus, loadAvgLast1min: l1, loadAvgLast5min: l5, loadAvgLast15min: l15,
+        numTracksIn: l.tracksIn, numTracksOut: l.tracksOut, packetsIn: l.packetsIn, packetsOut: l.packetsOut,
+        bytesIn: l.bytesIn, bytesOut: l.bytesOut, numCpus, loadAvgLast1min: l1, loadAvgLast5min: l5, loadAvgLast15min: l15,
         cpuLoad: this.cpuLoad, memoryTotal: totalmem(), memoryUsed: totalmem() - freemem(), memoryLoad: 1 - freemem() / totalmem(),
       },
     };

@@ -10,7 +10,7 @@ import { HttpError, type SignalGateway, type SignalPath, isSignalPath } from '..
 import type { SignalSession, SignalSocket } from '../signal/signal-session.js';
 import type { ClusterBus } from './cluster-bus.js';
 import type { SignalRelayConfig } from './cluster-config.js';
-import { RelayStream, type RelayBody } from './relay-stream.js';
+import { RelayStream } from './relay-stream.js';
 
 /** How long the edge waits for the home to admit or refuse a join (LiveKit: 3 s). */
 const ADMISSION_TIMEOUT_MS = 3000;
@@ -166,21 +166,15 @@ export class SignalRelay {
     private readonly log: Logger,
   ) {}
 
-  /** Relayed sessions with this node as edge and as home (for stats and tests). */
-  get counts(): { edge: number; home: number } {
-    return { edge: this.edges.size, home: this.homes.size };
-  }
-
   /** Asks `home` to admit a signal connection that reached this node; await `admission`. */
   openEdge(home: string, path: SignalPath, query: string, token: string): EdgeSession {
     const id = `CO_${randomBytes(9).toString('base64url')}`;
     this.log.debug({ home, session: id, path }, 'relaying a signal connection to the room\'s node');
     let edge!: EdgeSession;
     const stream = this.stream(home, id, (p) => edge.deliver(p), () => edge.homeLost('the room\'s node stopped answering'));
-    edge = new EdgeSession(home, stream, () => {
-      this.edges.delete(id);
-      this.closeWhenIdle(stream);
-    });
+    // Ended, the session stays here until its last messages are acknowledged: the home's acks
+    // must still reach its stream (else it resends until retry_timeout).
+    edge = new EdgeSession(home, stream, () => this.closeWhenIdle(stream, () => this.edges.delete(id)));
     this.edges.set(id, edge);
     stream.send({ open: { path, query, token } });
     return edge;
@@ -220,7 +214,7 @@ export class SignalRelay {
   /** After a registry refresh: sessions through nodes that are no longer available end. */
   onAvailable(available: ReadonlySet<string>): void {
     for (const edge of [...this.edges.values()]) {
-      if (!available.has(edge.home)) {
+      if (!edge.ended && !available.has(edge.home)) {
         this.log.info({ home: edge.home }, 'room node unavailable: closing its relayed client');
         edge.homeLost('the room\'s node is unavailable');
       }
@@ -240,7 +234,11 @@ export class SignalRelay {
 
   /** This node stops: its clients' sockets close, so they resume through another node. */
   close(): void {
-    for (const edge of [...this.edges.values()]) edge.homeLost('server shutting down');
+    for (const edge of [...this.edges.values()]) {
+      edge.homeLost('server shutting down');
+      edge.stream.close();
+    }
+    this.edges.clear();
     for (const home of [...this.homes.values()]) home.lost();
   }
 
