@@ -4,8 +4,6 @@
 // of 5 s does not stop media, refuses new joins cleanly, and is recovered from.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { RoomServiceClient } from 'livekit-server-sdk';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -13,7 +11,7 @@ import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { connectRoom, inboundMedia } from '../helpers/e2e.js';
 import { workerStats } from '../helpers/strand-process.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
-import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
+import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
@@ -28,7 +26,6 @@ afterEach(async () => {
   await browser?.close();
 });
 
-const api = (c: TestCluster, i: number) => new RoomServiceClient(c.nodes[i]!.httpUrl, DEV_KEY, DEV_SECRET);
 
 /** A cluster of 3 and a balancer over the nodes still running. */
 async function setUp(): Promise<{ cluster: TestCluster; lb: TcpBalancer }> {
@@ -93,19 +90,9 @@ async function mediaFrom(page: Page, oldSids: string[], frames: number, timeoutM
   });
 }
 
-async function homeOf(cluster: TestCluster, room: string): Promise<string | null> {
-  const redis = new Redis({ port: cluster.redis.port, lazyConnect: true });
-  try {
-    await redis.connect();
-    return await redis.hget('room_node_map', room);
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /** Both pages in `room` (on node 1), behind the balancer, with media both ways. */
 async function roomOnB(cluster: TestCluster, lb: TcpBalancer, room: string): Promise<Page[]> {
-  await api(cluster, 0).createRoom({ name: room, nodeId: cluster.nodeIds[1] });
+  await cluster.roomService(0).createRoom({ name: room, nodeId: cluster.nodeIds[1] });
   const pages = [await browser.newPage(), await browser.newPage()];
   await join(pages[0]!, lb.url, room, 'alice');
   await join(pages[1]!, lb.url, room, 'bob');
@@ -140,21 +127,18 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
         });
         console.log(`${signal}: page ${i} decodes ${frames} frames again`);
       }
-      const home = await homeOf(cluster, room);
+      const home = await cluster.withRedis((redis) => redis.hget('room_node_map', room));
       assert.ok(home && home !== cluster.nodeIds[1] && cluster.nodeIds.includes(home), `the room moved to A or C (${home})`);
-      const listed = (await api(cluster, 2).listRooms()).filter((r) => r.name === room);
+      const listed = (await cluster.roomService(2).listRooms()).filter((r) => r.name === room);
       assert.equal(listed.length, 1, 'listed once, no stranded copy');
       assert.equal(listed[0]!.numParticipants, 2);
       if (signal === 'SIGKILL') {
         // The dead node's own entry is cleaned by the survivors (15 s of silence).
-        const redis = new Redis({ port: cluster.redis.port });
-        try {
+        await cluster.withRedis(async (redis) => {
           await waitFor(async () => !(await redis.hexists('nodes', cluster.nodeIds[1]!)), 30_000, 'the dead node to be removed from Redis');
           const map = await redis.hgetall('room_node_map');
           assert.ok(!Object.values(map).includes(cluster.nodeIds[1]!), 'no room left on the dead node');
-        } finally {
-          redis.disconnect();
-        }
+        });
       }
       for (const page of pages) await page.close();
     } finally {
@@ -179,7 +163,7 @@ test('Redis stopped for 5 s: media goes on, joins are refused cleanly, and all r
   const { cluster, lb } = await setUp();
   const room = `outage-${Date.now()}`;
   try {
-    await api(cluster, 0).createRoom({ name: room, nodeId: cluster.nodeIds[1] });
+    await cluster.roomService(0).createRoom({ name: room, nodeId: cluster.nodeIds[1] });
     // alice's signal is relayed through A; bob is on B itself.
     const alice = await browser.newPage();
     const bob = await browser.newPage();
@@ -192,7 +176,7 @@ test('Redis stopped for 5 s: media goes on, joins are refused cleanly, and all r
     await cluster.redis.stop();
     const down = Date.now();
     const refused = await tryJoin(cluster.nodes[0]!.url, await joinToken(`other-${room}`, 'carol'));
-    await assert.rejects(api(cluster, 2).listRooms(), (err: Error) => /unavailable/.test(err.message), 'ListRooms: unavailable');
+    await assert.rejects(cluster.roomService(2).listRooms(), (err: Error) => /unavailable/.test(err.message), 'ListRooms: unavailable');
     await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - down))));
     // Its stats no longer reach Redis: a load balancer's health check takes the node out.
     assert.equal((await fetch(`${cluster.nodes[0]!.httpUrl}/`)).status, 406, 'GET / is 406 while stats are stale');
@@ -205,8 +189,8 @@ test('Redis stopped for 5 s: media goes on, joins are refused cleanly, and all r
     // Back: joins work again, the room is listed again, and alice's relayed signalling works.
     await waitFor(async () => (await fetch(`${cluster.nodes[0]!.httpUrl}/`)).status === 200, 10_000, 'GET / to be 200 again');
     await waitFor(async () => (await tryJoin(cluster.nodes[2]!.url, await joinToken(`after-${room}`, 'dave'))) === 'open', 20_000, 'joins to work again', 500);
-    await waitFor(async () => (await api(cluster, 2).listRooms().catch(() => [])).some((r) => r.name === room), 20_000, 'the room to be listed again', 500);
-    await api(cluster, 2).updateParticipant(room, 'bob', { metadata: 'after the outage' });
+    await waitFor(async () => (await cluster.roomService(2).listRooms().catch(() => [])).some((r) => r.name === room), 20_000, 'the room to be listed again', 500);
+    await cluster.roomService(2).updateParticipant(room, 'bob', { metadata: 'after the outage' });
     await waitFor(() => alice.evaluate(() => (globalThis as any).metadataSeen.includes('after the outage')), 10_000, 'alice (relayed) to hear of it');
     assert.deepEqual(await Promise.all([alice, bob].map(remoteSids)), sidsBefore, 'nobody had to rejoin');
     await alice.close();

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirectFileOutput, EgressClient, EgressStatus, IngressClient, IngressInput, RoomServiceClient } from 'livekit-server-sdk';
+import { DirectFileOutput, EgressClient, EgressStatus, IngressClient, IngressInput } from 'livekit-server-sdk';
 import { pushRtmp } from '../helpers/ffmpeg-push.js';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -42,7 +42,7 @@ after(async () => {
   assert.deepEqual(codes, [0, 0, 0], cluster?.nodes.map((n) => n.stderr()).join('\n'));
 });
 
-const api = (i: number) => new RoomServiceClient(cluster.nodes[i]!.httpUrl, DEV_KEY, DEV_SECRET);
+const api = (i: number) => cluster.roomService(i);
 
 /** Media and a reliable data message both ways, and every participant seen from the page. */
 async function joinAndPublish(page: Page, url: string, room: string, identity: string): Promise<void> {

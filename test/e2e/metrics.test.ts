@@ -1,12 +1,10 @@
 // /metrics (and prometheus.port) in the Prometheus text format with LiveKit's metric names; the
 // media counters, which the workers publish through shared memory, move while media flows.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import { freePort } from '../helpers/free-port.js';
 import { parsePrometheusText, total, type Exposition } from '../helpers/prometheus-text.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
@@ -17,10 +15,7 @@ let strand: StrandProcess;
 let prometheusPort: number;
 
 before(async () => {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  prometheusPort = (probe.address() as AddressInfo).port;
-  probe.close();
+  prometheusPort = await freePort();
   strand = await startStrand({ workers: 2, args: ['--config-body', `prometheus: { port: ${prometheusPort} }`] });
 });
 

@@ -2,19 +2,9 @@
 // Redis databases, so each test cluster needs a server of its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 export class RedisServer {
   private child: ChildProcess | null = null;

@@ -3,8 +3,8 @@
 // again on the same port, to play a receiver outage.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebhookReceiver, type WebhookEvent } from 'livekit-server-sdk';
+import { freePort } from './free-port.js';
 import { DEV_KEY, DEV_SECRET } from './tokens.js';
 import { waitFor } from './wait.js';
 
@@ -21,13 +21,7 @@ export class WebhookSink {
 
   /** A sink on a free port, not listening yet. */
   static async create(): Promise<WebhookSink> {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const { port } = probe.address() as AddressInfo;
-    probe.close();
-    await once(probe, 'close');
-    return new WebhookSink(port);
+    return new WebhookSink(await freePort());
   }
 
   get url(): string {

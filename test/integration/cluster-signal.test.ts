@@ -4,11 +4,9 @@
 // nodes all land in one room on one node; and joins relayed right after are not dropped.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { RoomServiceClient } from 'livekit-server-sdk';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { RawSignalClient } from '../helpers/signal-client.js';
-import { DEV_KEY, DEV_SECRET, joinToken } from '../helpers/tokens.js';
+import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cluster: TestCluster;
@@ -20,7 +18,7 @@ after(async () => {
   assert.deepEqual(codes, [0, 0, 0], cluster?.nodes.map((n) => n.stderr()).join('\n'));
 });
 
-const api = (i: number) => new RoomServiceClient(cluster.nodes[i]!.httpUrl, DEV_KEY, DEV_SECRET);
+const api = (i: number) => cluster.roomService(i);
 
 test('the room\'s node refuses through the edge with its own status; a bad token stops at the edge', async () => {
   const room = `full-${Date.now()}`;
@@ -68,12 +66,7 @@ test('nine joins racing into one new room through three nodes make one room on o
     assert.equal(sids.size, 1, `one room instance (${[...sids].join(', ')})`);
     const nodes = new Set(joins.map((j) => j.join!.serverInfo!.nodeId));
     assert.equal(nodes.size, 1, 'served by one node');
-    const redis = new Redis({ port: cluster.redis.port });
-    try {
-      assert.equal(await redis.hget('room_node_map', room), [...nodes][0]);
-    } finally {
-      redis.disconnect();
-    }
+    assert.equal(await cluster.withRedis((redis) => redis.hget('room_node_map', room)), [...nodes][0]);
     for (const i of [0, 1, 2]) {
       await waitFor(async () => (await api(i).listRooms([room])).map((r) => r.numParticipants).join() === '9', 10_000, `node ${i} to list the room once with 9 participants`);
     }
