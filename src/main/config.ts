@@ -6,6 +6,7 @@ import {
   checkRedis, defaultNodeSelector, defaultSignalRelay, parseNodeSelector, parseRedis, parseSignalRelay, durationMs,
   type NodeSelectorConfig, type RedisConfig, type SignalRelayConfig,
 } from './cluster/cluster-config.js';
+import { defaultCascade, parseCascade, type CascadeConfig } from './cascade/cascade-config.js';
 import { ConfigError, bool, isObject, num, str, strList } from './config-error.js';
 
 export { ConfigError };
@@ -35,6 +36,11 @@ export interface StrandConfig {
      * other workers (0: a room stays on one worker).
      */
     maxSubscribersPerWorker: number;
+    /**
+     * Strand: subscribers of one room a node takes before the room spreads to other nodes
+     * (cascading; 0: no limit, a room stays on its node).
+     */
+    maxSubscribersPerNode: number;
     /** Strand: capacity of each ring between two media workers, bytes. */
     ringBufferSize: number;
   };
@@ -92,6 +98,8 @@ export interface StrandConfig {
   redis: RedisConfig | null;
   nodeSelector: NodeSelectorConfig;
   signalRelay: SignalRelayConfig;
+  /** Strand: the links between the nodes of rooms that span nodes. */
+  cascade: CascadeConfig;
   /** This node's region (LiveKit: `region`, LIVEKIT_REGION), written to its node entry. */
   region: string;
   /**
@@ -137,7 +145,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
     keys: dev ? { devkey: 'secret' } : {},
     rtc: {
       udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [],
-      maxSubscribersPerWorker: 100, ringBufferSize: 4 * 1024 * 1024,
+      maxSubscribersPerWorker: 100, maxSubscribersPerNode: 0, ringBufferSize: 4 * 1024 * 1024,
     },
     room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0, enableRemoteUnmute: false },
     limit: {
@@ -158,6 +166,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
     redis: null,
     nodeSelector: defaultNodeSelector(),
     signalRelay: defaultSignalRelay(),
+    cascade: defaultCascade(),
     region: '',
     shutdownTimeoutMs: 30_000,
   };
@@ -240,6 +249,7 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
             case 'workers': cfg.rtc.workers = Math.max(1, Math.floor(num(v, path))); break;
             case 'stun_servers': cfg.rtc.stunServers = strList(v, path); break;
             case 'max_subscribers_per_worker': cfg.rtc.maxSubscribersPerWorker = Math.floor(num(v, path)); break;
+            case 'max_subscribers_per_node': cfg.rtc.maxSubscribersPerNode = Math.max(0, Math.floor(num(v, path))); break;
             case 'ring_buffer_size': cfg.rtc.ringBufferSize = Math.max(64 * 1024, Math.floor(num(v, path))); break;
             case 'turn_servers': {
               if (!Array.isArray(v)) throw new ConfigError(`${path} must be a list`);
@@ -350,6 +360,7 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
       case 'redis': cfg.redis = parseRedis(value, unknown); break;
       case 'node_selector': cfg.nodeSelector = parseNodeSelector(value, unknown); break;
       case 'signal_relay': parseSignalRelay(value, cfg.signalRelay, unknown); break;
+      case 'cascade': parseCascade(value, cfg.cascade, unknown); break;
       case 'region': cfg.region = str(value, key); break;
       case 'shutdown_timeout': cfg.shutdownTimeoutMs = durationMs(value, key, 1000); break;
       case 'store':

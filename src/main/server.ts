@@ -3,7 +3,9 @@
 import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
 import { livekit } from '../proto/index.js';
+import { permissionsFromGrant, type ClaimGrants } from './auth/grants.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import type { JoinPlacement } from './cascade/cascade.js';
 import { Cluster } from './cluster/cluster.js';
 import { NoNodeError } from './cluster/room-placement.js';
 import type { EdgeSession } from './cluster/signal-relay.js';
@@ -173,7 +175,7 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
   if (cfg.redis) {
     try {
       cluster = await Cluster.start(cfg, {
-        nodeId, rooms, gateway, log, mediaTotals: () => pool.counterTotals(),
+        nodeId, rooms, gateway, log, media: pool,
         runApiCall: (path, authorization, request) => twirp.callForwarded(path, authorization, request),
       });
     } catch (err) {
@@ -181,6 +183,8 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
       throw err;
     }
     observers.add(cluster.state);
+    observers.add(cluster.cascade);
+    metrics.observeCascade(cluster.cascade);
   }
 
   const app = uws.App();
@@ -227,31 +231,34 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
       }
       // In a cluster, the request and token are checked here; the room's node, wherever it
       // is, admits the join itself.
-      let room: string;
+      let claims: ClaimGrants;
       try {
         gateway.connectRequest(path, query);
-        room = gateway.authenticate(token).video.room ?? '';
+        claims = gateway.authenticate(token);
       } catch (err) {
         refuse(err);
         return;
       }
+      const room = claims.video.room ?? '';
       let aborted = false;
       res.onAborted(() => { aborted = true; });
       const c = cluster;
       void (async () => {
-        let home: string;
+        let placed: JoinPlacement;
         try {
-          home = await c.placement.place(room);
+          placed = await c.placeJoin(room, claims.identity, permissionsFromGrant(claims.video).canSubscribe);
+          // This node serves the client in a room whose home is elsewhere: its share opens first.
+          if (placed.node === nodeId) await c.cascade.openShard(room, placed.home);
         } catch (err) {
           if (!aborted) refuse(new HttpError(503, err instanceof NoNodeError ? err.message : `cluster state unavailable: ${(err as Error).message}`));
           return;
         }
         if (aborted) return;
-        if (home === nodeId) {
+        if (placed.node === nodeId) {
           serveHere();
           return;
         }
-        const edge = c.relay.openEdge(home, path, rawQuery, token);
+        const edge = c.relay.openEdge(placed.node, path, rawQuery, token, placed.home === placed.node ? '' : placed.home);
         const admission = await edge.admission;
         if (aborted) {
           edge.clientClosed(1006);

@@ -57,6 +57,8 @@ export interface RelayedTrack {
 export const EGRESS_PEER_BASE = 1000;
 /** Ring peers above this are ingress workers (peer = INGRESS_PEER_BASE + ingress slot). */
 export const INGRESS_PEER_BASE = 2000;
+/** The ring peer of the node link worker (src/workers/node-link), which carries media to other nodes. */
+export const LINK_PEER_BASE = 3000;
 
 export interface WorkerInit {
   slot: number;

@@ -46,6 +46,7 @@ export class RingWriter {
   private readonly head = new Uint8Array(RECORD_HEADER);
   /** The record being written, for `fill` (set just before the ring calls it). */
   private payload: Uint8Array | null = null;
+  private payloadOffset = 0;
   private payloadLen = 0;
   written = 0;
   /** Records dropped because the ring was full. */
@@ -58,6 +59,11 @@ export class RingWriter {
 
   /** Writes one record; false (and counted) when the ring has no room for it. */
   write(kind: number, layer: number, id: number, payload: Uint8Array | null, payloadLen: number): boolean {
+    return this.writeFrom(kind, layer, id, payload, 0, payloadLen);
+  }
+
+  /** Writes one record whose payload is `payload[offset, offset + payloadLen)` (no view made of it). */
+  writeFrom(kind: number, layer: number, id: number, payload: Uint8Array | null, offset: number, payloadLen: number): boolean {
     const total = RECORD_HEADER + payloadLen;
     if (payloadLen > MAX_RECORD_PAYLOAD || this.ring.available_write() < total) {
       this.dropped++;
@@ -73,6 +79,7 @@ export class RingWriter {
     h[6] = (id >>> 8) & 0xff;
     h[7] = id & 0xff;
     this.payload = payload;
+    this.payloadOffset = offset;
     this.payloadLen = payloadLen;
     // Straight into the shared storage, published once: no intermediate copy (ringbuf.js's
     // push copies byte by byte unless it is given a whole array).
@@ -88,14 +95,17 @@ export class RingWriter {
     const h = this.head;
     for (let i = 0; i < RECORD_HEADER; i++) storage[i < n ? off + i : offB + i - n] = h[i]!;
     const p = this.payload;
+    const from = this.payloadOffset;
     const len = this.payloadLen;
     if (p !== null && len > 0) {
-      if (RECORD_HEADER + len <= n && p.length === len) {
+      if (RECORD_HEADER + len <= n && from === 0 && p.length === len) {
         (storage as Uint8Array).set(p, off + RECORD_HEADER);
+      } else if (RECORD_HEADER + len <= n && Buffer.isBuffer(p)) {
+        p.copy(storage as Uint8Array, off + RECORD_HEADER, from, from + len);
       } else {
         for (let i = 0; i < len; i++) {
           const at = RECORD_HEADER + i;
-          storage[at < n ? off + at : offB + at - n] = p[i]!;
+          storage[at < n ? off + at : offB + at - n] = p[from + i]!;
         }
       }
     }

@@ -5,19 +5,16 @@
 // once a second (loud for ~20% of each 400 ms window), which LiveKit's own defaults
 // (active for ≥ 40% of the window) do not count as speech either.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { leaveAll, useStrandAndBrowser } from '../helpers/e2e.js';
+import { toneWavFile } from '../helpers/tone.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side code runs in the browser */
 
-const wav = joinPath(mkdtempSync(joinPath(tmpdir(), 'strand-tone-')), 'tone.wav');
-writeFileSync(wav, toneWav(440, 48000, 5));
+const wav = toneWavFile();
 const ctx = useStrandAndBrowser({ browserArgs: [`--use-file-for-fake-audio-capture=${wav}`] });
 
 async function join(page: Page, token: string): Promise<void> {
@@ -58,22 +55,3 @@ test('ActiveSpeakersChanged fires for the fake microphone and not for a muted on
   await leaveAll([talker, muted, listener]);
 });
 
-/** A 16-bit mono PCM WAV file with a sine tone at about -12 dBFS. */
-function toneWav(freq: number, rate: number, seconds: number): Buffer {
-  const samples = rate * seconds;
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write('RIFF', 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write('WAVEfmt ', 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + i * 2);
-  return buf;
-}

@@ -18,13 +18,14 @@ export interface TestCluster {
   stop(): Promise<Array<number | null>>;
 }
 
-export async function startCluster(count: number, opts: { args?: string[]; config?: (node: number) => string; workers?: number } = {}): Promise<TestCluster> {
+export async function startCluster(count: number, opts: { args?: string[]; config?: (node: number) => string; workers?: number; env?: (node: number) => NodeJS.ProcessEnv } = {}): Promise<TestCluster> {
   const redis = await RedisServer.start();
   const nodes: StrandProcess[] = [];
   try {
     for (let i = 0; i < count; i++) {
       nodes.push(await startStrand({
         workers: opts.workers ?? 1,
+        env: opts.env?.(i),
         args: ['--redis-host', redis.address, ...(opts.config ? ['--config-body', opts.config(i)] : []), ...(opts.args ?? [])],
       }));
     }

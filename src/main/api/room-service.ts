@@ -1,7 +1,7 @@
 // LiveKit's RoomService over Twirp: each method checks the grant LiveKit requires, validates its
 // input against the configured limits, and acts on the room, whose clients see the change at once.
 import { livekit } from '../../proto/index.js';
-import type { ClaimGrants, Permissions } from '../auth/grants.js';
+import { permissionsFromProto, type ClaimGrants } from '../auth/grants.js';
 import type { StrandConfig } from '../config.js';
 import type { EgressManager } from '../egress/egress-manager.js';
 import { limitViolation, type LimitedFields } from '../rooms/limits.js';
@@ -20,24 +20,6 @@ function requireGrant(claims: ClaimGrants, grant: 'roomCreate' | 'roomList'): vo
 function requireAdmin(claims: ClaimGrants, room: string): void {
   if (!claims.video.roomAdmin) throw new TwirpError('permission_denied', 'the token lacks the roomAdmin grant');
   if (!room || claims.video.room !== room) throw new TwirpError('permission_denied', `the token's roomAdmin grant is not for room "${room}"`);
-}
-
-const SOURCE_NAMES: Record<number, string> = {
-  [livekit.TrackSource.CAMERA]: 'camera',
-  [livekit.TrackSource.MICROPHONE]: 'microphone',
-  [livekit.TrackSource.SCREEN_SHARE]: 'screen_share',
-  [livekit.TrackSource.SCREEN_SHARE_AUDIO]: 'screen_share_audio',
-};
-
-function permissionsFromProto(p: livekit.IParticipantPermission): Permissions {
-  return {
-    canSubscribe: p.canSubscribe ?? false,
-    canPublish: p.canPublish ?? false,
-    canPublishData: p.canPublishData ?? false,
-    canPublishSources: (p.canPublishSources ?? []).map((s) => SOURCE_NAMES[s]).filter((s): s is string => s !== undefined),
-    canUpdateMetadata: p.canUpdateMetadata ?? false,
-    hidden: p.hidden ?? false,
-  };
 }
 
 /** Rooms of the whole cluster (src/main/cluster/cluster-state.ts). */

@@ -1,4 +1,5 @@
 // LiveKit's access-token claims (auth/grants.go) as Strand reads them.
+import { livekit } from '../../proto/index.js';
 
 export interface VideoGrant {
   roomCreate?: boolean;
@@ -51,5 +52,24 @@ export function permissionsFromGrant(video: VideoGrant): Permissions {
     canPublishSources: video.canPublishSources ?? [],
     canUpdateMetadata: video.canUpdateOwnMetadata ?? false,
     hidden: video.hidden ?? false,
+  };
+}
+
+const SOURCE_NAMES: Record<number, string> = {
+  [livekit.TrackSource.CAMERA]: 'camera',
+  [livekit.TrackSource.MICROPHONE]: 'microphone',
+  [livekit.TrackSource.SCREEN_SHARE]: 'screen_share',
+  [livekit.TrackSource.SCREEN_SHARE_AUDIO]: 'screen_share_audio',
+};
+
+/** A ParticipantPermission (UpdateParticipant, ParticipantInfo) as Strand keeps permissions. */
+export function permissionsFromProto(p: livekit.IParticipantPermission): Permissions {
+  return {
+    canSubscribe: p.canSubscribe ?? false,
+    canPublish: p.canPublish ?? false,
+    canPublishData: p.canPublishData ?? false,
+    canPublishSources: (p.canPublishSources ?? []).map((s) => SOURCE_NAMES[s]).filter((s): s is string => s !== undefined),
+    canUpdateMetadata: p.canUpdateMetadata ?? false,
+    hidden: p.hidden ?? false,
   };
 }

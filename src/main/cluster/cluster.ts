@@ -5,7 +5,9 @@ import { livekit } from '../../proto/index.js';
 import { BYTES_IN, BYTES_OUT, PACKETS_IN, PACKETS_OUT } from '../../workers/media-counters.js';
 import { TwirpError, type TwirpForwarder } from '../api/twirp.js';
 import type { StrandConfig } from '../config.js';
+import { Cascade, type JoinPlacement } from '../cascade/cascade.js';
 import type { Logger } from '../logger.js';
+import type { MediaPool } from '../media-pool.js';
 import type { Room } from '../rooms/room.js';
 import type { RoomManager } from '../rooms/room-manager.js';
 import type { SignalGateway } from '../signal/signal-gateway.js';
@@ -21,8 +23,8 @@ export interface ClusterDeps {
   nodeId: string;
   rooms: RoomManager;
   gateway: SignalGateway;
-  /** The media workers' cumulative counters (MediaPool.counterTotals), for the node's stats. */
-  mediaTotals(): Float64Array;
+  /** The media workers: their cumulative counters (the node's stats), and rooms spanning nodes. */
+  media: MediaPool;
   /** Runs a Twirp call forwarded from another node (TwirpRouter.callForwarded). */
   runApiCall(path: string, authorization: string, request: Uint8Array): Promise<Uint8Array>;
   log: Logger;
@@ -33,12 +35,14 @@ export class Cluster {
   readonly placement: RoomPlacement;
   readonly state: ClusterState;
   readonly relay: SignalRelay;
+  /** Rooms that span nodes (set once start() has linked this node to the others). */
+  cascade!: Cascade;
   private readonly bus: ClusterBus;
   private readonly forwarder: ApiForwarder;
   private available: ReadonlySet<string> = new Set();
   private closed = false;
 
-  private constructor(private readonly redis: RedisClients, cfg: StrandConfig, private readonly deps: ClusterDeps) {
+  private constructor(private readonly redis: RedisClients, private readonly cfg: StrandConfig, private readonly deps: ClusterDeps) {
     const { nodeId, log } = deps;
     this.bus = new ClusterBus(nodeId, redis.command, redis.subscriber, log);
     this.registry = new NodeRegistry(nodeId, cfg.rtc.nodeIp || cfg.bindAddresses[0] || '', cfg.region, redis.command,
@@ -62,8 +66,16 @@ export class Cluster {
         apiCall: (from, c) => cluster.forwarder.onCall(from, c),
         apiResult: (from, r) => cluster.forwarder.onResult(from, r),
       });
+      // Linked first: the registry's first refresh links this node to the others.
+      cluster.cascade = await Cascade.start({
+        nodeId: deps.nodeId, cfg, rooms: deps.rooms, media: deps.media, redis: redis.command,
+        registry: cluster.registry, placement: cluster.placement, log: deps.log,
+      });
+      cluster.relay.prepareShard = (room, home) => cluster.cascade.openShard(room, home);
       await cluster.registry.start();
     } catch (err) {
+      await cluster.cascade?.close().catch(() => undefined);
+      await cluster.registry.close().catch(() => undefined);
       await redis.close();
       throw new Error(`cannot join the cluster: ${(err as Error).message}`);
     }
@@ -100,6 +112,11 @@ export class Cluster {
     if (home !== this.deps.nodeId) throw new Error(`room "${room}" lives on node ${home}; ingress must reach that node`);
   }
 
+  /** Where a join is served: the room's home, or (a room spanning nodes) another node of it. */
+  placeJoin(room: string, identity: string, subscriber: boolean): Promise<JoinPlacement> {
+    return this.cascade.place(room, identity, subscriber);
+  }
+
   /** Stops taking new rooms; rooms here stay until their participants have moved. */
   async drain(): Promise<void> {
     this.relay.draining = true;
@@ -112,6 +129,7 @@ export class Cluster {
     this.closed = true;
     this.relay.close();
     this.forwarder.close();
+    await this.cascade?.close();
     await this.bus.close();
     // Rooms kept for the next start (CreateRoom) are released too: this node leaves the cluster.
     await this.state.releaseAll();
@@ -125,12 +143,13 @@ export class Cluster {
     let tracksOut = 0;
     for (const room of this.deps.rooms.rooms.values()) {
       for (const p of room.participants.values()) {
+        if (p.remoteNode !== null) continue;
         clients++;
         tracksIn += p.tracks.size;
         tracksOut += p.subscriptions.size;
       }
     }
-    const media = this.deps.mediaTotals();
+    const media = this.deps.media.counterTotals();
     return {
       rooms: this.deps.rooms.rooms.size, clients, tracksIn, tracksOut,
       packetsIn: media[PACKETS_IN]!, packetsOut: media[PACKETS_OUT]!, bytesIn: media[BYTES_IN]!, bytesOut: media[BYTES_OUT]!,
@@ -142,15 +161,19 @@ export class Cluster {
     // A Redis that comes back may have lost everything: this node's rooms are written again.
     if (recovered) this.state.markStale();
     if (!available.has(this.deps.nodeId)) return;
-    void this.state.resync(this.deps.rooms.rooms.values(), (room) => this.placement.claim(room, this.deps.nodeId)).then((lost) => {
+    // A room's share on a node that is not its home is the home's to keep in Redis.
+    const homeRooms = [...this.deps.rooms.rooms.values()].filter((r) => !r.shard);
+    void this.state.resync(homeRooms, (room) => this.placement.claim(room, this.deps.nodeId)).then((lost) => {
       for (const room of lost) this.lose(room);
     });
+    this.cascade?.refreshLinks(available);
     // Only once this node has been writing for a while: after an outage, everyone looks gone
     // until they have written again.
     if (!this.registry.settled) return;
     for (const node of this.available) if (!available.has(node)) this.forwarder.nodeLost(node);
     this.available = available;
     this.relay.onAvailable(available);
+    this.cascade?.onAvailable(available);
   }
 
   /** Another node has this room now (this one was taken for dead): its participants rejoin there. */

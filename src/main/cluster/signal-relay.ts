@@ -158,6 +158,11 @@ export class SignalRelay {
   private readonly homes = new Map<string, RelayedSocket>();
   /** A draining node admits no relayed joins: the edge places the room again. */
   draining = false;
+  /**
+   * Called before admitting a client this node serves in a room whose home is another node
+   * (cascading): opens this node's share of the room.
+   */
+  prepareShard: ((room: string, home: string) => Promise<void>) | null = null;
 
   constructor(
     private readonly bus: ClusterBus,
@@ -166,8 +171,11 @@ export class SignalRelay {
     private readonly log: Logger,
   ) {}
 
-  /** Asks `home` to admit a signal connection that reached this node; await `admission`. */
-  openEdge(home: string, path: SignalPath, query: string, token: string): EdgeSession {
+  /**
+   * Asks `home` (the node serving the client) to admit a signal connection that reached this
+   * node; await `admission`. `roomHome`: the room's home, when it is not that node.
+   */
+  openEdge(home: string, path: SignalPath, query: string, token: string, roomHome = ''): EdgeSession {
     const id = `CO_${randomBytes(9).toString('base64url')}`;
     this.log.debug({ home, session: id, path }, 'relaying a signal connection to the room\'s node');
     let edge!: EdgeSession;
@@ -176,7 +184,7 @@ export class SignalRelay {
     // must still reach its stream (else it resends until retry_timeout).
     edge = new EdgeSession(home, stream, () => this.closeWhenIdle(stream, () => this.edges.delete(id)));
     this.edges.set(id, edge);
-    stream.send({ open: { path, query, token } });
+    stream.send({ open: { path, query, token, home: roomHome } });
     return edge;
   }
 
@@ -246,7 +254,7 @@ export class SignalRelay {
     const key = `${from} ${p.session}`;
     let socket!: RelayedSocket;
     const stream = this.stream(from, p.session, (q) => {
-      if (q.open) this.admit(socket, q.open);
+      if (q.open) void this.admit(socket, q.open);
       else socket.deliver(q);
     }, () => socket.lost());
     socket = new RelayedSocket(from, stream, () => this.homes.delete(key));
@@ -254,11 +262,17 @@ export class SignalRelay {
     stream.receive(p);
   }
 
-  private admit(socket: RelayedSocket, open: strand.IRelayOpen): void {
+  private async admit(socket: RelayedSocket, open: strand.IRelayOpen): Promise<void> {
     const path = open.path ?? '';
     try {
       if (!isSignalPath(path)) throw new HttpError(404, 'not a signal path');
       if (this.draining) throw new HttpError(503, 'the room\'s node is shutting down');
+      if (open.home && this.prepareShard) {
+        const room = this.gateway.authenticate(open.token ?? '').video.room ?? '';
+        await this.prepareShard(room, open.home).catch((err: unknown) => {
+          throw new HttpError(503, (err as Error).message);
+        });
+      }
       const admitted = this.gateway.admit(path, new URLSearchParams(open.query ?? ''), open.token ?? '');
       socket.stream.send({ accept: {} });
       socket.session = this.gateway.open(socket, admitted);

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { livekit } from '../../proto/index.js';
 import * as C from '../../workers/media-counters.js';
+import type { Cascade } from '../cascade/cascade.js';
 import type { EgressManager } from '../egress/egress-manager.js';
 import type { IngressManager } from '../ingress/ingress-manager.js';
 import type { MediaPool } from '../media-pool.js';
@@ -159,6 +160,58 @@ export class Metrics implements RoomObserver {
       collect() {
         this.reset();
         for (const [status, n] of ingress.endedByStatus) this.inc({ status }, n);
+      },
+    });
+  }
+
+  /**
+   * Node link metrics (Strand's own: LiveKit's open-source server has no links between nodes),
+   * read from the link worker at each scrape: media records and data packets per peer node and
+   * direction, the link's one-way delay, datagrams, retransmissions and losses.
+   */
+  observeCascade(cascade: Cascade): void {
+    const registers = [this.registry];
+    const perPeer = (name: string, help: string, sent: 'mediaSent' | 'dataSent', received: 'mediaReceived' | 'dataReceived') =>
+      new Counter<'peer' | 'direction'>({
+        name, help, labelNames: ['peer', 'direction'], registers,
+        async collect() {
+          const stats = await cascade.linkStats().catch(() => null);
+          this.reset();
+          for (const p of stats?.peers ?? []) {
+            const peer = cascade.nodeOfLink(p.peer) ?? String(p.peer);
+            this.inc({ peer, direction: 'outgoing' }, p[sent]);
+            this.inc({ peer, direction: 'incoming' }, p[received]);
+          }
+        },
+      });
+    perPeer('strand_node_link_media_records_total', 'RTP packets and sender reports on the node link, by peer node (one copy per track per node)', 'mediaSent', 'mediaReceived');
+    perPeer('strand_node_link_data_packets_total', 'Data packets on the node link, by peer node', 'dataSent', 'dataReceived');
+    new Gauge<'peer' | 'quantile'>({
+      name: 'strand_node_link_delay_ms', help: 'One-way delay of the node link from a peer node, over its last probes, ms',
+      labelNames: ['peer', 'quantile'], registers,
+      async collect() {
+        const stats = await cascade.linkStats().catch(() => null);
+        this.reset();
+        for (const p of stats?.peers ?? []) {
+          if (Number.isNaN(p.delayP50Ms)) continue;
+          const peer = cascade.nodeOfLink(p.peer) ?? String(p.peer);
+          this.set({ peer, quantile: '0.5' }, p.delayP50Ms);
+          this.set({ peer, quantile: '0.99' }, p.delayP99Ms);
+        }
+      },
+    });
+    new Counter<'kind'>({
+      name: 'strand_node_link_datagrams_total', help: 'Node link datagrams: sent, received, retransmitted, lost (given up), rejected',
+      labelNames: ['kind'], registers,
+      async collect() {
+        const s = await cascade.linkStats().catch(() => null);
+        this.reset();
+        if (!s) return;
+        this.inc({ kind: 'sent' }, s.datagramsSent);
+        this.inc({ kind: 'received' }, s.datagramsReceived);
+        this.inc({ kind: 'retransmitted' }, s.retransmitted);
+        this.inc({ kind: 'lost' }, s.lost);
+        this.inc({ kind: 'rejected' }, s.rejected);
       },
     });
   }

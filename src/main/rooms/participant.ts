@@ -51,6 +51,11 @@ export class Participant {
   headless = false;
   /** The media worker that owns this participant's connections. */
   slot = 0;
+  /**
+   * Set for a participant connected to another node of a room that spans nodes: the node that
+   * speaks for it (cascade/remote-participant.ts). Null for this node's own participants.
+   */
+  remoteNode: string | null = null;
   /** Reached ACTIVE at some point (its departure is participant_left, not connection_aborted). */
   wasActive = false;
   disconnectReason = livekit.DisconnectReason.UNKNOWN_REASON;

@@ -76,9 +76,34 @@ export class RoomManager {
     return this.create(stored.name, stored, false);
   }
 
-  private create(name: string, settings: RoomSettings, announce = true): Room {
+  /**
+   * This node's share of a room whose home is another node (cascading): the home's sid and
+   * settings; no room_started here (observers see only the home's).
+   */
+  openShard(name: string, settings: RoomSettings): Room {
+    const existing = this.rooms.get(name);
+    if (existing && !existing.closed) return existing;
+    return this.create(name, settings, false, true);
+  }
+
+  /** A participant of another node stands in here (cascade/remote-participant.ts). */
+  async joinRemote(room: Room, p: Participant): Promise<void> {
+    this.cancelClose(room);
+    p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
+    this.roomOfParticipant.set(p.sid, room);
+    try {
+      await room.join(p);
+    } catch (err) {
+      this.roomOfParticipant.delete(p.sid);
+      this.scheduleCloseIfEmpty(room);
+      throw err;
+    }
+  }
+
+  private create(name: string, settings: RoomSettings, announce = true, shard = false): Room {
     const slot = this.pool.placeRoom(name);
     const room = new Room(name, slot, this.ctx, settings);
+    room.shard = shard;
     this.rooms.set(name, room);
     this.roomsBySid.set(room.sid, room);
     this.log.info({ room: name, sid: room.sid, worker: slot, api: settings.createdByApi }, 'room created');
@@ -195,6 +220,10 @@ export class RoomManager {
 
   /** RemoveParticipant: the participant gets a leave with PARTICIPANT_REMOVED. */
   async removeParticipant(room: Room, p: Participant, revokeTokensBefore: number): Promise<void> {
+    if (p.remoteNode !== null) {
+      room.links?.callRemote(p, { remove: true });
+      return;
+    }
     if (revokeTokensBefore > 0) this.revokedBefore.set(`${room.name}\n${p.identity}`, revokeTokensBefore);
     await this.leave(room, p, livekit.DisconnectReason.PARTICIPANT_REMOVED, true);
   }

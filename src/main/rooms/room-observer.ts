@@ -24,7 +24,14 @@ export interface RoomObserver {
 type Hook = keyof RoomObserver;
 type Args<K extends Hook> = Parameters<NonNullable<RoomObserver[K]>>;
 
-/** Fans every notification out to the observers added. */
+/** What concerns the room itself, which only its home node announces. */
+const ROOM_HOOKS: ReadonlySet<Hook> = new Set<Hook>(['roomStarted', 'roomUpdated', 'roomFinished', 'loudestSpeakerChanged']);
+
+/**
+ * Fans every notification out to the observers added. Observers see this node's share of a
+ * room that spans nodes: its own participants (a participant of another node is announced by
+ * that node), and the room itself only where the room is home.
+ */
 export class RoomObservers {
   private readonly list: RoomObserver[] = [];
 
@@ -33,6 +40,10 @@ export class RoomObservers {
   }
 
   emit<K extends Hook>(hook: K, ...args: Args<K>): void {
+    const room = args[0] as Room;
+    if (room.shard && ROOM_HOOKS.has(hook)) return;
+    const p = args[1];
+    if (typeof p === 'object' && p !== null && (p as Participant).remoteNode !== null) return;
     for (const o of this.list) {
       const fn = o[hook] as ((...a: Args<K>) => void) | undefined;
       fn?.apply(o, args);

@@ -12,6 +12,7 @@ import { Dynacast } from './dynacast.js';
 import { newId } from './ids.js';
 import { QualityUpdates, type QualityReport } from './quality-updates.js';
 import { Participant, maySource, mergedAttributes } from './participant.js';
+import type { RoomLinks } from './room-links.js';
 import type { RoomObservers } from './room-observer.js';
 
 export const PROTOCOL_VERSION = 17;
@@ -63,8 +64,11 @@ export class Room {
   private readonly quality = new QualityUpdates();
   /** Speaker levels last sent to clients, by participant sid. */
   private readonly speakerLevels = new Map<string, number>();
-  /** Each worker's latest speakers of this room (publishers may be on several workers). */
-  private readonly speakersBySlot = new Map<number, Array<{ sid: string; level: number }>>();
+  /**
+   * Each worker's latest speakers of this room (publishers may be on several workers), and
+   * each other node's (keyed by its node id) when the room spans nodes.
+   */
+  private readonly speakersBySlot = new Map<number | string, Array<{ sid: string; level: number }>>();
   /** Workers a track published here is relayed to, by track sid. */
   private readonly relaySlots = new Map<string, Set<number>>();
   private readonly byIdentity = new Map<string, Participant>();
@@ -75,6 +79,13 @@ export class Room {
   private readonly recordedTracks = new Map<string, number>();
   /** An egress records this room (Room.active_recording; clients show it). */
   activeRecording = false;
+  /**
+   * The room spans nodes and its home is another node: this is this node's share of it, whose
+   * lifecycle (timeouts, webhooks, the API) the home owns.
+   */
+  shard = false;
+  /** Set while the room spans nodes (cascade/room-span.ts). */
+  links: RoomLinks | null = null;
 
   constructor(readonly name: string, readonly slot: number, private readonly ctx: RoomContext, settings: RoomSettings) {
     this.sid = settings.sid ?? newId('RM_');
@@ -207,7 +218,11 @@ export class Room {
     if (this.byIdentity.get(p.identity) === p) this.byIdentity.delete(p.identity);
     for (const other of this.participants.values()) for (const sid of p.tracks.keys()) other.subscriptions.delete(sid);
     for (const sid of p.tracks.keys()) this.dynacast.remove(sid);
-    for (const sid of p.subscriptions) this.updateDynacast(sid);
+    for (const sid of p.subscriptions) {
+      this.updateDynacast(sid);
+      const publisher = this.publisherOf(sid);
+      if (publisher) this.releaseRemote(publisher, sid);
+    }
     p.state = livekit.ParticipantInfo.State.DISCONNECTED;
     p.disconnectReason = reason;
     p.touch();
@@ -365,9 +380,16 @@ export class Room {
       return;
     }
     p.subscriptions.add(trackSid);
+    if (publisher.remoteNode !== null && !(await this.links?.fetchTrack(publisher, trackSid))) {
+      p.subscriptions.delete(trackSid);
+      this.releaseRemote(publisher, trackSid);
+      if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
+      return;
+    }
     const result = await this.subscribeOnWorker(p, publisher, trackSid);
     if (!result.ok) {
       p.subscriptions.delete(trackSid);
+      this.releaseRemote(publisher, trackSid);
       this.ctx.log.warn({ participant: p.sid, trackSid, reason: result.reason }, 'subscribe failed');
       if (!auto) p.send({ subscriptionResponse: { trackSid, err: livekit.SubscriptionError.SE_TRACK_NOTFOUND } });
       return;
@@ -423,6 +445,15 @@ export class Room {
     this.updateDynacast(trackSid);
     await this.ctx.pool.run(p.slot, { op: 'unsubscribe', participantSid: p.sid, trackSid });
     await this.releaseRelay(trackSid, p.slot);
+    const publisher = this.publisherOf(trackSid);
+    if (publisher) this.releaseRemote(publisher, trackSid);
+  }
+
+  /** A remote participant's track nobody here subscribes to any more stops coming. */
+  private releaseRemote(publisher: Participant, trackSid: string): void {
+    if (publisher.remoteNode === null || !this.links) return;
+    for (const o of this.participants.values()) if (o.subscriptions.has(trackSid)) return;
+    this.links.releaseTrack(publisher, trackSid);
   }
 
   /**
@@ -453,8 +484,8 @@ export class Room {
     return undefined;
   }
 
-  /** Recomputes the highest layer any subscriber needs for a simulcast video track. */
-  private updateDynacast(trackSid: string): void {
+  /** Recomputes the highest layer any subscriber (here or, through the links, elsewhere) needs for a simulcast video track. */
+  updateDynacast(trackSid: string): void {
     const track = this.trackInfo(trackSid);
     const layers = track?.layers ?? [];
     if (!track || track.type !== livekit.TrackType.VIDEO || layers.length < 2) return;
@@ -463,6 +494,13 @@ export class Room {
     for (const o of this.participants.values()) {
       if (o.subscriptions.has(trackSid)) needed = Math.max(needed, Math.min(o.trackSettings.get(trackSid)?.maxLayer ?? layers.length - 1, layers.length - 1));
     }
+    const publisher = this.publisherOf(trackSid)!;
+    // A remote publisher's node runs its dynacast: it hears what this node needs.
+    if (publisher.remoteNode !== null) {
+      this.links?.demandLayer(publisher, trackSid, needed);
+      return;
+    }
+    if (this.links) needed = Math.max(needed, Math.min(this.links.remoteDemand(trackSid), layers.length - 1));
     this.dynacast.update(trackSid, layers, track.mimeType ?? 'video/VP8', needed);
   }
 
@@ -470,8 +508,10 @@ export class Room {
    * A worker's current speakers → SpeakersChanged deltas (protocol > 2): participants whose
    * level changed, and `active: false` for those who stopped speaking.
    */
-  onSpeakers(slot: number, speakers: Array<{ sid: string; level: number }>): void {
+  onSpeakers(slot: number | string, speakers: Array<{ sid: string; level: number }>): void {
     this.speakersBySlot.set(slot, speakers);
+    // This node's speakers, for the room's other nodes (each measures its own publishers).
+    if (typeof slot === 'number' && this.links) this.links.speakersChanged(this.localSpeakers());
     const changed: livekit.ISpeakerInfo[] = [];
     const now = new Map([...this.speakersBySlot.values()].flat().filter((s) => {
       const p = this.participants.get(s.sid);
@@ -490,6 +530,13 @@ export class Room {
     }
     if (changed.length === 0) return;
     for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
+  }
+
+  /** The participants of this node speaking now, loudest first (as its workers last said). */
+  localSpeakers(): Array<{ sid: string; level: number }> {
+    const local: Array<{ sid: string; level: number }> = [];
+    for (const [k, list] of this.speakersBySlot) if (typeof k === 'number') local.push(...list);
+    return local.sort((a, b) => b.level - a.level);
   }
 
   /**
@@ -548,6 +595,11 @@ export class Room {
     p.wasActive = true;
     p.touch();
     this.broadcastParticipant(p);
+    // Who speaks now, once the client is up: levels are sent when they change, and a steady
+    // speaker's may not change for a while.
+    if (this.speakerLevels.size > 0) {
+      p.send({ speakersChanged: { speakers: [...this.speakerLevels].map(([sid, level]) => ({ sid, level, active: true })) } });
+    }
     this.ctx.observers.emit('participantActive', this, p);
   }
 
@@ -586,6 +638,7 @@ export class Room {
     this.ctx.observers.emit('roomUpdated', this);
     const room = this.toProto();
     for (const p of this.participants.values()) p.send({ roomUpdate: { room } });
+    if (!this.shard) this.links?.roomUpdated(room);
   }
 
   /** The identity of the loudest participant speaking now ('' if nobody is). */
@@ -624,6 +677,10 @@ export class Room {
    * losing canPublish unpublishes its tracks, as LiveKit does.
    */
   async updateParticipant(p: Participant, u: { name?: string; metadata?: string; attributes?: Record<string, string>; permission?: Permissions }): Promise<void> {
+    if (p.remoteNode !== null) {
+      this.links?.callRemote(p, { update: u });
+      return;
+    }
     if (u.name) p.name = u.name;
     if (u.metadata) p.metadata = u.metadata;
     p.attributes = mergedAttributes(p.attributes, u.attributes);
@@ -656,6 +713,10 @@ export class Room {
   mutePublishedTrack(p: Participant, trackSid: string, muted: boolean): livekit.ITrackInfo | undefined {
     const track = p.tracks.get(trackSid);
     if (!track) return undefined;
+    if (p.remoteNode !== null) {
+      this.links?.callRemote(p, { mute: { trackSid, muted } });
+      return { ...track, muted };
+    }
     p.send({ mute: { sid: trackSid, muted } });
     this.setMuted(p, trackSid, muted);
     return track;
@@ -676,8 +737,12 @@ export class Room {
     this.ctx.observers.emit('trackUnpublished', this, p, track);
   }
 
-  /** A DataPacket from the server (SendData) to everyone, or to the identities listed. */
-  async sendData(packet: Uint8Array, reliable: boolean, identities: string[]): Promise<void> {
+  /**
+   * A DataPacket from the server (SendData) to everyone, or to the identities listed;
+   * `fromOtherNode`: another node of the room passed it on, for the participants here only.
+   */
+  async sendData(packet: Uint8Array, reliable: boolean, identities: string[], fromOtherNode = false): Promise<void> {
+    if (!fromOtherNode) this.links?.sendData(packet, reliable, identities);
     await Promise.all([...this.slots()].map((slot) => this.ctx.pool.run(slot, { op: 'sendData', roomId: this.sid, data: packet, reliable, identities })));
   }
 
@@ -688,6 +753,7 @@ export class Room {
   async close(reason: livekit.DisconnectReason, action = livekit.LeaveRequest.Action.DISCONNECT): Promise<void> {
     this.closed = true;
     this.dynacast.close();
+    this.links?.roomClosed(reason);
     await Promise.allSettled([...this.participants.values()].map((p) => this.leave(p, reason, true, action)));
   }
 }

@@ -30,6 +30,8 @@ export const FLAG_ENCRYPTED = 1;
 export const REC_LINK_NACK = 0x40;
 /** Nothing to send: keeps the link's liveness visible (no payload). */
 export const REC_LINK_KEEPALIVE = 0x41;
+/** The sender's clock (f64, ms since the epoch), for the one-way delay of the link. */
+export const REC_LINK_PROBE = 0x42;
 
 export interface DatagramHeader {
   flags: number;
@@ -73,8 +75,11 @@ export class DatagramWriter {
     this.count = 0;
   }
 
-  /** Appends a record; false when it does not fit (the caller sends and begins another). */
-  add(kind: number, layer: number, id: number, payload: Uint8Array | null, payloadLen: number): boolean {
+  /**
+   * Appends a record whose payload is `payload[offset, offset + payloadLen)`; false when it does
+   * not fit (the caller sends and begins another).
+   */
+  add(kind: number, layer: number, id: number, payload: Uint8Array | null, payloadLen: number, offset = 0): boolean {
     if (!this.fits(payloadLen)) return false;
     const b = this.buf;
     const o = this.len;
@@ -84,7 +89,11 @@ export class DatagramWriter {
     b[o + 2] = kind;
     b[o + 3] = layer;
     b.writeUInt32BE(id >>> 0, o + 4);
-    if (payload && payloadLen > 0) b.set(payload.subarray(0, payloadLen), o + RECORD_HEADER);
+    if (payload && payloadLen > 0) {
+      // Buffer.copy takes a range without making a view of it (no allocation per packet).
+      if (Buffer.isBuffer(payload)) payload.copy(b, o + RECORD_HEADER, offset, offset + payloadLen);
+      else b.set(payload.subarray(offset, offset + payloadLen), o + RECORD_HEADER);
+    }
     this.len = o + total;
     this.count++;
     return true;

@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
-  DatagramWriter, FLAG_ENCRYPTED, REC_LINK_KEEPALIVE, REC_LINK_NACK, readHeader, readRecords,
+  DatagramWriter, FLAG_ENCRYPTED, REC_LINK_KEEPALIVE, REC_LINK_NACK, REC_LINK_PROBE, readHeader, readRecords,
   type DatagramHeader, type LinkRecordHandler,
 } from './link-datagram.js';
 import { LinkCipher, deriveLinkKey } from './link-crypto.js';
@@ -52,6 +52,14 @@ export const STALL_MS = 2000;
 const TICK_MS = 20;
 const KEEPALIVE_MS = 500;
 const MAX_NACKS_PER_DATAGRAM = 100;
+const PROBE_MS = 250;
+/** One-way delays kept per peer (the last ones), for percentiles. */
+const DELAY_SAMPLES = 256;
+
+/** Wall-clock milliseconds with sub-millisecond precision (performance.now on the epoch). */
+function clockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 class Peer {
   nextSeq = 0;
@@ -64,6 +72,10 @@ class Peer {
   /** What has been received from its current epoch. */
   window = new ReceiveWindow();
   epoch = -1;
+  lastProbeAt = 0;
+  /** One-way delays of the peer's probes, ms (a ring of the last DELAY_SAMPLES). */
+  readonly delays = new Float64Array(DELAY_SAMPLES);
+  delayCount = 0;
 
   constructor(readonly id: number, readonly host: string, readonly port: number, readonly inbound: LinkCipher) {
     this.lastHeardAt = Date.now();
@@ -80,6 +92,7 @@ export class NodeLink implements LinkRecordHandler {
   private readonly header: DatagramHeader = { flags: 0, sender: 0, epoch: 0, seq: 0 };
   private readonly due: number[] = [];
   private readonly nackPayload = Buffer.alloc(MAX_NACKS_PER_DATAGRAM * 8);
+  private readonly probePayload = Buffer.alloc(8);
   private readonly tick: NodeJS.Timeout;
   private flushScheduled = false;
   /** The peer whose datagram is being read (for onLinkRecord). */
@@ -115,15 +128,18 @@ export class NodeLink implements LinkRecordHandler {
     this.peers.delete(id);
   }
 
-  /** Queues a record for `peer`; false when there is no such peer. Sent at the end of the turn. */
-  send(peerId: number, kind: number, layer: number, id: number, payload: Uint8Array | null, payloadLen: number): boolean {
+  /**
+   * Queues a record for `peer` (payload: `payload[offset, offset + payloadLen)`); false when there
+   * is no such peer. Sent at the end of the turn.
+   */
+  send(peerId: number, kind: number, layer: number, id: number, payload: Uint8Array | null, payloadLen: number, offset = 0): boolean {
     const peer = this.peers.get(peerId);
     if (!peer || this.closed) return false;
     if (!peer.pending) this.begin(peer);
-    if (!peer.writer.add(kind, layer, id, payload, payloadLen)) {
+    if (!peer.writer.add(kind, layer, id, payload, payloadLen, offset)) {
       this.transmit(peer);
       this.begin(peer);
-      if (!peer.writer.add(kind, layer, id, payload, payloadLen)) return false; // larger than a datagram
+      if (!peer.writer.add(kind, layer, id, payload, payloadLen, offset)) return false; // larger than a datagram
     }
     if (kind < REC_LINK_NACK) this.stats.recordsSent++;
     if (!this.flushScheduled) {
@@ -139,6 +155,24 @@ export class NodeLink implements LinkRecordHandler {
     for (const peer of this.peers.values()) if (peer.pending) this.transmit(peer);
   }
 
+  /**
+   * The one-way delay of the link from `peerId`, ms, over its last probes: p50 and p99 (NaN
+   * before any). Both clocks are read as wall time: exact on one host, offset by the clocks'
+   * difference between hosts.
+   */
+  delayFrom(peerId: number): { p50: number; p99: number; samples: number } {
+    const peer = this.peers.get(peerId);
+    const n = peer ? Math.min(peer.delayCount, DELAY_SAMPLES) : 0;
+    if (!peer || n === 0) return { p50: NaN, p99: NaN, samples: 0 };
+    const sorted = Array.from(peer.delays.subarray(0, n)).sort((a, b) => a - b);
+    return { p50: sorted[Math.floor((n - 1) * 0.5)]!, p99: sorted[Math.floor((n - 1) * 0.99)]!, samples: peer.delayCount };
+  }
+
+  /** Whether nothing has been heard from `peerId` for STALL_MS. */
+  isStalled(peerId: number): boolean {
+    return this.peers.get(peerId)?.stalled ?? false;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -151,6 +185,10 @@ export class NodeLink implements LinkRecordHandler {
   onLinkRecord(kind: number, layer: number, id: number, data: Buffer, offset: number, length: number): void {
     const peer = this.current!;
     if (kind === REC_LINK_KEEPALIVE) return;
+    if (kind === REC_LINK_PROBE) {
+      if (length >= 8) peer.delays[peer.delayCount++ % DELAY_SAMPLES] = clockMs() - data.readDoubleBE(offset);
+      return;
+    }
     if (kind === REC_LINK_NACK) {
       for (let o = offset; o + 8 <= offset + length; o += 8) this.resend(peer, data.readUInt32BE(o) * 0x1_0000_0000 + data.readUInt32BE(o + 4));
       return;
@@ -230,6 +268,11 @@ export class NodeLink implements LinkRecordHandler {
         this.send(peer.id, REC_LINK_NACK, 0, 0, this.nackPayload, due.length * 8);
       } else if (now - peer.lastSentAt >= KEEPALIVE_MS && !peer.pending) {
         this.send(peer.id, REC_LINK_KEEPALIVE, 0, 0, null, 0);
+      }
+      if (now - peer.lastProbeAt >= PROBE_MS) {
+        peer.lastProbeAt = now;
+        this.probePayload.writeDoubleBE(clockMs(), 0);
+        this.send(peer.id, REC_LINK_PROBE, 0, 0, this.probePayload, 8);
       }
       if (!peer.stalled && now - peer.lastHeardAt >= STALL_MS) {
         peer.stalled = true;
