@@ -66,7 +66,7 @@ function printProfiles(dir: string): void {
 
 /**
  * `audio-fanout | video-fanout | meeting | idle [--subscribers N] [--duration 20] [--warmup 10]
- * [--workers 2] [--sweep 10,25,50] [--target strand|janus]`: bots against Strand (and Janus, with
+ * [--workers 2] [--sweep 10,25,50] [--target strand|janus] [--nodes N]`: bots against Strand (and Janus, with
  * `--target janus`), and the plain relay baseline at the same rate, in one run: a table with the
  * ratios, JSON, and a plot.
  */
@@ -89,6 +89,8 @@ async function sfu(): Promise<void> {
     const strand = await runSfuBench({ ...opts, target: 'strand', profileDir });
     results.push(strand);
     if (profileDir) printProfiles(profileDir);
+    // --nodes N: the same room spread over N nodes (cascading), beside the single node.
+    if (Number(values.nodes) > 1) results.push(await runSfuBench({ ...opts, target: 'strand', nodes: Number(values.nodes) }));
     if (targets.includes('janus')) results.push(await runSfuBench({ ...opts, target: 'janus' }));
     if (targets.includes('relay') && scenario !== 'meeting' && scenario !== 'idle') results.push(await runRelayBaseline({ ...opts, target: 'relay' }, strand.packetsInPerSecond ?? 0, values.baseline === 'sender-only' ? 'relay' : 'fair-relay'));
   }
@@ -112,12 +114,26 @@ async function sfu(): Promise<void> {
   for (const r of results) {
     if (r.threads?.length) console.log(`${r.target} ×${r.subscribers} threads: ${formatShares(r.threads, r.seconds)}`);
   }
+  for (const r of results) {
+    if (!r.nodes) continue;
+    for (const n of r.nodes) {
+      console.log(`${r.target} ×${r.subscribers}, node ${n.node}${n.node === 0 ? ' (home, publisher)' : ''}: ${n.subscribers} subscribers, latency p50/p99 `
+        + `${n.latencyP50Ms.toFixed(1)}/${n.latencyP99Ms.toFixed(1)} ms, CPU ${n.cpuSeconds.toFixed(2)} s (link ${n.linkCpuSeconds.toFixed(2)} s), `
+        + `link records out/in ${n.linkRecordsOut}/${n.linkRecordsIn}`);
+    }
+    console.log(`${r.target} ×${r.subscribers}: link added latency p50/p99 ${r.addedLatencyP50Ms!.toFixed(2)}/${r.addedLatencyP99Ms!.toFixed(2)} ms, `
+      + `link CPU ${r.linkCpuUsPerRelayedPacket!.toFixed(1)} µs per relayed packet`);
+  }
   for (const subscribers of fanouts) {
     const at = results.filter((r) => r.subscribers === subscribers);
     const strand = at.find((r) => r.target === 'strand');
     for (const other of at.filter((r) => r.target !== 'strand')) {
       if (strand && other.packetsPerCpuSecond > 0) {
         console.log(`fan-out ${subscribers}: Strand / ${other.target} = ${(strand.packetsPerCpuSecond / other.packetsPerCpuSecond).toFixed(2)} (packets per CPU-second)`);
+      }
+      if (strand && other.nodes) {
+        console.log(`fan-out ${subscribers}: ${other.target}: ${Math.round(other.packetsPerCpuSecond)} packets per CPU-second, `
+          + `${Math.round(strand.packetsPerCpuSecond)} on one node`);
       }
     }
   }

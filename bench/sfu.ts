@@ -14,6 +14,7 @@ import type { ForwardingResult } from './forwarding.js';
 import { startJanus } from './janus-server.js';
 import type { RelayRunReply, RelayRunRequest } from './relay-process.js';
 import { devToken, processCpuSeconds, processRssMiB } from './measure.js';
+import type { LinkWorkerStats } from '../src/workers/node-link/link-protocol.js';
 import { formatShares, sampleThreads, threadShares, type ThreadShare } from './threads.js';
 
 export type Target = 'strand' | 'janus' | 'relay';
@@ -41,6 +42,11 @@ export interface SfuBenchOptions {
   videoBitrate: number;
   /** Strand only: write V8 CPU profiles of its threads into this directory. */
   profileDir?: string;
+  /**
+   * Strand only: this many nodes on one Redis, one room across them (cascading), its
+   * subscribers spread evenly (rtc.max_subscribers_per_node) and connected to their own node.
+   */
+  nodes?: number;
   onProgress(line: string): void;
 }
 
@@ -73,6 +79,25 @@ export interface SfuBenchResult {
   cpuPerParticipantSecond?: number;
   /** The server's CPU over the window by thread (percent of one core = 100 × cpuSeconds / seconds). */
   threads?: ThreadShare[];
+  /** With --nodes: each node's subscribers and what its node link carried. */
+  nodes?: NodeShare[];
+  /** With --nodes: CPU of the node link workers (all nodes) per packet relayed between nodes, µs. */
+  linkCpuUsPerRelayedPacket?: number;
+  /** With --nodes: one-way latency of the subscribers on other nodes than the publisher's, minus that of its own node's, ms. */
+  addedLatencyP50Ms?: number;
+  addedLatencyP99Ms?: number;
+}
+
+export interface NodeShare {
+  node: number;
+  subscribers: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  cpuSeconds: number;
+  linkCpuSeconds: number;
+  /** Media records the node's link sent to other nodes and received from them, in the window. */
+  linkRecordsOut: number;
+  linkRecordsIn: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -141,8 +166,8 @@ function sum(snaps: BotSnapshot[]): BotSnapshot {
   return s;
 }
 
-function token(room: string, identity: string, canPublish: boolean): Promise<string> {
-  return devToken({ roomJoin: true, room, canPublish, canSubscribe: true }, identity);
+function token(room: string, identity: string, canPublish: boolean, canSubscribe = true): Promise<string> {
+  return devToken({ roomJoin: true, room, canPublish, canSubscribe }, identity);
 }
 
 /** Who publishes what, and how many only subscribe, for a scenario. */
@@ -160,10 +185,24 @@ function cast(o: SfuBenchOptions): { publishers: number; publish: { audio: boole
 interface Server {
   url: string;
   pid: number;
+  /** With --nodes: every node (the first is the room's home, where `url` and `pid` point). */
+  cluster?: Array<{ url: string; httpUrl: string; pid: number }>;
   /** Labels of the server's own threads (tid → "main", "media worker 0", …), read once everyone joined. */
   threadLabels(): Promise<Map<number, string>>;
   janus?: Omit<JanusTarget, 'feeds'>;
+  /** With --nodes: makes the room on the first node (its home). */
+  createRoom?(room: string): Promise<void>;
   stop(): Promise<unknown>;
+}
+
+/** A node's link worker: its thread and counters (`/debug/link`). */
+async function linkSample(node: { httpUrl: string; pid: number }): Promise<{ cpuSeconds: number; out: number; in: number }> {
+  const stats = await (await fetch(`${node.httpUrl}/debug/link`)).json() as LinkWorkerStats;
+  return {
+    cpuSeconds: sampleThreads(node.pid).threads.get(stats.tid)?.cpuSeconds ?? 0,
+    out: stats.peers.reduce((n, p) => n + p.mediaSent, 0),
+    in: stats.peers.reduce((n, p) => n + p.mediaReceived, 0),
+  };
 }
 
 async function startServer(o: SfuBenchOptions, participants: number): Promise<Server> {
@@ -183,6 +222,22 @@ async function startServer(o: SfuBenchOptions, participants: number): Promise<Se
   }
   // Spread the room over the workers: each takes its share of the subscribers.
   const perWorker = Math.ceil(participants / o.workers);
+  const nodes = o.nodes ?? 1;
+  if (nodes > 1) {
+    // The publisher does not subscribe (its token): the cap counts the subscribers alone.
+    const perNode = Math.ceil(cast(o).subscribers / nodes);
+    const cluster = await startCluster(nodes, {
+      workers: o.workers,
+      config: () => `rtc: { max_subscribers_per_node: ${perNode}, max_subscribers_per_worker: ${o.workers > 1 ? Math.ceil(perNode / o.workers) : 0} }\nlog_level: info`,
+    });
+    const home = cluster.nodes[0]!;
+    return {
+      url: home.url, pid: home.child.pid!, stop: () => cluster.stop(),
+      cluster: cluster.nodes.map((n) => ({ url: n.url, httpUrl: n.httpUrl, pid: n.child.pid! })),
+      threadLabels: () => strandThreadLabels(home.httpUrl, home.child.pid!),
+      createRoom: (room: string) => cluster.roomService(0).createRoom({ name: room, nodeId: cluster.nodeIds[0] }).then(() => undefined),
+    };
+  }
   const strand = await startStrand({
     workers: o.workers,
     // STRAND_BENCH_NODE_ARGS: more options for Strand's node (e.g. --trace-gc), for investigations.
@@ -238,14 +293,20 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
   const c = cast(o);
   const server = await startServer(o, c.publishers + c.subscribers);
   const pid = server.pid;
+  const nodes = server.cluster ?? [{ url: server.url, httpUrl: '', pid }];
   const room = `bench-${o.scenario}-${Date.now()}`;
   const processes: BotProcess[] = [];
+  /** The node each bot process's bots are served by. */
+  const processNode: number[] = [];
   let progress: NodeJS.Timeout | undefined;
   try {
+    await server.createRoom?.(room);
     const interval = 1000 / o.joinRate;
     const publisherSpecs: BotSpec[] = [];
     for (let i = 0; i < c.publishers; i++) {
-      publisherSpecs.push({ identity: `pub-${i}`, token: await token(room, `pub-${i}`, true), publish: { ...c.publish, videoBitrate: o.videoBitrate } });
+      publisherSpecs.push({
+        identity: `pub-${i}`, token: await token(room, `pub-${i}`, true, !server.cluster), publish: { ...c.publish, videoBitrate: o.videoBitrate },
+      });
     }
     const subscriberSpecs: BotSpec[] = [];
     for (let i = 0; i < c.subscribers; i++) subscriberSpecs.push({ identity: `sub-${i}`, token: await token(room, `sub-${i}`, false) });
@@ -260,16 +321,27 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
       + `${c.subscribers} subscribers, ${publisherGroups.length + subscriberGroups.length} bot processes`);
     const joinStarted = Date.now();
     progress = setInterval(() => o.onProgress(`  joining… ${((Date.now() - joinStarted) / 1000).toFixed(0)} s`), 2000);
-    const launch = (groups: BotSpec[][], feeds: number[]) => Promise.all(groups.map((g) => {
+    const launch = (groups: BotSpec[][], feeds: number[], node = 0) => Promise.all(groups.map((g) => {
       const p = new BotProcess();
       processes.push(p);
+      processNode.push(node);
       // The processes join in parallel; together they keep to the join rate.
-      return p.start(server.url, g, interval * groups.length, server.janus ? { ...server.janus, feeds } : undefined);
+      return p.start(nodes[node]!.url, g, interval * groups.length, server.janus ? { ...server.janus, feeds } : undefined);
     }));
     // Publishers first, so that subscribers find their tracks when they join.
     const publishers = sum(await launch(publisherGroups, []));
     if (publishers.failed > 0) throw new Error(`${publishers.failed} publisher(s) could not publish: ${publishers.errors.join('; ')}`);
-    const started = [publishers, ...await launch(subscriberGroups, publishers.feeds)];
+    const started = [publishers];
+    if (server.cluster) {
+      // Node by node: each node's share connects to it once the nodes before are full, so that
+      // the room's node set serves each bot on the node it connected to.
+      const perNode = Math.ceil(subscriberSpecs.length / nodes.length);
+      for (let n = 0; n < nodes.length; n++) {
+        started.push(...await launch(chunk(subscriberSpecs.slice(n * perNode, (n + 1) * perNode)), publishers.feeds, n));
+      }
+    } else {
+      started.push(...await launch(subscriberGroups, publishers.feeds));
+    }
     clearInterval(progress);
     const joined = sum(started);
     o.onProgress(`  ${joined.joined} joined (${joined.retries} on a second try), ${joined.failed} failed`
@@ -277,26 +349,51 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
     await new Promise((r) => setTimeout(r, o.warmup * 1000));
 
     const labels = await server.threadLabels();
-    const before = sum(await Promise.all(processes.map((p) => p.snapshot())));
+    const beforeEach = await Promise.all(processes.map((p) => p.snapshot()));
+    const before = sum(beforeEach);
     const threads0 = sampleThreads(pid);
-    const cpu0 = processCpuSeconds(pid);
+    const nodeCpu = () => nodes.map((n) => processCpuSeconds(n.pid));
+    const links0 = server.cluster ? await Promise.all(server.cluster.map(linkSample)) : [];
+    const cpu0 = nodeCpu();
+    const totalCpu = () => nodeCpu().reduce((t, c, i) => t + c - cpu0[i]!, 0);
     const t0 = performance.now();
     for (let t = 1; t <= o.duration; t++) {
       await new Promise((r) => setTimeout(r, 1000));
       const now = sum(await Promise.all(processes.map((p) => p.snapshot())));
-      const cpu = processCpuSeconds(pid) - cpu0;
-      o.onProgress(`  ${t}/${o.duration} s: ${Math.round((now.packets - before.packets) / t)} pkts/s delivered, server CPU ${(100 * cpu / t).toFixed(0)}%`);
+      o.onProgress(`  ${t}/${o.duration} s: ${Math.round((now.packets - before.packets) / t)} pkts/s delivered, server CPU ${(100 * totalCpu() / t).toFixed(0)}%`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = processCpuSeconds(pid) - cpu0;
+    const cpuEach = nodeCpu().map((c, i) => c - cpu0[i]!);
+    const cpu = cpuEach.reduce((a, b) => a + b, 0);
+    const links1 = server.cluster ? await Promise.all(server.cluster.map(linkSample)) : [];
     const threads = threadShares(threads0, sampleThreads(pid), labels);
-    o.onProgress(`  threads: ${formatShares(threads, seconds)}`);
-    const after = sum(await Promise.all(processes.map((p) => p.snapshot())));
+    o.onProgress(`  threads${server.cluster ? ' (home node)' : ''}: ${formatShares(threads, seconds)}`);
+    const afterEach = await Promise.all(processes.map((p) => p.snapshot()));
+    const after = sum(afterEach);
+    let nodeShares: NodeShare[] | undefined;
+    let linkCpuUs: number | undefined;
+    let added: { p50: number; p99: number } | undefined;
+    if (server.cluster) {
+      nodeShares = nodes.map((_, n) => {
+        const mine = afterEach.filter((_, i) => processNode[i] === n && i >= c.publishers);
+        const lat = mine.flatMap((x) => x.latencies).sort((a, b) => a - b);
+        return {
+          node: n, subscribers: mine.reduce((t, x) => t + x.joined, 0), latencyP50Ms: percentile(lat, 50), latencyP99Ms: percentile(lat, 99),
+          cpuSeconds: cpuEach[n]!, linkCpuSeconds: links1[n]!.cpuSeconds - links0[n]!.cpuSeconds,
+          linkRecordsOut: links1[n]!.out - links0[n]!.out, linkRecordsIn: links1[n]!.in - links0[n]!.in,
+        };
+      });
+      const relayed = nodeShares.reduce((t, x) => t + x.linkRecordsOut, 0);
+      linkCpuUs = relayed > 0 ? (1e6 * nodeShares.reduce((t, x) => t + x.linkCpuSeconds, 0)) / relayed : 0;
+      const remote = afterEach.filter((_, i) => processNode[i]! > 0).flatMap((x) => x.latencies).sort((a, b) => a - b);
+      const home = nodeShares[0]!;
+      added = { p50: percentile(remote, 50) - home.latencyP50Ms, p99: percentile(remote, 99) - home.latencyP99Ms };
+    }
     const packets = after.packets - before.packets;
     const lost = after.lost - before.lost;
     const latencies = after.latencies.sort((a, b) => a - b);
     const joins = after.joinTimes.sort((a, b) => a - b);
-    const rss = processRssMiB(pid);
+    const rss = nodes.reduce((t, n) => t + processRssMiB(n.pid), 0);
     return {
       target: o.target, scenario: o.scenario, workers: o.target === 'strand' ? o.workers : 0, publishers: c.publishers, subscribers: c.subscribers || c.publishers,
       subscribedTracks: after.subscribedTracks, seconds,
@@ -308,6 +405,10 @@ export async function runSfuBench(o: SfuBenchOptions): Promise<SfuBenchResult> {
       serverRssMiB: rss, rssPerSubscribedTrackKiB: after.subscribedTracks > 0 ? (rss * 1024) / after.subscribedTracks : 0,
       packetsInPerSecond: (after.sent - before.sent) / seconds, threads,
       cpuPerParticipantSecond: after.joined > 0 ? cpu / (after.joined * seconds) : 0,
+      ...(nodeShares ? {
+        target: `strand ×${nodes.length} nodes`, nodes: nodeShares, linkCpuUsPerRelayedPacket: linkCpuUs,
+        addedLatencyP50Ms: added!.p50, addedLatencyP99Ms: added!.p99,
+      } : {}),
     };
   } finally {
     clearInterval(progress);

@@ -372,6 +372,20 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
         if (!aborted) reply(res, 500, String((err as Error).message));
       });
     });
+    // The node link worker's counters and thread id (benchmarks of rooms spanning nodes).
+    app.get('/debug/link', (res) => {
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      if (!cluster) {
+        reply(res, 404, 'not a cluster node');
+        return;
+      }
+      cluster.cascade.linkStats().then((stats) => {
+        if (!aborted) reply(res, 200, JSON.stringify(stats), 'application/json');
+      }, (err: unknown) => {
+        if (!aborted) reply(res, 500, String((err as Error).message));
+      });
+    });
   }
 
   app.any('/*', (res) => reply(res, 404, 'not found'));

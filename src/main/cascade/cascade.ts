@@ -105,12 +105,19 @@ export class Cascade implements RoomObserver, MeshHandler {
   async place(room: string, identity: string, subscriber: boolean): Promise<JoinPlacement> {
     const home = await this.deps.placement.place(room);
     const max = this.deps.cfg.rtc.maxSubscribersPerNode;
-    if (max <= 0) return { node: home, home };
-    const [nodes, members] = await Promise.all([this.deps.registry.available(), this.seats.members(room)]);
-    const serving = nodes.filter((n) => n.state === livekit.NodeState.SERVING && (n.id === this.deps.nodeId || this.mesh.linkId(n.id ?? '') !== undefined));
+    const self = this.deps.nodeId;
+    const region = this.deps.cfg.region;
+    const nodes = await this.deps.registry.available();
+    const serving = nodes.filter((n) => n.state === livekit.NodeState.SERVING && (n.id === self || this.mesh.linkId(n.id ?? '') !== undefined));
+    const homeRegion = nodes.find((n) => n.id === home)?.region ?? '';
+    // A client that reached a node of another region than the room's home is served in its own region.
+    const ownRegion = region !== '' && homeRegion !== '' && homeRegion !== region && home !== self && serving.some((n) => n.id === self);
+    if (max <= 0 && !ownRegion) return { node: home, home };
+    const members = await this.seats.members(room);
     const ids = new Set(serving.map((n) => n.id ?? ''));
-    const rest = serving.filter((n) => n.id !== this.deps.nodeId).sort((a, b) => (a.stats?.numClients ?? 0) - (b.stats?.numClients ?? 0)).map((n) => n.id ?? '');
-    const candidates = [...new Set([home, ...members, this.deps.nodeId, ...rest])].filter((n) => n === home || ids.has(n));
+    const rest = serving.filter((n) => n.id !== self).sort((a, b) => (a.stats?.numClients ?? 0) - (b.stats?.numClients ?? 0)).map((n) => n.id ?? '');
+    const order = ownRegion ? [self, home, ...members, ...rest] : [home, ...members, self, ...rest];
+    const candidates = [...new Set(order)].filter((n) => n === home || ids.has(n));
     const node = await this.seats.take(room, identity, subscriber, max, candidates);
     return { node, home };
   }
@@ -147,7 +154,7 @@ export class Cascade implements RoomObserver, MeshHandler {
       sid: r.sid ?? undefined, creationTimeMs: Number(r.creationTimeMs ?? 0) || undefined, metadata: r.metadata ?? '',
       emptyTimeout: r.emptyTimeout ?? 300, departureTimeout: r.departureTimeout ?? 20, maxParticipants: r.maxParticipants ?? 0, createdByApi: false,
     });
-    const span = this.spanFor(room);
+    const span = this.spanFor(room, home);
     void span.queue(() => span.addMember(home, false));
     void span.queue(() => span.applyState(home, state));
     for (const [from, msg] of opening.early) void span.queue(() => span.onMessage(from, msg));
@@ -160,10 +167,10 @@ export class Cascade implements RoomObserver, MeshHandler {
     await span.queue(() => undefined);
   }
 
-  private spanFor(room: Room): RoomSpan {
+  private spanFor(room: Room, home: string): RoomSpan {
     let span = this.spans.get(room.name);
     if (span && span.room === room) return span;
-    span = new RoomSpan(room, this.ctx);
+    span = new RoomSpan(room, this.ctx, home);
     this.spans.set(room.name, span);
     room.links = span;
     return span;
@@ -202,7 +209,7 @@ export class Cascade implements RoomObserver, MeshHandler {
         this.mesh.send(from, { room: name, state: { home: false } });
         return;
       }
-      const s = this.spanFor(room);
+      const s = this.spanFor(room, this.deps.nodeId);
       void s.queue(() => s.onMessage(from, msg));
     }
   }
@@ -213,11 +220,15 @@ export class Cascade implements RoomObserver, MeshHandler {
     for (const span of this.spans.values()) if (span.members.has(node)) span.linkStalled(node, stalled);
   }
 
-  /** After every registry refresh: links to the nodes available now. */
-  refreshLinks(available: ReadonlySet<string>): void {
+  /**
+   * After every registry refresh: links to the nodes available now; links to nodes no longer
+   * available are dropped only once the registry is `settled` (after a Redis outage every node
+   * looks gone until it has written again).
+   */
+  refreshLinks(available: ReadonlySet<string>, settled: boolean): void {
     if (this.closed) return;
     this.available = available;
-    void this.mesh.refresh(available).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'node links not refreshed'));
+    void this.mesh.refresh(available, settled).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'node links not refreshed'));
   }
 
   /** Once the registry is settled: rooms lose the nodes that are gone (their participants rejoin elsewhere). */
@@ -229,8 +240,23 @@ export class Cascade implements RoomObserver, MeshHandler {
         this.deps.log.warn({ room: span.name, node }, 'a node of the room is gone: its participants leave');
         void span.queue(() => span.removeMember(node, livekit.DisconnectReason.MIGRATION));
       }
+      if (span.room.shard && !available.has(span.home)) void this.takeOver(span);
       if (!span.room.shard) void this.seats.freeGone(span.name, [...available]).catch(() => undefined);
     }
+  }
+
+  /** The room's home is gone: the first node of its set to say so in Redis is its home now. */
+  private async takeOver(span: RoomSpan): Promise<void> {
+    const gone = span.home;
+    try {
+      span.home = await this.deps.placement.takeOver(span.name, gone, this.deps.nodeId);
+    } catch (err) {
+      this.deps.log.warn({ room: span.name, err: (err as Error).message }, 'could not take over the room');
+      return;
+    }
+    if (span.home !== this.deps.nodeId || span.room.closed) return;
+    this.deps.log.warn({ room: span.name, gone }, 'the room\'s home is gone: this node is its home now');
+    this.deps.rooms.promoteShard(span.room);
   }
 
   // --- RoomObserver: this node's own participants (observers never see remote ones) ---
@@ -242,10 +268,20 @@ export class Cascade implements RoomObserver, MeshHandler {
   participantLeft(room: Room, p: Participant): void {
     const span = this.spans.get(room.name);
     span?.participantGone(p);
-    if (this.deps.cfg.rtc.maxSubscribersPerNode > 0 && room.participantByIdentity(p.identity) === undefined) {
+    if ((span || this.usesSeats) && room.participantByIdentity(p.identity) === undefined) {
       void this.seats.free(room.name, p.identity, this.deps.nodeId).catch(() => undefined);
     }
     if (span && room.shard) this.lingerOrClose(span);
+  }
+
+  /** The home's room finished (observers see home rooms only): its seats and node set go. */
+  roomFinished(room: Room): void {
+    if (this.usesSeats) void this.seats.clear(room.name).catch(() => undefined);
+  }
+
+  /** Joins take seats (a cap per node, or regions): leaving frees them. */
+  private get usesSeats(): boolean {
+    return this.deps.cfg.rtc.maxSubscribersPerNode > 0 || this.deps.cfg.region !== '';
   }
 
   trackUnpublished(room: Room, _p: Participant, track: livekit.ITrackInfo): void {

@@ -76,8 +76,8 @@ export class NodeMesh {
     return this.byLinkId.get(linkId);
   }
 
-  /** After a registry refresh: links to the nodes now available, none to those gone. */
-  async refresh(available: ReadonlySet<string>): Promise<void> {
+  /** After a registry refresh: links to the nodes now available; with `forgetGone`, none to those gone. */
+  async refresh(available: ReadonlySet<string>, forgetGone: boolean): Promise<void> {
     if (this.closed) return;
     await this.seats.advertise(this.nodeId, this.address);
     const all = await this.seats.addresses();
@@ -91,6 +91,7 @@ export class NodeMesh {
       await this.links.run(0, { op: 'addPeer', peer: a.linkId, host: a.host, port: a.udpPort });
       if (this.control.dials(node)) this.control.connect(node, a.host, a.tcpPort);
     }
+    if (!forgetGone) return;
     for (const node of [...this.addresses.keys()]) if (!available.has(node)) await this.forget(node);
   }
 

@@ -78,7 +78,12 @@ export class RoomSpan implements RoomLinks {
   private readonly stalled = new Set<string>();
   closed = false;
 
-  constructor(readonly room: Room, private readonly ctx: SpanContext) {}
+  /** The room's home node, as this node last knew it. */
+  home: string;
+
+  constructor(readonly room: Room, private readonly ctx: SpanContext, home: string) {
+    this.home = home;
+  }
 
   get name(): string {
     return this.room.name;
@@ -189,6 +194,9 @@ export class RoomSpan implements RoomLinks {
         await this.ctx.rooms.closeRoom(this.room, msg.close!.reason ?? livekit.DisconnectReason.ROOM_DELETED, livekit.RoomEndReason.ROOM_END_API_DELETE);
         return;
       case 'roomInfo': this.applyRoomInfo(msg.roomInfo!); return;
+      case 'quality':
+        this.room.onQuality((msg.quality!.updates ?? []).map((u) => ({ sid: u.participantSid ?? '', quality: u.quality ?? 0, score: u.score ?? 0 })), true);
+        return;
       case 'speakers':
         this.room.onSpeakers(from, (msg.speakers!.speakers ?? []).map((s) => ({ sid: s.sid ?? '', level: s.level ?? 0 })));
         return;
@@ -436,6 +444,11 @@ export class RoomSpan implements RoomLinks {
 
   speakersChanged(speakers: Array<{ sid: string; level: number }>): void {
     this.broadcast({ speakers: { speakers: speakers.map((s) => ({ sid: s.sid, level: s.level, active: true })) } });
+  }
+
+  qualityChanged(reports: Array<{ sid: string; quality: number; score: number }>): void {
+    if (reports.length === 0) return;
+    this.broadcast({ quality: { updates: reports.map((r) => ({ participantSid: r.sid, quality: r.quality, score: r.score })) } });
   }
 
   roomClosed(reason: livekit.DisconnectReason): void {

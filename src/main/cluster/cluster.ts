@@ -166,7 +166,7 @@ export class Cluster {
     void this.state.resync(homeRooms, (room) => this.placement.claim(room, this.deps.nodeId)).then((lost) => {
       for (const room of lost) this.lose(room);
     });
-    this.cascade?.refreshLinks(available);
+    this.cascade?.refreshLinks(available, this.registry.settled);
     // Only once this node has been writing for a while: after an outage, everyone looks gone
     // until they have written again.
     if (!this.registry.settled) return;

@@ -50,6 +50,14 @@ export class RoomPlacement {
     return now ?? pick.id;
   }
 
+  /**
+   * `to` becomes the room's home if `from` still is (a node of a room spanning nodes takes over
+   * from a home that died); returns the room's home now.
+   */
+  async takeOver(room: string, from: string, to: string): Promise<string> {
+    return (await this.redis.eval(COMPARE_AND_SET, 1, ROOM_NODE_KEY, room, from, to) as string | null) ?? to;
+  }
+
   /** This node keeps (or takes back) a room it hosts; false when another node has it now. */
   async claim(room: string, nodeId: string): Promise<boolean> {
     if (await this.redis.hsetnx(ROOM_NODE_KEY, room, nodeId)) return true;

@@ -28,6 +28,8 @@ export interface RoomLinks {
   roomUpdated(room: livekit.IRoom): void;
   /** The participants of this node speaking now, loudest first. */
   speakersChanged(speakers: Array<{ sid: string; level: number }>): void;
+  /** The connection quality of this node's participants, as its workers measured it. */
+  qualityChanged(reports: Array<{ sid: string; quality: number; score: number }>): void;
   /** The room closed here, for `reason`. */
   roomClosed(reason: livekit.DisconnectReason): void;
 }

@@ -86,6 +86,17 @@ export class RoomManager {
     return this.create(name, settings, false, true);
   }
 
+  /**
+   * This node's share of a room becomes its home (the home died): the room's lifecycle is this
+   * node's now, and observers see the room from here on.
+   */
+  promoteShard(room: Room): void {
+    if (!room.shard) return;
+    room.shard = false;
+    this.ctx.observers.emit('roomUpdated', room);
+    this.scheduleCloseIfEmpty(room);
+  }
+
   /** A participant of another node stands in here (cascade/remote-participant.ts). */
   async joinRemote(room: Room, p: Participant): Promise<void> {
     this.cancelClose(room);

@@ -540,10 +540,16 @@ export class Room {
   }
 
   /**
-   * A worker's connection quality of its participants (every 5 s): when a level changed, everyone
-   * gets the levels of everyone they can see (quality-updates.ts).
+   * A worker's connection quality of its participants (every 5 s), or another node's of its own
+   * participants: when a level changed, everyone gets the levels of everyone they can see
+   * (quality-updates.ts).
    */
-  onQuality(reports: QualityReport[]): void {
+  onQuality(reports: QualityReport[], fromOtherNode = false): void {
+    if (!fromOtherNode && this.links) {
+      // A remote participant's quality is its own node's to measure: its stand-in here has no connection.
+      reports = reports.filter((r) => this.participants.get(r.sid)?.remoteNode === null);
+      this.links.qualityChanged(reports);
+    }
     const updates = this.quality.report(reports, (sid) => {
       const p = this.participants.get(sid);
       return p !== undefined && !p.hidden;
