@@ -234,7 +234,12 @@ async function startServer(o: SfuBenchOptions, participants: number): Promise<Se
     return {
       url: home.url, pid: home.child.pid!, stop: () => cluster.stop(),
       cluster: cluster.nodes.map((n) => ({ url: n.url, httpUrl: n.httpUrl, pid: n.child.pid! })),
-      threadLabels: () => strandThreadLabels(home.httpUrl, home.child.pid!),
+      threadLabels: async () => {
+        const labels = await strandThreadLabels(home.httpUrl, home.child.pid!);
+        const link = await (await fetch(`${home.httpUrl}/debug/link`)).json() as LinkWorkerStats;
+        if (link.tid) labels.set(link.tid, 'node link');
+        return labels;
+      },
       createRoom: (room: string) => cluster.roomService(0).createRoom({ name: room, nodeId: cluster.nodeIds[0] }).then(() => undefined),
     };
   }

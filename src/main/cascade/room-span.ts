@@ -468,6 +468,7 @@ export class RoomSpan implements RoomLinks {
     if (stalled === this.stalled.has(node)) return;
     if (stalled) this.stalled.add(node);
     else this.stalled.delete(node);
+    let told = 0;
     for (const p of this.localParticipants()) {
       const states: livekit.IStreamStateInfo[] = [];
       for (const trackSid of p.subscriptions) {
@@ -477,7 +478,9 @@ export class RoomSpan implements RoomLinks {
         }
       }
       if (states.length > 0) p.send({ streamStateUpdate: { streamStates: states } });
+      told += states.length;
     }
+    this.ctx.log.info({ room: this.name, node, stalled, streams: told }, stalled ? 'subscribers told their streams from a stalled node paused' : 'subscribers told their streams are active again');
   }
 
   /** This node leaves the room's node set (its last participant left, or it stops). */

@@ -3,7 +3,8 @@
 // packed into datagrams up to the MTU and sent at the end of the turn; each datagram is sealed
 // with the sender's key and kept for a moment, so a peer that misses one asks for it (NACK by
 // link sequence) and gets the same bytes again. A peer silent for 2 s is reported stalled;
-// an idle link sends keepalives so that silence means trouble.
+// every link sends a probe twice a second (its clock, for the one-way delay), so that silence
+// means trouble.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -49,10 +50,15 @@ export interface NodeLinkStats {
 }
 
 export const STALL_MS = 2000;
-const TICK_MS = 20;
-const KEEPALIVE_MS = 500;
+/**
+ * The link's housekeeping runs this often (probes, stalls); while a datagram is missing, every
+ * NACK_TICK_MS instead, so that it is asked for soon. An idle link then wakes 10 times a second.
+ */
+const TICK_MS = 100;
+const NACK_TICK_MS = 10;
 const MAX_NACKS_PER_DATAGRAM = 100;
-const PROBE_MS = 250;
+/** Probes also keep the link's liveness visible when it carries nothing else. */
+const PROBE_MS = 500;
 /** One-way delays kept per peer (the last ones), for percentiles. */
 const DELAY_SAMPLES = 256;
 
@@ -65,7 +71,6 @@ class Peer {
   nextSeq = 0;
   readonly writer = new DatagramWriter();
   pending = false;
-  lastSentAt = 0;
   lastHeardAt: number;
   stalled = false;
   readonly history = new SendHistory();
@@ -94,6 +99,8 @@ export class NodeLink implements LinkRecordHandler {
   private readonly nackPayload = Buffer.alloc(MAX_NACKS_PER_DATAGRAM * 8);
   private readonly probePayload = Buffer.alloc(8);
   private readonly tick: NodeJS.Timeout;
+  /** A sooner tick, while some datagram is missing. */
+  private nackTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   /** The peer whose datagram is being read (for onLinkRecord). */
   private current: Peer | null = null;
@@ -177,6 +184,7 @@ export class NodeLink implements LinkRecordHandler {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.tick);
+    if (this.nackTimer) clearTimeout(this.nackTimer);
     this.flush();
     this.socket.close();
     await once(this.socket, 'close');
@@ -208,7 +216,6 @@ export class NodeLink implements LinkRecordHandler {
     const len = this.outbound.seal(w.buf, w.bodyLength);
     const seq = peer.nextSeq - 1;
     peer.history.remember(seq, w.buf, len);
-    peer.lastSentAt = Date.now();
     this.stats.datagramsSent++;
     // dgram sends later, from the buffer it is given: send the history's copy, which stays as
     // it is for the next 2048 datagrams, and fill the writer's buffer again at once.
@@ -253,6 +260,12 @@ export class NodeLink implements LinkRecordHandler {
     this.current = peer;
     if (!readRecords(msg, bodyLen, this)) this.stats.rejected++;
     this.current = null;
+    if (peer.window.missingCount > 0 && this.nackTimer === null && !this.closed) {
+      this.nackTimer = setTimeout(() => {
+        this.nackTimer = null;
+        this.onTick();
+      }, NACK_TICK_MS);
+    }
   }
 
   private onTick(): void {
@@ -266,8 +279,6 @@ export class NodeLink implements LinkRecordHandler {
         }
         this.stats.nacksSent += due.length;
         this.send(peer.id, REC_LINK_NACK, 0, 0, this.nackPayload, due.length * 8);
-      } else if (now - peer.lastSentAt >= KEEPALIVE_MS && !peer.pending) {
-        this.send(peer.id, REC_LINK_KEEPALIVE, 0, 0, null, 0);
       }
       if (now - peer.lastProbeAt >= PROBE_MS) {
         peer.lastProbeAt = now;
