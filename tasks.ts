@@ -117,8 +117,18 @@ function bench(args: string[]): void {
   run(process.execPath, [entry, ...args]);
 }
 
+/**
+ * The installable package, `release/strand-<version>.tgz`: `npm pack` (whose prepack builds
+ * dist/), with what package.json's `files` lists: bin/, dist/src/ (with the generated protobuf
+ * code), proto/ and the README. `npm install -g` of it needs no dev dependency to run.
+ */
+function release(): void {
+  mkdirSync(join(root, 'release'), { recursive: true });
+  run('npm', ['pack', '--pack-destination', 'release']);
+}
+
 const tasks: Record<string, (args: string[]) => void> = {
-  proto, build, lint, test, bench, clean, 'system-deps': systemDeps,
+  proto, build, lint, test, bench, clean, release, 'system-deps': systemDeps,
 };
 
 const [name, ...rest] = process.argv.slice(2);

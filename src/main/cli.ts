@@ -3,14 +3,18 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { defaultRedis } from './cluster/cluster-config.js';
 import { ConfigError, applyYaml, defaultConfig, parseKeys, validateConfig, type StrandConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, logFormat } from './logger.js';
 import { startServer } from './server.js';
+import { ADMIN_USAGE, adminCommand } from './admin/admin-commands.js';
+import { ApiError } from './admin/api-client.js';
 import { TOKEN_USAGE, tokenCommand } from './token-command.js';
 
 const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml>] [--keys "key: secret"]
               [--bind <addr>]… [--port <n>] [--udp-port <n>] [--node-ip <addr>] [--workers <n>] [--store <dir>]
               [--redis-host <host:port>]
        strand token create --room R --identity I [--grant …] [--valid-for 6h]   (see strand token create --help)
+       strand room|participant|egress <command> …   the server API, like lk (see strand room --help)
+       strand drain [--url …]                       a running server drains and stops
 
   --dev           development mode: keys "devkey: secret", binds 127.0.0.1, ICE on 127.0.0.1:7882
   --config        LiveKit-style YAML config file (also LIVEKIT_CONFIG_FILE)
@@ -103,9 +107,29 @@ function runTokenCommand(argv: string[]): void {
   }
 }
 
+/** `strand room|participant|egress …`: one server API call, printed; exits 1 when the server refuses it. */
+async function runAdminCommand(argv: string[]): Promise<void> {
+  try {
+    await adminCommand(argv, process.env, (line) => console.log(line));
+  } catch (err) {
+    if (err instanceof ApiError) {
+      console.error(`strand: ${err.message}`);
+      process.exit(1);
+    }
+    if (err instanceof ConfigError) console.error(`strand: ${err.message}`);
+    else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`strand: ${(err as Error).message}\n\n${ADMIN_USAGE}`);
+    else console.error(`strand: ${String((err as Error).stack ?? err)}`);
+    process.exit(2);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'token') {
     runTokenCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'room' || argv[0] === 'participant' || argv[0] === 'egress' || argv[0] === 'drain') {
+    await runAdminCommand(argv);
     return;
   }
   const early: string[] = [];
@@ -118,13 +142,15 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`strand: ${msg}\n\n${USAGE}`);
     process.exit(2);
   }
-  const log = createLogger(cfg.logLevel);
+  const log = createLogger(cfg.logLevel, logFormat(cfg.development));
   for (const w of early) log.warn(w);
   // One participant's failed operation must never take the server down with it.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   let server: Awaited<ReturnType<typeof startServer>>;
+  // Set below; a drain asked through the API stops the process as SIGTERM does.
+  let stop: (signal: string) => void = () => undefined;
   try {
-    server = await startServer(cfg, log);
+    server = await startServer(cfg, log, { drainRequested: () => stop('drain') });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot start');
     log.flush?.();
@@ -134,23 +160,32 @@ export async function main(argv: string[]): Promise<void> {
   log.info({ port: server.port, prometheusPort: server.prometheusPort || undefined, store: cfg.storePath, bind: cfg.bindAddresses, udpPort: cfg.rtc.udpPort, workers: cfg.rtc.workers, dev: cfg.development }, 'strand started');
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  // With shutdown.drain set (or outside --dev) the node drains first: no new rooms, GET / 503,
+  // and the rooms empty (or shutdown_timeout passes). A second signal stops at once.
+  const graceful = cfg.shutdown.drain !== null;
+  const finish = () => server.close().then(() => {
+    log.info('stopped');
+    log.flush?.();
+    process.exit(0);
+  }, (err: unknown) => {
+    log.error({ err }, 'error while stopping');
+    process.exit(1);
+  });
+  stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: stopping now');
+      void finish();
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, drain: graceful }, 'shutting down');
     const deadline = setTimeout(() => {
       log.warn('shutdown deadline reached, exiting');
       process.exit(0);
-    }, cfg.redis ? cfg.shutdownTimeoutMs : SHUTDOWN_DEADLINE_MS);
+    }, graceful ? cfg.shutdownTimeoutMs + SHUTDOWN_DEADLINE_MS : cfg.redis ? cfg.shutdownTimeoutMs : SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    server.close().then(() => {
-      log.info('stopped');
-      log.flush?.();
-      process.exit(0);
-    }, (err: unknown) => {
-      log.error({ err }, 'error while stopping');
-      process.exit(1);
-    });
+    if (graceful) void server.drain().then(finish);
+    else void finish();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

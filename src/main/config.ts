@@ -107,6 +107,13 @@ export interface StrandConfig {
    * reconnect elsewhere before it exits anyway, ms.
    */
   shutdownTimeoutMs: number;
+  /**
+   * Strand: what SIGTERM (or `strand drain`) does. `drain` null: stop at once (the `--dev`
+   * default). Otherwise the node stops taking new rooms, answers 503 on GET /, and waits up to
+   * shutdown_timeout for its rooms to empty; `drain: true` first tells every participant to
+   * reconnect (leave with RECONNECT), so that the load balancer sends them elsewhere.
+   */
+  shutdown: { drain: boolean | null };
 }
 
 export interface IngressConfig {
@@ -169,6 +176,9 @@ export function defaultConfig(dev: boolean): StrandConfig {
     cascade: defaultCascade(),
     region: '',
     shutdownTimeoutMs: 30_000,
+    // A cluster node tells its participants to reconnect elsewhere; a single node waits for
+    // its rooms; `--dev` stops at once.
+    shutdown: { drain: dev ? null : false },
   };
 }
 
@@ -363,6 +373,14 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
       case 'cascade': parseCascade(value, cfg.cascade, unknown); break;
       case 'region': cfg.region = str(value, key); break;
       case 'shutdown_timeout': cfg.shutdownTimeoutMs = durationMs(value, key, 1000); break;
+      case 'shutdown':
+        if (!isObject(value)) throw new ConfigError('shutdown must be a mapping');
+        for (const [k, v] of Object.entries(value)) {
+          if (k === 'drain') cfg.shutdown.drain = bool(v, 'shutdown.drain');
+          else if (k === 'timeout') cfg.shutdownTimeoutMs = durationMs(v, 'shutdown.timeout', 1000);
+          else unknown(`shutdown.${k}`);
+        }
+        break;
       case 'store':
         if (!isObject(value)) throw new ConfigError('store must be a mapping');
         if (value.path !== undefined) cfg.storePath = str(value.path, 'store.path');

@@ -59,7 +59,18 @@ export interface RunningServer {
   pool: MediaPool;
   /** Null on a single node. */
   cluster: Cluster | null;
+  /**
+   * Stops taking new rooms (GET / answers 503 from now on) and resolves once this node's
+   * rooms are empty, or after shutdown_timeout; with `shutdown.drain`, participants are told to
+   * reconnect first. close() afterwards finishes the stop.
+   */
+  drain(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ServerHooks {
+  /** An admin asked this node to drain (POST /drain, `strand drain`): the process stops as on SIGTERM. */
+  drainRequested?(): void;
 }
 
 function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
@@ -68,7 +79,7 @@ function bearerToken(req: UWS.HttpRequest, query: URLSearchParams): string {
   return query.get('access_token') ?? '';
 }
 
-export async function startServer(cfg: StrandConfig, log: Logger): Promise<RunningServer> {
+export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
   const verifier = new TokenVerifier(cfg.keys);
   const nodeId = newId('ND_');
   let store: LmdbStore;
@@ -309,9 +320,25 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
 
   // Health, and livekit-client's reconnect-when-back-online check (HEAD, needs a 2xx). In a
   // cluster, 406 while this node's stats do not reach Redis (LiveKit's rule).
+  let draining: Promise<void> | null = null;
   app.any('/', (res) => {
-    if (cluster && !cluster.registry.fresh) reply(res, 406, 'Not Ready');
+    // A draining node answers 503, so that load balancers stop sending it clients.
+    if (draining) reply(res, 503, 'Draining');
+    else if (cluster && !cluster.registry.fresh) reply(res, 406, 'Not Ready');
     else reply(res, 200, 'OK');
+  });
+  // `strand drain`: an admin's token (roomCreate, as for DeleteRoom) makes this node drain and stop.
+  app.post('/drain', (res, req) => {
+    try {
+      const claims = verifier.verify(bearerToken(req, new URLSearchParams(req.getQuery() ?? '')));
+      if (!claims.video.roomCreate) throw new HttpError(403, 'the token lacks the roomCreate grant');
+    } catch (err) {
+      reply(res, err instanceof HttpError ? err.status : (err as { status?: number }).status ?? 401, (err as Error).message);
+      return;
+    }
+    reply(res, 202, 'draining');
+    log.info('drain requested through the API');
+    setImmediate(() => hooks.drainRequested?.());
   });
 
   twirp = new TwirpRouter({
@@ -420,6 +447,19 @@ export async function startServer(cfg: StrandConfig, log: Logger): Promise<Runni
     rooms,
     pool,
     cluster,
+    drain(): Promise<void> {
+      draining ??= (async () => {
+        rooms.draining = true;
+        await cluster?.drain();
+        // A cluster node's participants always reconnect: another node takes them.
+        if (cfg.shutdown.drain || cluster) await rooms.askEveryoneToReconnect();
+        const deadline = Date.now() + cfg.shutdownTimeoutMs;
+        log.info({ participants: rooms.localParticipants, timeoutMs: cfg.shutdownTimeoutMs }, 'draining: waiting for the rooms to empty');
+        while (rooms.localParticipants > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        log.info({ participants: rooms.localParticipants }, rooms.localParticipants > 0 ? 'drain timed out' : 'drained');
+      })();
+      return draining;
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         // A cluster node drains: no new rooms here, and its participants are told to join

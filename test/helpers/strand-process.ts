@@ -57,7 +57,8 @@ async function startOnce(opts: StartOptions): Promise<StrandProcess> {
   const wrap = process.env.STRAND_TEST_WRAP ? process.env.STRAND_TEST_WRAP.split(' ') : [];
   const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), ...(opts.nodeArgs ?? []), BIN, '--dev', '--port', '0', '--udp-port', String(udpPort), '--workers', String(workers), '--store', storePath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...opts.env },
+    // JSON lines: what the helper reads ("strand started") and tests look for.
+    env: { ...process.env, STRAND_LOG_FORMAT: 'json', ...opts.env },
   });
   let out = '';
   let err = '';

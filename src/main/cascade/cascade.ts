@@ -108,7 +108,9 @@ export class Cascade implements RoomObserver, MeshHandler {
     const self = this.deps.nodeId;
     const region = this.deps.cfg.region;
     const nodes = await this.deps.registry.available();
-    const serving = nodes.filter((n) => n.state === livekit.NodeState.SERVING && (n.id === self || this.mesh.linkId(n.id ?? '') !== undefined));
+    // Only nodes this one is linked with: a node that died drops its control link at once,
+    // long before its registry entry ages out, and its participants are seated elsewhere.
+    const serving = nodes.filter((n) => n.state === livekit.NodeState.SERVING && (n.id === self || this.mesh.connected(n.id ?? '')));
     const homeRegion = nodes.find((n) => n.id === home)?.region ?? '';
     // A client that reached a node of another region than the room's home is served in its own region.
     const ownRegion = region !== '' && homeRegion !== '' && homeRegion !== region && home !== self && serving.some((n) => n.id === self);

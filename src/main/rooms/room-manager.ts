@@ -47,6 +47,8 @@ export interface CreateRoomOptions {
 
 export class RoomManager {
   readonly rooms = new Map<string, Room>();
+  /** Draining (SIGTERM, `strand drain`): no new rooms; the existing ones go on until they empty. */
+  draining = false;
   private readonly roomsBySid = new Map<string, Room>();
   private readonly roomOfParticipant = new Map<string, Room>();
   private readonly closeTimers = new Map<Room, NodeJS.Timeout>();
@@ -65,6 +67,7 @@ export class RoomManager {
   precheck(claims: ClaimGrants): void {
     const roomName = claims.video.room ?? '';
     const room = this.rooms.get(roomName);
+    if (!room && this.draining) throw new JoinError('this server is draining: it takes no new rooms', 503);
     if (!room && !this.cfg.room.autoCreate) throw new JoinError('requested room does not exist', 404);
     if (room?.isFull) throw new JoinError('room is full', 403);
     const revoked = this.revokedBefore.get(`${roomName}\n${claims.identity}`);
@@ -145,6 +148,7 @@ export class RoomManager {
   private getOrCreate(name: string): Room {
     const room = this.rooms.get(name);
     if (room && !room.closed) return room;
+    if (this.draining) throw new JoinError('this server is draining: it takes no new rooms', 503);
     if (!this.cfg.room.autoCreate) throw new JoinError('requested room does not exist', 404);
     return this.create(name, this.defaults());
   }
@@ -292,6 +296,20 @@ export class RoomManager {
     }, seconds * 1000);
     timer.unref();
     this.closeTimers.set(room, timer);
+  }
+
+  /** This node's own participants, in every room (remote participants of rooms spanning nodes are not counted). */
+  get localParticipants(): number {
+    let n = 0;
+    for (const room of this.rooms.values()) for (const p of room.participants.values()) if (p.remoteNode === null) n++;
+    return n;
+  }
+
+  /** Draining with `shutdown.drain`: every participant here is told to reconnect (elsewhere) and leaves. */
+  async askEveryoneToReconnect(): Promise<void> {
+    await Promise.allSettled([...this.rooms.values()].flatMap((room) => [...room.participants.values()]
+      .filter((p) => p.remoteNode === null)
+      .map((p) => this.leave(room, p, livekit.DisconnectReason.SERVER_SHUTDOWN, true, livekit.LeaveRequest.Action.RECONNECT))));
   }
 
   /**
