@@ -97,6 +97,14 @@ export class MediaPool {
     return totals;
   }
 
+  /** One worker's cumulative media counters (media-counters.ts slots), from shared memory. */
+  countersOf(slot: number): Float64Array {
+    const totals = new Float64Array(COUNTER_SLOTS);
+    const c = this.counters[slot];
+    if (c) addPublishedCounters(c, totals);
+    return totals;
+  }
+
   /**
    * Links workers `a` and `b` with a ring in each direction, once: rooms that span them relay
    * media, feedback and data through these.

@@ -22,6 +22,8 @@ import { attachWhip } from './ingress/whip-endpoint.js';
 import { TwirpRouter } from './api/twirp.js';
 import { reply } from './http.js';
 import { MediaPool } from './media-pool.js';
+import { DashboardFeed } from './dashboard/dashboard-feed.js';
+import { attachDashboard } from './dashboard/dashboard-routes.js';
 import { Metrics } from './metrics/metrics.js';
 import { newId } from './rooms/ids.js';
 import { PROTOCOL_VERSION } from './rooms/room.js';
@@ -415,6 +417,10 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     });
   }
 
+  const closeDashboard = attachDashboard(app, new DashboardFeed({
+    rooms, pool, egressActive: () => egress.activeByKind(), ingressActive: ingress ? () => ingress!.activeByInput() : undefined,
+  }), verifier, cfg.development, log);
+
   app.any('/*', (res) => reply(res, 404, 'not found'));
 
   const listenSockets: UWS.us_listen_socket[] = [];
@@ -466,6 +472,7 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
         // again, which the load balancer sends to another node.
         await cluster?.drain();
         for (const s of listenSockets) uws.us_listen_socket_close(s);
+        closeDashboard();
         // Ingress first (their participants leave), then recordings: their files are finished
         // while the tracks still flow.
         await ingress?.stopAll();

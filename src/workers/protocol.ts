@@ -111,7 +111,20 @@ export type MediaCommand =
   /** The participant resumed its session (see ResumeResult). */
   | { op: 'resume'; participantSid: string }
   | { op: 'stats' }
+  /** Each track published here (connections and injected ones): what the dashboard shows. */
+  | { op: 'trackRates' }
   | { op: 'shutdown' };
+
+/** A published track's receive side, as measured now. */
+export interface TrackRate {
+  trackSid: string;
+  participantSid: string;
+  kind: 'audio' | 'video';
+  /** bit/s over the last measurement (all layers). */
+  bitrate: number;
+  /** Packets lost upstream since the track began, percent. */
+  lossPercent: number;
+}
 
 export interface WorkerStats {
   slot: number;
@@ -182,6 +195,7 @@ export interface MediaResults {
   signalLost: null;
   resume: ResumeResult;
   stats: WorkerStats;
+  trackRates: TrackRate[];
   shutdown: null;
 }
 

@@ -31,6 +31,11 @@ export class QualityUpdates {
     return [...this.latest.values()].filter((u) => shown(u.participantSid!));
   }
 
+  /** The latest level of a participant (livekit.ConnectionQuality), if one was reported. */
+  levelOf(sid: string): number | undefined {
+    return this.latest.get(sid)?.quality ?? undefined;
+  }
+
   /** A participant left: the next report of that sid counts as a first one. */
   forget(sid: string): void {
     this.latest.delete(sid);

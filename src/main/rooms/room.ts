@@ -532,6 +532,16 @@ export class Room {
     for (const p of this.participants.values()) p.send({ speakersChanged: { speakers: changed } });
   }
 
+  /** A participant's speaking level now (0: silent), as last announced. */
+  speakingLevel(sid: string): number {
+    return this.speakerLevels.get(sid) ?? 0;
+  }
+
+  /** A participant's connection quality level as last announced (undefined: none yet). */
+  qualityOf(sid: string): number | undefined {
+    return this.quality.levelOf(sid);
+  }
+
   /** The participants of this node speaking now, loudest first (as its workers last said). */
   localSpeakers(): Array<{ sid: string; level: number }> {
     const local: Array<{ sid: string; level: number }> = [];

@@ -3,7 +3,7 @@
 // its tracks, keyframe requests and data between them through rings.
 import { readlinkSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, WorkerStats } from '../protocol.js';
+import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
@@ -154,6 +154,7 @@ export class MediaWorker {
         return null;
       case 'resume': return this.participant(cmd.participantSid).resume();
       case 'stats': return this.stats();
+      case 'trackRates': return this.trackRates();
       case 'shutdown': await this.shutdown(); return null;
     }
   }
@@ -369,6 +370,25 @@ export class MediaWorker {
     this.participants.delete(sid);
     room?.participants.delete(sid);
     if (room && room.participants.size === 0) this.rooms.delete(p.info.roomId);
+  }
+
+  private trackRates(): TrackRate[] {
+    const out: TrackRate[] = [];
+    for (const p of this.participants.values()) {
+      for (const r of p.published()) {
+        let expected = 0;
+        let received = 0;
+        for (const st of r.stats) {
+          expected += st.expected;
+          received += st.received;
+        }
+        out.push({
+          trackSid: r.trackSid, participantSid: p.info.sid, kind: r.kind, bitrate: r.layerBitrates.reduce((a, b) => a + b, 0),
+          lossPercent: expected > 0 ? Math.max(0, (100 * (expected - received)) / expected) : 0,
+        });
+      }
+    }
+    return out;
   }
 
   private stats(): WorkerStats {
