@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { connectRoom, leaveAll, publishCamera, useStrandAndBrowser } from '../helpers/e2e.js';
+import { connectRoom, leaveAll, publishCamera, remoteVideo, useStrandAndBrowser } from '../helpers/e2e.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,23 +30,7 @@ async function subscriber(page: Page, token: string, width: number, height: numb
   }, { url: ctx.strand.url, token, width, height });
 }
 
-async function videoStats(page: Page): Promise<{ frameWidth: number; framesDecoded: number; freezeCount: number }> {
-  return page.evaluate(async () => {
-    const out = { frameWidth: 0, framesDecoded: 0, freezeCount: 0 };
-    for (const p of (globalThis as any).room.remoteParticipants.values()) {
-      for (const pub of p.trackPublications.values()) {
-        if (pub.kind !== 'video' || !pub.track?.receiver) continue;
-        (await pub.track.receiver.getStats()).forEach((s: any) => {
-          if (s.type !== 'inbound-rtp') return;
-          out.frameWidth = s.frameWidth ?? 0;
-          out.framesDecoded = s.framesDecoded ?? 0;
-          out.freezeCount = s.freezeCount ?? 0;
-        });
-      }
-    }
-    return out;
-  });
-}
+const videoStats = remoteVideo;
 
 test('a 320×180 element gets the low layer, a 1280×720 element the high one, and a resize switches', { timeout: 120_000 }, async () => {
   const room = `simulcast-${Date.now()}`;

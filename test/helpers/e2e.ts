@@ -90,3 +90,23 @@ export async function inboundMedia(page: Page): Promise<{ framesDecoded: number;
     return { framesDecoded, audioPackets, frameWidth };
   });
 }
+
+/** The first remote video track's inbound stats: frame width, frames decoded, freezes and NACKs sent. */
+export async function remoteVideo(page: Page): Promise<{ frameWidth: number; framesDecoded: number; freezeCount: number; nackCount: number }> {
+  return page.evaluate(async () => {
+    const out = { frameWidth: 0, framesDecoded: 0, freezeCount: 0, nackCount: 0 };
+    for (const p of (globalThis as any).room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        if (pub.kind !== 'video' || !pub.track?.receiver) continue;
+        (await pub.track.receiver.getStats()).forEach((s: any) => {
+          if (s.type !== 'inbound-rtp') return;
+          out.frameWidth = s.frameWidth ?? 0;
+          out.framesDecoded = s.framesDecoded ?? 0;
+          out.freezeCount = s.freezeCount ?? 0;
+          out.nackCount = s.nackCount ?? 0;
+        });
+      }
+    }
+    return out;
+  });
+}

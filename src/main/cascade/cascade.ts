@@ -34,6 +34,8 @@ export interface CascadeDeps {
   registry: NodeRegistry;
   placement: RoomPlacement;
   log: Logger;
+  /** The control link to a node closed: signal sessions relayed to it end now (see SignalRelay.nodeDown). */
+  onPeerDown?(node: string): void;
 }
 
 /** Where a join is served: `node`, in the room whose home is `home`. */
@@ -81,6 +83,7 @@ export class Cascade implements RoomObserver, MeshHandler {
     const handler: MeshHandler = {
       onMessage: (from, msg) => cascade?.onMessage(from, msg),
       onStalled: (node, stalled) => cascade?.onStalled(node, stalled),
+      onPeerDown: (node) => deps.onPeerDown?.(node),
     };
     try {
       // Every media worker gets a ring to the link worker: data packets of a room cross there.

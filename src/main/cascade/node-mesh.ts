@@ -16,6 +16,11 @@ export interface MeshHandler {
   onMessage(from: string, msg: strand.CascadeMessage): void;
   /** The media link from `node` went silent for 2 s (or came back). */
   onStalled(node: string, stalled: boolean): void;
+  /**
+   * The control link to `node` closed (not replaced by a newer one): a node killed outright
+   * closes its connections at once, long before its registry entry ages out.
+   */
+  onPeerDown?(node: string): void;
 }
 
 export interface MeshOptions {
@@ -127,8 +132,10 @@ export class NodeMesh {
   }
 
   private onChannel(peer: string, channel: ControlChannel): void {
-    this.channels.get(peer)?.close();
+    // The newer channel first: the old one's close is then not taken for the peer going down.
+    const old = this.channels.get(peer);
     this.channels.set(peer, channel);
+    old?.close();
     this.log.debug({ peer }, 'control channel up');
     channel.on('message', (data) => {
       let msg: strand.CascadeMessage;
@@ -145,8 +152,10 @@ export class NodeMesh {
       }
     });
     channel.once('down', (reason) => {
-      if (this.channels.get(peer) === channel) this.channels.delete(peer);
       this.log.debug({ peer, reason }, 'control channel down');
+      if (this.channels.get(peer) !== channel) return;
+      this.channels.delete(peer);
+      if (!this.closed) this.handler.onPeerDown?.(peer);
     });
     const q = this.queued.get(peer);
     this.queued.delete(peer);

@@ -70,6 +70,7 @@ export class Cluster {
       cluster.cascade = await Cascade.start({
         nodeId: deps.nodeId, cfg, rooms: deps.rooms, media: deps.media, redis: redis.command,
         registry: cluster.registry, placement: cluster.placement, log: deps.log,
+        onPeerDown: (node) => cluster.relay.nodeDown(node),
       });
       cluster.relay.prepareShard = (room, home) => cluster.cascade.openShard(room, home);
       await cluster.registry.start();

@@ -232,6 +232,19 @@ export class SignalRelay {
     }
   }
 
+  /**
+   * The control link to `node` closed (a killed node closes its connections at once): clients
+   * relayed to it reconnect now, through a node that is alive, instead of after its registry
+   * entry ages out (5 s or more).
+   */
+  nodeDown(node: string): void {
+    for (const edge of [...this.edges.values()]) {
+      if (edge.ended || edge.home !== node) continue;
+      this.log.info({ home: node }, 'the link to the client\'s node closed: closing its relayed client');
+      edge.homeLost('the node serving the client is gone');
+    }
+  }
+
   /** Resolves once everything sent home-side is acknowledged (a draining node's last leaves), or after `ms`. */
   async flushed(ms: number): Promise<void> {
     const deadline = Date.now() + ms;

@@ -103,6 +103,11 @@ export class RoomManager {
   /** A participant of another node stands in here (cascade/remote-participant.ts). */
   async joinRemote(room: Room, p: Participant): Promise<void> {
     this.cancelClose(room);
+    await this.place(room, p);
+  }
+
+  /** Puts `p` on a worker of `room` and into it; undone if the join fails. */
+  private async place(room: Room, p: Participant): Promise<void> {
     p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
     this.roomOfParticipant.set(p.sid, room);
     try {
@@ -164,15 +169,7 @@ export class RoomManager {
     );
     p.kind = kindFromClaim(claims.kind);
     p.headless = params.headless ?? false;
-    p.slot = room.slotForNewParticipant(this.cfg.rtc.maxSubscribersPerWorker, this.pool.size);
-    this.roomOfParticipant.set(p.sid, room);
-    try {
-      await room.join(p);
-    } catch (err) {
-      this.roomOfParticipant.delete(p.sid);
-      this.scheduleCloseIfEmpty(room);
-      throw err;
-    }
+    await this.place(room, p);
     this.log.info({ room: roomName, participant: p.sid, identity: p.identity }, 'participant joined');
     return { room, participant: p };
   }
