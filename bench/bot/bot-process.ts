@@ -2,9 +2,9 @@
 // and not the parent's. The parent drives it over IPC: start (join, optionally publish), snapshot
 // (counters so far), stop.
 import nodeDataChannel from 'node-datachannel';
-import { Bot } from './bot.js';
+import { Bot } from '../../src/loadtest/bot.js';
 import { JanusBot } from './janus-bot.js';
-import type { BotMedia, PublishOptions } from './media.js';
+import type { BotMedia, PublishOptions } from '../../src/loadtest/media.js';
 
 export interface BotSpec {
   identity: string;

@@ -2,8 +2,8 @@
 // servers carry the same workload: a publisher offers the same synthetic tracks; a subscriber
 // gets Janus's offer for one feed, answers, and is measured the same way (media.ts).
 import nodeDataChannel from 'node-datachannel';
-import { BotMedia, closeConnections, withTimeout, type PublishOptions } from './media.js';
-import { nowMs } from './synthetic-rtp.js';
+import { BotMedia, closeConnections, withTimeout, type PublishOptions } from '../../src/loadtest/media.js';
+import { nowMs } from '../../src/loadtest/synthetic-rtp.js';
 
 interface JanusEvent {
   janus: string;

@@ -15,6 +15,7 @@ const USAGE = `usage: strand [--dev] [--config <file.yaml>] [--config-body <yaml
        strand token create --room R --identity I [--grant …] [--valid-for 6h]   (see strand token create --help)
        strand room|participant|egress <command> …   the server API, like lk (see strand room --help)
        strand drain [--url …]                       a running server drains and stops
+       strand load-test [--publishers P --subscribers S --video-resolution high --duration 10s]   like lk load-test
 
   --dev           development mode: keys "devkey: secret", binds 127.0.0.1, ICE on 127.0.0.1:7882
   --config        LiveKit-style YAML config file (also LIVEKIT_CONFIG_FILE)
@@ -123,6 +124,19 @@ async function runAdminCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** `strand load-test …`: bots against a server, a table, and the process ends (bots' native threads included). */
+async function runLoadTest(argv: string[]): Promise<void> {
+  try {
+    const { loadTestCommand } = await import('../loadtest/load-test.js');
+    const r = await loadTestCommand(argv, process.env, (line) => console.log(line));
+    process.exit(r.joinFailures > 0 ? 1 : 0);
+  } catch (err) {
+    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`strand: ${(err as Error).message}`);
+    else console.error(`strand: ${String((err as Error).stack ?? err)}`);
+    process.exit(2);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'token') {
     runTokenCommand(argv.slice(1));
@@ -130,6 +144,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (argv[0] === 'room' || argv[0] === 'participant' || argv[0] === 'egress' || argv[0] === 'drain') {
     await runAdminCommand(argv);
+    return;
+  }
+  if (argv[0] === 'load-test') {
+    await runLoadTest(argv.slice(1));
     return;
   }
   const early: string[] = [];

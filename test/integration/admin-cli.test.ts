@@ -103,6 +103,16 @@ test('egress start, list and stop', { timeout: 60_000 }, async () => {
   }
 });
 
+test('strand load-test: bots publish and subscribe, and the table says 0 % loss', { timeout: 60_000 }, async () => {
+  const out = await cli('load-test', '--publishers', '1', '--subscribers', '2', '--video-resolution', 'low', '--duration', '3s');
+  console.log(out.trim());
+  assert.match(out, /^tracks\s+4\/4$/m, 'each subscriber gets the publisher\'s audio and video');
+  assert.match(out, /^packet loss\s+0\.00 %$/m);
+  assert.match(out, /^join p50 \/ p99\s+\d+ \/ \d+ ms$/m);
+  const bitrate = Number(/^bitrate\s+([\d.]+) Mbit\/s$/m.exec(out)?.[1]);
+  assert.ok(bitrate > 0.2, `two subscribers of 150 kbit/s video and audio: ${bitrate} Mbit/s`);
+});
+
 test('usage and refusals: no server given, an unknown command', async () => {
   await assert.rejects(exec(process.execPath, [BIN, 'room', 'list'], { env: { ...process.env, LIVEKIT_URL: '' } }), /no server/);
   await assert.rejects(cli('room', 'explode'), /unknown command "strand room explode"/);

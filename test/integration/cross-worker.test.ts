@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
-import { Bot } from '../../bench/bot/bot.js';
+import { Bot } from '../../src/loadtest/bot.js';
 import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';

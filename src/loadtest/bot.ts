@@ -3,7 +3,7 @@
 // and measures what it receives (media.ts). It can also send a PLI for what it receives.
 import nodeDataChannel from 'node-datachannel';
 import WebSocket from 'ws';
-import { livekit } from '../../src/proto/index.js';
+import { livekit } from '../proto/index.js';
 import { BotMedia, closeConnections, withTimeout, type PublishOptions } from './media.js';
 import { nowMs } from './synthetic-rtp.js';
 

@@ -3,7 +3,7 @@
 // per SSRC: packets, bytes, loss from sequence gaps, one-way latency from the send time stamped
 // in each payload.
 import nodeDataChannel from 'node-datachannel';
-import { RtpHeader, parseRtpHeader } from '../../src/rtp/packet.js';
+import { RtpHeader, parseRtpHeader } from '../rtp/packet.js';
 import {
   AUDIO_PT, AUDIO_STAMP_OFFSET, EXT_AUDIO_LEVEL_ID, EXT_AUDIO_LEVEL_URI, EXT_MID_ID, EXT_MID_URI, SyntheticStream, VIDEO_PT,
   VIDEO_STAMP_OFFSET, nowMs,
