@@ -64,6 +64,11 @@ export interface StrandConfig {
     maxParticipantNameLength: number;
     /** Largest Twirp request body, bytes (LiveKit: 10 MiB). */
     maxApiRequestBodySize: number;
+    /**
+     * Request line and headers of an HTTP request, bytes (Strand's key). Sized for /rtc/v1
+     * URLs, whose join request rides in the query, and long tokens.
+     */
+    maxRequestHeadersSize: number;
   };
   webhook: {
     /** Key whose secret signs deliveries; must be one of `keys`. */
@@ -163,6 +168,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
       maxParticipantIdentityLength: 256,
       maxParticipantNameLength: 256,
       maxApiRequestBodySize: 10 * 1024 * 1024,
+      maxRequestHeadersSize: 32 * 1024,
     },
     webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
     egress: { workers: 1, fileOutputDir: './recordings', maxConcurrent: Math.max(4, availableParallelism() * 2), x264Preset: 'veryfast' },
@@ -209,6 +215,7 @@ const LIMIT_KEYS: Record<string, keyof StrandConfig['limit']> = {
   max_participant_identity_length: 'maxParticipantIdentityLength',
   max_participant_name_length: 'maxParticipantNameLength',
   max_api_request_body_size: 'maxApiRequestBodySize',
+  max_request_headers_size: 'maxRequestHeadersSize',
 };
 
 /**

@@ -1,7 +1,6 @@
 // The pool of media workers (Piscina) and the typed RPC to them. Each room is placed on one
 // worker ("slot") and stays there: every command about it is routed to that worker by a
 // custom load balancer reading the slot from the task's queue options.
-import { createSocket } from 'node:dgram';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { slotBalancer } from './slot-balancer.js';
@@ -42,27 +41,7 @@ export class MediaPool {
     return this.opts.workers;
   }
 
-  /**
-   * Fails with a clear error when a worker's ICE port is taken: libdatachannel binds it only
-   * at the first connection, and a failed bind there shows up as clients that cannot connect.
-   */
-  private async checkUdpPorts(): Promise<void> {
-    for (let slot = 0; slot < this.opts.workers; slot++) {
-      const port = this.opts.udpPort + slot;
-      const address = this.opts.bindAddress || '0.0.0.0';
-      await new Promise<void>((resolve, reject) => {
-        const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
-        socket.once('error', (err) => {
-          socket.close();
-          reject(new Error(`ICE UDP port ${address}:${port} (media worker ${slot}) is not available: ${err.message}`));
-        });
-        socket.bind(port, address, () => socket.close(() => resolve()));
-      });
-    }
-  }
-
   async start(): Promise<void> {
-    await this.checkUdpPorts();
     const n = this.opts.workers;
     this.pool = new Piscina({
       filename: new URL('../workers/media/worker-entry.js', import.meta.url).href,

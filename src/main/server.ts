@@ -20,7 +20,7 @@ import { IngressManager } from './ingress/ingress-manager.js';
 import { IngressPool } from './ingress/ingress-pool.js';
 import { attachWhip } from './ingress/whip-endpoint.js';
 import { TwirpRouter } from './api/twirp.js';
-import { reply } from './http.js';
+import { anyMethod, getAndHead, oversizedRequest, reply, setRequestHeadersLimit } from './http.js';
 import { MediaPool } from './media-pool.js';
 import { DashboardFeed } from './dashboard/dashboard-feed.js';
 import { attachDashboard } from './dashboard/dashboard-routes.js';
@@ -43,7 +43,6 @@ const require = createRequire(import.meta.url);
 // when it loads. A v1 URL carries the whole JoinRequest with the client's offer (about 2.8 kB
 // from livekit-client 2.23, more with long tokens or many codecs).
 process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(64 * 1024);
-const uws = loadUws();
 const { version: STRAND_VERSION } = require('../../../package.json') as { version: string };
 
 /** A signal socket served here (`admitted`), or relayed to the room's node (`edge`). */
@@ -200,6 +199,8 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     metrics.observeCascade(cluster.cascade);
   }
 
+  setRequestHeadersLimit(cfg.limit.maxRequestHeadersSize);
+  const uws = loadUws(2 * cfg.limit.maxRequestHeadersSize);
   const app = uws.App();
 
   /** A signal WebSocket route: v0 (/rtc) and v1 (/rtc/v1) differ only in how the join is asked for. */
@@ -210,6 +211,11 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     idleTimeout: 20,
     maxBackpressure: 16 * 1024 * 1024,
     upgrade: (res, req, context) => {
+      const oversized = oversizedRequest(req);
+      if (oversized) {
+        reply(res, 431, oversized, 'text/plain', true);
+        return;
+      }
       const rawQuery = req.getQuery() ?? '';
       const query = new URLSearchParams(rawQuery);
       const token = bearerToken(req, query);
@@ -317,18 +323,18 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
       reply(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
     }
   };
-  app.get('/rtc/validate', validate);
-  app.get('/rtc/v1/validate', validate);
+  getAndHead(app, '/rtc/validate', validate);
+  getAndHead(app, '/rtc/v1/validate', validate);
 
   // Health, and livekit-client's reconnect-when-back-online check (HEAD, needs a 2xx). In a
   // cluster, 406 while this node's stats do not reach Redis (LiveKit's rule).
   let draining: Promise<void> | null = null;
-  app.any('/', (res) => {
+  app.any('/', anyMethod((res) => {
     // A draining node answers 503, so that load balancers stop sending it clients.
     if (draining) reply(res, 503, 'Draining');
     else if (cluster && !cluster.registry.fresh) reply(res, 406, 'Not Ready');
     else reply(res, 200, 'OK');
-  });
+  }));
   // `strand drain`: an admin's token (roomCreate, as for DeleteRoom) makes this node drain and stop.
   app.post('/drain', (res, req) => {
     try {
@@ -360,7 +366,7 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     const ownPort = whip !== null && Number(whip.port || (whip.protocol === 'https:' ? 443 : 80)) !== cfg.port;
     whipApp = ownPort ? uws.App() : app;
     attachWhip(whipApp, whipPath, ingress, log);
-    if (ownPort) whipApp.any('/*', (res) => reply(res, 404, 'not found'));
+    if (ownPort) whipApp.any('/*', anyMethod((res) => reply(res, 404, 'not found')));
   }
 
   const serveMetrics = (res: UWS.HttpResponse) => {
@@ -372,12 +378,12 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
       if (!aborted) reply(res, 500, String((err as Error).message));
     });
   };
-  app.get('/metrics', serveMetrics);
+  getAndHead(app, '/metrics', serveMetrics);
   let metricsApp: UWS.TemplatedApp | null = null;
   if (cfg.prometheusPort > 0) {
     metricsApp = uws.App();
-    metricsApp.get('/metrics', serveMetrics);
-    metricsApp.any('/*', (res) => reply(res, 404, 'not found'));
+    getAndHead(metricsApp, '/metrics', serveMetrics);
+    metricsApp.any('/*', anyMethod((res) => reply(res, 404, 'not found')));
   }
 
   if (cfg.development) {
@@ -421,26 +427,36 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     rooms, pool, egressActive: () => egress.activeByKind(), ingressActive: ingress ? () => ingress!.activeByInput() : undefined,
   }), verifier, cfg.development, log);
 
-  app.any('/*', (res) => reply(res, 404, 'not found'));
+  app.any('/*', anyMethod((res) => reply(res, 404, 'not found')));
 
   const listenSockets: UWS.us_listen_socket[] = [];
-  const listen = async (target: UWS.TemplatedApp, host: string, wanted: number): Promise<number> => {
-    const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => target.listen(host, wanted, resolve));
+  /** ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a declared enum: not in the module at run time under that name). */
+  const LISTEN_EXCLUSIVE_PORT = 1;
+  /**
+   * Listens with the port to itself. uWebSockets.js otherwise sets SO_REUSEPORT, and a second
+   * process on the same port would start silently and take half of the connections.
+   */
+  const listen = async (target: UWS.TemplatedApp, what: string, host: string, wanted: number): Promise<number> => {
+    const socket = await new Promise<UWS.us_listen_socket | false>((resolve) => {
+      // The typings lack the (host, port, options, callback) form, which the binding has.
+      (target.listen as unknown as (h: string, p: number, o: number, cb: (s: UWS.us_listen_socket | false) => void) => void)(
+        host, wanted, LISTEN_EXCLUSIVE_PORT, resolve);
+    });
     if (!socket) {
       for (const s of listenSockets) uws.us_listen_socket_close(s);
       await cluster?.close();
       await releaseStarted();
-      throw new Error(`cannot listen on ${host}:${wanted}`);
+      throw new Error(`cannot listen for ${what} on ${host}:${wanted}: the port is in use by another process, or the address is not this host's`);
     }
     listenSockets.push(socket);
     return uws.us_socket_local_port(socket);
   };
   let port = cfg.port;
-  for (const host of cfg.bindAddresses) port = await listen(app, host, port);
+  for (const host of cfg.bindAddresses) port = await listen(app, 'HTTP', host, port);
   let prometheusPort = cfg.prometheusPort;
-  if (metricsApp) for (const host of cfg.bindAddresses) prometheusPort = await listen(metricsApp, host, prometheusPort);
+  if (metricsApp) for (const host of cfg.bindAddresses) prometheusPort = await listen(metricsApp, 'Prometheus', host, prometheusPort);
   if (ingress && whip && whipApp && whipApp !== app) {
-    const whipPort = await listen(whipApp, whip.hostname, Number(whip.port || 80));
+    const whipPort = await listen(whipApp, 'WHIP', whip.hostname, Number(whip.port || 80));
     ingressUrls.whipBaseUrl = `${whip.protocol}//${whip.hostname}:${whipPort}${whipPath}`;
   } else if (ingress) {
     ingressUrls.whipBaseUrl = whip ? `${whip.protocol}//${whip.host}${whipPath}` : `http://${cfg.rtc.nodeIp || cfg.bindAddresses[0] || '127.0.0.1'}:${port}${whipPath}`;

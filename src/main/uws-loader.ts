@@ -88,7 +88,22 @@ function nativePath(): string {
   return join(pkgDir, `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
 }
 
-export function loadUws(): Uws {
+let loaded: Uws | null = null;
+
+/**
+ * uWebSockets.js, loaded once per process. `maxHeadersBytes` is its limit on a request's line
+ * and headers (beyond it uWS answers its own 431 page), which the binary reads from
+ * UWS_HTTP_MAX_HEADERS_SIZE when it is loaded (its default, 4 KiB, cuts real /rtc/v1 URLs): the
+ * first load in a process sets it, and an operator's own UWS_HTTP_MAX_HEADERS_SIZE wins.
+ */
+export function loadUws(maxHeadersBytes = 64 * 1024): Uws {
+  if (loaded) return loaded;
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(maxHeadersBytes);
+  loaded = loadBinary();
+  return loaded;
+}
+
+function loadBinary(): Uws {
   try {
     return require('uWebSockets.js') as Uws;
   } catch (err) {

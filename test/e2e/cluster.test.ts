@@ -96,6 +96,8 @@ test('a client on node A joins a room on node B; C lists and removes it; webhook
   const started = await egress(2).startTrackEgress(room, new DirectFileOutput({ filepath: `${room}/{track_id}` }), audioSid);
   assert.ok((await egress(0).listEgress({})).some((e) => e.egressId === started.egressId), 'A lists the egress running on B');
   await new Promise((r) => setTimeout(r, 1500));
+  const early = (await egress(0).listEgress({ egressId: started.egressId }))[0];
+  assert.ok(early && [EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE].includes(early.status), `the egress is running before StopEgress: ${early?.status} ${early?.error}`);
   const stopped = await egress(0).stopEgress(started.egressId);
   assert.ok([EgressStatus.EGRESS_ENDING, EgressStatus.EGRESS_COMPLETE].includes(stopped.status), `stopped through A: ${stopped.status}`);
   await assert.rejects(egress(0).stopEgress('EG_unknown'), /not_found|does not exist/, 'an unknown egress is not found on any node');

@@ -105,22 +105,29 @@ export async function signalReconnect(resuming: Page, other: Page, identity: str
   return after.reconnectedAt - startedAt;
 }
 
-/** Each side of a room loses its signal socket once: both resume in place, media and data carry on. */
-export async function resumeBothSides(ctx: E2eContext, v0: boolean): Promise<{ alice: Page; bob: Page; publisherMs: number; subscriberMs: number }> {
+/**
+ * Each side of a room loses its signal socket once: both resume in place, media and data carry on.
+ * `videoWithinMs` bounds the wait for video after each Reconnected. A resume that keeps the
+ * connections has video at once; one that restarts Strand's subscriber connection of a healthy
+ * pair waits for Chromium to give up its old candidate pair (about 5 s, see SubscriberPeer).
+ */
+export async function resumeBothSides(ctx: E2eContext, v0: boolean, videoWithinMs = 3000): Promise<{ alice: Page; bob: Page; publisherMs: number; subscriberMs: number; subscriberVideoMs: number }> {
   const { alice, bob, aliceSid, bobSid } = await aliceAndBob(ctx, v0 ? 'resume-v0' : 'resume', v0);
   const restartsBefore = await iceRestarts(ctx);
 
   // The publisher loses its signal socket.
   const publisherMs = await signalReconnect(alice, bob, 'alice', 'to-alice');
   assert.equal(await alice.evaluate(() => (globalThis as any).room.localParticipant.sid), aliceSid, 'alice keeps her sid');
-  await videoFlows(bob, 3000);
+  await videoFlows(bob, videoWithinMs);
   await waitFor(async () => (await seen(alice)).data.length >= 5, 5000, 'alice to get the data sent during the gap');
   assert.deepEqual((await seen(alice)).data, ['to-alice-1', 'to-alice-2', 'to-alice-3', 'to-alice-4', 'to-alice-5']);
 
   // The subscriber loses its signal socket.
   const subscriberMs = await signalReconnect(bob, alice, 'bob', 'to-bob');
   assert.equal(await bob.evaluate(() => (globalThis as any).room.localParticipant.sid), bobSid, 'bob keeps his sid');
-  await videoFlows(bob, 3000);
+  const videoWaitStart = Date.now();
+  await videoFlows(bob, videoWithinMs);
+  const subscriberVideoMs = Date.now() - videoWaitStart;
   await waitFor(async () => (await seen(bob)).data.length >= 5, 5000, 'bob to get the data sent during the gap');
   assert.deepEqual((await seen(bob)).data, ['to-bob-1', 'to-bob-2', 'to-bob-3', 'to-bob-4', 'to-bob-5']);
 
@@ -135,6 +142,6 @@ export async function resumeBothSides(ctx: E2eContext, v0: boolean): Promise<{ a
   // connection (v0: bob's publisher connection carries his data; Strand's subscriber
   // connections stayed up and were only offered again).
   assert.ok((await iceRestarts(ctx)) >= restartsBefore + 2, 'ICE restarts answered with new native connections');
-  return { alice, bob, publisherMs, subscriberMs };
+  return { alice, bob, publisherMs, subscriberMs, subscriberVideoMs };
 }
 

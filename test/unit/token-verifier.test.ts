@@ -49,3 +49,35 @@ test('rejects wrong signatures, unknown keys, other algorithms and garbage', () 
   for (const junk of ['', 'a.b', 'a.b.c', 'x.y.z.w', '..', `${h}.%%%.${s}`]) assert.throws(() => verifier.verify(junk), AuthError, junk);
   assert.equal(verifier.verify(sign({ iss: 'other', jti: 'from-jti', exp }, 'another-secret')).identity, 'from-jti');
 });
+
+test('mistyped claims are refused with 401 naming the claim, as LiveKit\'s typed decoding does', () => {
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const refused = (claims: object, claim: string) => {
+    assert.throws(() => verifier.verify(sign({ iss: 'devkey', sub: 'a', exp, ...claims })), (err: unknown) => {
+      assert.ok(err instanceof AuthError, String(err));
+      assert.equal(err.status, 401);
+      assert.ok(err.message.includes(`"${claim}"`), `${err.message} names ${claim}`);
+      return true;
+    });
+  };
+  refused({ video: { roomAdmin: 'false', room: 'r' } }, 'video.roomAdmin');
+  refused({ video: { roomJoin: 'true', room: 'r' } }, 'video.roomJoin');
+  refused({ video: { roomJoin: true, canPublish: 1 } }, 'video.canPublish');
+  refused({ video: { roomJoin: true, room: ['a', 'b'] } }, 'video.room');
+  refused({ video: { roomJoin: true, canPublishSources: 'camera' } }, 'video.canPublishSources');
+  refused({ video: { roomJoin: true, canPublishSources: ['camera', 3] } }, 'video.canPublishSources');
+  refused({ video: 'admin' }, 'video');
+  refused({ sub: 42 }, 'sub');
+  refused({ name: { first: 'a' } }, 'name');
+  refused({ metadata: 7 }, 'metadata');
+  refused({ attributes: { a: 1 } }, 'attributes');
+  refused({ attributes: ['a'] }, 'attributes');
+  refused({ kind: true }, 'kind');
+  refused({ nbf: '0' }, 'nbf');
+  refused({ exp: String(exp) }, 'exp');
+  refused({ aud: 5 }, 'aud');
+  // null is an absent claim (Go leaves the field unset); unknown claims are ignored; aud may be an array.
+  const c = verifier.verify(sign({ iss: 'devkey', sub: 'a', exp, name: null, video: { roomJoin: true, room: 'r', canPublish: null }, aud: ['x'], extra: [1] }));
+  assert.equal(c.video.room, 'r');
+  assert.equal(permissionsFromGrant(c.video).canPublish, true);
+});

@@ -8,7 +8,7 @@ import { JSON_OPTIONS } from '../../proto/index.js';
 import { readProtoJson } from '../../proto/protojson.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import { AuthError, type TokenVerifier } from '../auth/token-verifier.js';
-import { BodyTooLarge, readBody, reply, statusLine } from '../http.js';
+import { BodyTooLarge, noteHead, oversizedRequest, readBody, reply, statusLine } from '../http.js';
 import type { Logger } from '../logger.js';
 
 export type TwirpCode =
@@ -128,6 +128,7 @@ export class TwirpRouter {
 
   private onRequest(res: UWS.HttpResponse, req: UWS.HttpRequest, prefix: string): void {
     // Everything needed from `req` is read now: uWS invalidates it when this handler returns.
+    noteHead(res, req);
     const route = req.getUrl().slice(prefix.length + 1);
     const slash = route.indexOf('/');
     const service = slash > 0 ? route.slice(0, slash) : route;
@@ -149,7 +150,9 @@ export class TwirpRouter {
       finish(err.status, err.code, JSON.stringify({ code: err.code, msg: err.message, meta: err.meta }), 'application/json', close);
     };
 
+    const oversized = oversizedRequest(req);
     const m = this.methods.get(`${service}/${name}`);
+    if (oversized) return fail(new TwirpError('malformed', oversized), true);
     if (httpMethod !== 'POST') return fail(new TwirpError('bad_route', `unsupported method ${httpMethod} (only POST is allowed)`));
     if (!m) return fail(new TwirpError('bad_route', `no handler for path ${req.getUrl()}`));
     if (!encoding) return fail(new TwirpError('bad_route', 'unexpected Content-Type: use application/json or application/protobuf'));

@@ -5,13 +5,11 @@
 // upgrade handler. Upgrading later from an async continuation needs res.cork(), and with
 // uWS v20.57 a cork around an upgrade intermittently closed the new socket.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AuthError } from './auth-error.js';
+import { checkClaimTypes } from './claim-types.js';
 import type { ClaimGrants, VideoGrant } from './grants.js';
 
-export class AuthError extends Error {
-  constructor(message: string, readonly status: 401 | 403 = 401) {
-    super(message);
-  }
-}
+export { AuthError };
 
 const LEEWAY_SECONDS = 60;
 
@@ -46,6 +44,7 @@ export class TokenVerifier {
     const expected = createHmac('sha256', secret).update(`${headerB64}.${payloadB64}`).digest();
     const actual = Buffer.from(signatureB64, 'base64url');
     if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new AuthError('invalid token signature');
+    checkClaimTypes(payload);
     if (typeof payload.exp !== 'number') throw new AuthError('invalid token: exp is required');
     if (nowSeconds > payload.exp + LEEWAY_SECONDS) throw new AuthError('token expired');
     if (typeof payload.nbf === 'number' && nowSeconds < payload.nbf - LEEWAY_SECONDS) throw new AuthError('token not valid yet');

@@ -3,7 +3,7 @@
 // as for ListRooms, or roomAdmin). One ticker serves every viewer, and stops when none is left.
 import type * as UWS from 'uWebSockets.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import { reply } from '../http.js';
+import { getAndHead, reply } from '../http.js';
 import type { Logger } from '../logger.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { DashboardFeed } from './dashboard-feed.js';
@@ -35,7 +35,7 @@ export function attachDashboard(app: UWS.TemplatedApp, feed: DashboardFeed, veri
     }, (err: unknown) => log.warn({ err: (err as Error).message }, 'dashboard snapshot failed'));
   };
 
-  app.get('/dashboard', (res, req) => {
+  getAndHead(app, '/dashboard', (res, req) => {
     const refused = refusal(req);
     if (refused) reply(res, refused[0], refused[1]);
     else reply(res, 200, DASHBOARD_HTML, 'text/html; charset=utf-8');

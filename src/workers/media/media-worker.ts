@@ -9,6 +9,7 @@ import { publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
 import { deliverRelayed, relayDataPacket } from './data-relay.js';
 import { ParticipantPeers } from './participant-peers.js';
+import { IcePortHold } from './ice-port-hold.js';
 import { RelayHub } from './relay-hub.js';
 import type { Receiver } from './receiver.js';
 import { PublisherPeer } from './publisher-peer.js';
@@ -92,6 +93,8 @@ export class MediaWorker {
   private countersTimer: NodeJS.Timeout | null = null;
   /** Links to the other workers, for rooms that span workers. */
   private hub: RelayHub | null = null;
+  /** Keeps this worker's ICE port bound while nobody is connected. */
+  private portHold: IcePortHold | null = null;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -159,7 +162,7 @@ export class MediaWorker {
     }
   }
 
-  private init(cmd: Extract<MediaCommand, { op: 'init' }>): MediaResults['init'] {
+  private async init(cmd: Extract<MediaCommand, { op: 'init' }>): Promise<MediaResults['init']> {
     this.slot = cmd.slot;
     this.tid = threadId();
     this.events = cmd.events;
@@ -184,6 +187,7 @@ export class MediaWorker {
       disableAutoNegotiation: true,
       forceMediaTransport: true,
     };
+    this.portHold = await IcePortHold.open(this.native, this.rtcConfig, cmd.bindAddress || '0.0.0.0', cmd.udpPort, `media worker ${cmd.slot}`);
     this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
     this.qualityTimer = setInterval(() => this.updateQuality(), QUALITY_INTERVAL_MS);
     this.allocationTimer = setInterval(() => this.allocate(), ALLOCATION_INTERVAL_MS);
@@ -459,6 +463,11 @@ export class MediaWorker {
     if (this.countersTimer) clearInterval(this.countersTimer);
     this.hub?.close();
     for (const sid of [...this.participants.keys()]) this.leave(sid);
+    try {
+      this.portHold?.close();
+    } catch (err) {
+      this.onError('portHold.close', err);
+    }
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.
     const deadline = Date.now() + CLOSE_WAIT_MS;
