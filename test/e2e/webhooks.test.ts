@@ -124,3 +124,53 @@ test('after kill -9 and a restart, queued events are delivered and CreateRoom ro
     assert.equal(await second.stop(), 0, second.stderr());
   }
 });
+
+test('kill -9 in the middle of a burst of 50 lanes: every event arrives, in order per room, at most one per lane twice', { timeout: 90_000 }, async () => {
+  const slow = await WebhookSink.create();
+  slow.answerDelayMs = 500;
+  await slow.start();
+  const first = await startWithWebhooks(slow);
+  const svc = new RoomServiceClient(first.httpUrl, DEV_KEY, DEV_SECRET);
+  const stamp = Date.now();
+  const rooms = Array.from({ length: 50 }, (_, i) => `burst-${stamp}-${i}`);
+  // Two events per room (one lane each): room_started, then room_finished.
+  await Promise.all(rooms.map((name) => svc.createRoom({ name })));
+  await Promise.all(rooms.map((name) => svc.deleteRoom(name)));
+  // Killed once the first events are answered and the second ones are on their way.
+  await waitFor(() => slow.events.length >= 75, 15_000, '75 events to reach the receiver');
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  const beforeRestart = slow.events.length;
+
+  slow.answerDelayMs = 0;
+  const second = await startWithWebhooks(slow, first.storePath);
+  try {
+    // Everything the restart found undelivered arrives, and with it both events of every room.
+    const resumed = /"count":(\d+),[^\n]*"resuming undelivered webhooks"/.exec(second.stdout());
+    const undelivered = Number(resumed?.[1] ?? 0);
+    await waitFor(() => slow.events.length >= beforeRestart + undelivered, 30_000, `the ${undelivered} undelivered events`);
+    const ids = (name: string) => slow.events.filter((e) => e.room?.name === name);
+    await waitFor(() => rooms.every((name) => new Set(ids(name).map((e) => e.id)).size === 2), 30_000, 'both events of every room');
+    let twice = 0;
+    for (const name of rooms) {
+      const seen = new Set<string>();
+      const order: string[] = [];
+      for (const e of ids(name)) {
+        if (seen.has(e.id)) {
+          twice++;
+          continue;
+        }
+        seen.add(e.id);
+        order.push(e.event);
+      }
+      assert.deepEqual(order, ['room_started', 'room_finished'], `${name}: in order`);
+    }
+    console.log(`webhook burst: ${beforeRestart} events received before kill -9, ${undelivered} undelivered at the restart, ${slow.events.length} in all, ${twice} delivered twice (50 lanes)`);
+    assert.ok(twice <= rooms.length, `${twice} duplicates, at most one per lane`);
+    assert.deepEqual(slow.rejected, []);
+    assert.doesNotMatch(first.stderr() + second.stderr(), /MaxListenersExceededWarning/);
+  } finally {
+    await slow.stop();
+    assert.equal(await second.stop(), 0, second.stderr());
+  }
+});

@@ -14,6 +14,8 @@ export class WebhookSink {
   readonly paths: string[] = [];
   /** Requests that failed verification, with the reason. */
   readonly rejected: string[] = [];
+  /** How long the sink waits before answering 200, ms (a slow receiver keeps deliveries in flight). */
+  answerDelayMs = 0;
   private readonly receiver = new WebhookReceiver(DEV_KEY, DEV_SECRET);
   private server: Server | null = null;
 
@@ -42,7 +44,8 @@ export class WebhookSink {
         this.receiver.receive(body, req.headers.authorization).then((event) => {
           this.events.push(event);
           this.paths.push(req.url ?? '');
-          res.writeHead(200).end();
+          if (this.answerDelayMs > 0) setTimeout(() => res.writeHead(200).end(), this.answerDelayMs);
+          else res.writeHead(200).end();
         }, (err: unknown) => {
           this.rejected.push(String((err as Error).message));
           res.writeHead(401).end();

@@ -91,8 +91,8 @@ export class LmdbStore implements Store {
     return [...this.webhooksDb.getRange()].map(({ value }) => value);
   }
 
-  ackWebhook(seq: number): void {
-    void this.webhooksDb.remove(seq);
+  async ackWebhook(seq: number): Promise<void> {
+    await this.webhooksDb.remove(seq);
   }
 
   async flushed(): Promise<void> {

@@ -74,7 +74,8 @@ export interface Store {
   enqueueWebhooks(entries: Array<Omit<QueuedWebhook, 'seq'>>): QueuedWebhook[];
   /** Every delivery not yet acknowledged, oldest first. */
   pendingWebhooks(): QueuedWebhook[];
-  ackWebhook(seq: number): void;
+  /** Removes a delivered webhook; resolves once the removal is committed. */
+  ackWebhook(seq: number): Promise<void>;
 
   /** Resolves once every write so far is on disk. */
   flushed(): Promise<void>;

@@ -4,7 +4,12 @@
 // answered 2xx, so events survive a receiver outage and a crash of Strand. Deliveries to one URL
 // about one room form a lane and go out strictly in order; lanes run independently, so a slow
 // room does not hold up the others.
+//
+// Delivery is at least once. A lane posts its next event only after the removal of the last
+// delivered one is committed, so a crash re-sends at most one event per lane: the one whose 2xx
+// came before the removal was committed. Its `id` is the same, for receivers to deduplicate.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { JSON_OPTIONS, livekit } from '../../proto/index.js';
 import { signToken } from '../auth/token-signer.js';
 import type { Logger } from '../logger.js';
@@ -47,11 +52,16 @@ const laneKey = (w: QueuedWebhook): string => `${w.url}\n${w.room}`;
 export class WebhookNotifier {
   private readonly lanes = new Map<string, Lane>();
   private readonly stop = new AbortController();
+  /** Requests under way, aborted by close(). Not AbortSignal.any() over `stop`: each would add a listener to it for as long as it lives. */
+  private readonly inFlight = new Set<AbortController>();
   /** Deliveries dropped because they stayed undelivered past maxAgeSeconds. */
   dropped = 0;
   delivered = 0;
 
-  constructor(private readonly store: Store, private readonly opts: WebhookOptions, private readonly log: Logger) {}
+  constructor(private readonly store: Store, private readonly opts: WebhookOptions, private readonly log: Logger) {
+    // Each lane waiting out a retry listens on `stop` until it wakes: one listener per lane, not a leak.
+    setMaxListeners(0, this.stop.signal);
+  }
 
   get enabled(): boolean {
     return this.opts.urls.length > 0;
@@ -89,6 +99,7 @@ export class WebhookNotifier {
   /** Stops delivering; what is still queued stays in the store for the next start. */
   close(): void {
     this.stop.abort();
+    for (const request of this.inFlight) request.abort();
   }
 
   private lane(w: QueuedWebhook): Lane {
@@ -122,14 +133,14 @@ export class WebhookNotifier {
       if (Date.now() - w.createdAtMs > this.opts.maxAgeSeconds * 1000) {
         this.log.warn({ url: w.url, room: w.room, seq: w.seq }, 'webhook dropped: undelivered past webhook.max_age');
         this.dropped++;
-        this.finish(lane, w);
+        await this.finish(lane, w);
         attempt = 0;
         continue;
       }
       const error = await this.deliver(w);
       if (error === null) {
         this.delivered++;
-        this.finish(lane, w);
+        await this.finish(lane, w);
         attempt = 0;
         continue;
       }
@@ -140,9 +151,9 @@ export class WebhookNotifier {
     }
   }
 
-  private finish(lane: Lane, w: QueuedWebhook): void {
+  private async finish(lane: Lane, w: QueuedWebhook): Promise<void> {
     lane.queue.shift();
-    this.store.ackWebhook(w.seq);
+    await this.store.ackWebhook(w.seq);
   }
 
   /** One attempt; null on success, else what went wrong. */
@@ -151,17 +162,23 @@ export class WebhookNotifier {
     const secret = this.opts.keys[apiKey];
     if (!secret) return `no secret for signing key "${apiKey}"`;
     const token = signToken(apiKey, secret, { sha256: bodyHash(w.body) }, TOKEN_VALID_SECONDS);
+    const request = new AbortController();
+    const timer = setTimeout(() => request.abort(new Error(`no answer within ${this.opts.requestTimeoutMs} ms`)), this.opts.requestTimeoutMs);
+    this.inFlight.add(request);
     try {
       const res = await fetch(w.url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/webhook+json', Authorization: token, 'User-Agent': 'Strand' },
         body: w.body,
-        signal: AbortSignal.any([this.stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
+        signal: request.signal,
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.ok ? null : `HTTP ${res.status}`;
     } catch (err) {
       return String((err as Error).cause ?? (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(request);
     }
   }
 }
