@@ -109,10 +109,16 @@ test('an unparsable SDP offer gets an error response and the session carries on'
   await c.next('requestResponse', 3000, before);
   before = c.messages.length;
   c.send({ trickle: { candidateInit: '{not json', target: livekit.SignalTarget.PUBLISHER } });
-  await c.next('requestResponse', 3000, before);
+  assert.match((await c.next('requestResponse', 3000, before)).requestResponse!.message!, /not JSON/);
+  before = c.messages.length;
+  c.send({ trickle: { candidateInit: '[1]', target: livekit.SignalTarget.PUBLISHER } });
+  assert.match((await c.next('requestResponse', 3000, before)).requestResponse!.message!, /not an RTCIceCandidateInit/);
+  // null, or a null candidate, ends the candidates: no error, nothing answered.
+  for (const init of ['null', '{"candidate":null}', '{"candidate":""}']) c.send({ trickle: { candidateInit: init, target: livekit.SignalTarget.PUBLISHER } });
   before = c.messages.length;
   c.send({ pingReq: { timestamp: 7, rtt: 0 } });
   await c.next('pongResp', 3000, before);
+  assert.ok(!c.messages.slice(before).some((m) => m.message === 'requestResponse'), 'end-of-candidates trickles are not errors');
   c.close();
   await assertHealthy();
 });

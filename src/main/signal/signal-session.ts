@@ -173,14 +173,19 @@ export class SignalSession implements SignalSink {
         break;
       case 'trickle': {
         const t = req.trickle!;
-        let init: { candidate?: unknown; sdpMid?: unknown };
+        let init: unknown;
         try {
-          init = JSON.parse(t.candidateInit ?? '') as typeof init;
+          init = JSON.parse(t.candidateInit ?? '');
         } catch {
           throw new Error('trickle candidateInit is not JSON');
         }
-        if (typeof init.candidate !== 'string' || init.candidate === '') break; // end of candidates
-        await room.remoteCandidate(p, t.target === livekit.SignalTarget.SUBSCRIBER ? 'subscriber' : 'publisher', init.candidate);
+        // `null` (or a candidate that is null or empty) is the end of candidates, as in the browser.
+        if (init === null) break;
+        if (typeof init !== 'object' || Array.isArray(init)) throw new Error('trickle candidateInit is not an RTCIceCandidateInit object');
+        const candidate = (init as { candidate?: unknown }).candidate;
+        if (candidate === undefined || candidate === null || candidate === '') break;
+        if (typeof candidate !== 'string') throw new Error('trickle candidate is not a string');
+        await room.remoteCandidate(p, t.target === livekit.SignalTarget.SUBSCRIBER ? 'subscriber' : 'publisher', candidate);
         break;
       }
       case 'addTrack':
