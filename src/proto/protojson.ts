@@ -18,6 +18,17 @@ const INT64 = new Set(['int64', 'sint64', 'sfixed64', 'uint64', 'fixed64']);
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const INTEGER = /^-?\d+$/;
 
+/**
+ * Standard or URL-safe base64, padded or not, as protojson takes it. A length of 4n + 1
+ * characters decodes to no whole byte (protobufjs then throws "invalid encoding": found by fuzzing).
+ */
+function isBase64(s: string): boolean {
+  if (!BASE64.test(s)) return false;
+  const body = s.replace(/=+$/, '');
+  if (body.length % 4 === 1) return false;
+  return body.length === s.length || s.length % 4 === 0;
+}
+
 const camel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 function scalar(type: string, value: unknown, path: string, resolved: protobuf.ReflectionObject | null): unknown {
@@ -34,7 +45,7 @@ function scalar(type: string, value: unknown, path: string, resolved: protobuf.R
   }
   if (type === 'string') return typeof value === 'string' ? value : fail('a string');
   if (type === 'bool') return typeof value === 'boolean' ? value : fail('true or false');
-  if (type === 'bytes') return typeof value === 'string' && BASE64.test(value) ? value : fail('a base64 string');
+  if (type === 'bytes') return typeof value === 'string' && isBase64(value) ? value : fail('a base64 string');
   if (type === 'double' || type === 'float') {
     if (typeof value === 'number') return value;
     if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);

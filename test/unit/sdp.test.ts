@@ -153,3 +153,20 @@ test('v1 answer: a receive section with a bound track is sendonly, with its SSRC
   assert.ok(videoAnswer!.ext!.some((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id'), 'and rid, for a simulcast camera added later');
   assert.equal(a.groups![0]!.mids, '0 1 2');
 });
+
+test('a Firefox offer: msid track ids in braces are read, simulcast rids and VP8 with its rtx picked', () => {
+  const ff = readFileSync(fileURLToPath(new URL('../../../test/fixtures/firefox-publisher-offer.sdp', import.meta.url)), 'utf8');
+  const [audio, video, app] = parseOffer(ff).sections;
+  assert.equal(audio!.trackId, '{b7c8d9e0-f1a2-4b3c-8d4e-5f6a7b8c9d0e}');
+  assert.equal(video!.trackId, '{c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f}');
+  assert.equal(audio!.codec!.payloadType, 109);
+  assert.deepEqual([video!.codec!.mimeType, video!.codec!.payloadType, video!.codec!.rtxPayloadType], ['video/VP8', 120, 124]);
+  assert.deepEqual(video!.rids, ['q', 'h', 'f']);
+  assert.equal(app!.kind, 'application');
+});
+
+test('numeric-looking text fields (codec names, ssrc groups, simulcast lists) do not break the parser', () => {
+  const odd = OFFER.replace(/a=ssrc-group:FID \d+ \d+/, 'a=ssrc-group:FID 1').replace('a=rtpmap:96 VP8/90000', 'a=rtpmap:96 123/90000').replace(/a=simulcast:send [^\r]+/, 'a=simulcast:send 1');
+  const o = parseOffer(odd);
+  assert.equal(o.sections.length, 3);
+});

@@ -54,8 +54,29 @@ export function parseSdp(text: string): SessionDescription {
   if (!Array.isArray(sdp.media) || sdp.media.length === 0) throw new SdpError('SDP has no media sections');
   for (const m of sdp.media) {
     if (m.mid === undefined || m.mid === null || String(m.mid) === '') throw new SdpError('SDP media section without a=mid');
+    normalizeSection(m);
   }
   return sdp;
+}
+
+/**
+ * sdp-transform turns every value that looks like an integer into a number, so a codec name,
+ * an ssrc-group list or a simulcast list of digits arrives as a number (found by fuzzing:
+ * `a=ssrc-group:FID 1` made `ssrcs.split` throw). The text fields Strand reads are made strings again.
+ */
+function normalizeSection(m: MediaDescription): void {
+  for (const r of m.rtp ?? []) r.codec = String(r.codec);
+  for (const g of m.ssrcGroups ?? []) g.ssrcs = String(g.ssrcs);
+  for (const x of m.ssrcs ?? []) {
+    x.attribute = String(x.attribute);
+    if (x.value !== undefined) x.value = String(x.value);
+  }
+  for (const e of m.ext ?? []) e.uri = String(e.uri);
+  if (m.simulcast) {
+    m.simulcast.list1 = String(m.simulcast.list1);
+    if (m.simulcast.list2 !== undefined) m.simulcast.list2 = String(m.simulcast.list2);
+  }
+  for (const f of m.fmtp ?? []) f.config = String(f.config);
 }
 
 /** The offered payload type of codec `name` (e.g. VP8, opus) on a section, with its rtx. */
@@ -104,6 +125,16 @@ function simulcastRids(m: MediaDescription): string[] {
   return list.split(';').map((s) => (s.split(',')[0] ?? '').replace(/^~/, '')).filter((r) => sendRids.includes(r));
 }
 
+/**
+ * The track id of an `a=msid:` line sdp-transform could not read. Its grammar takes only word
+ * characters and dashes, and Firefox writes ids in braces (`a=msid:{stream} {track}`), which it
+ * leaves among the section's `invalid` lines.
+ */
+function unparsedMsidTrack(m: MediaDescription): string | undefined {
+  const line = (m as { invalid?: Array<{ value: string }> }).invalid?.find((l) => l.value.startsWith('msid:'))?.value;
+  return line?.slice('msid:'.length).split(' ')[1];
+}
+
 export function parseOffer(text: string): ParsedOffer {
   const sdp = parseSdp(text);
   const sections = sdp.media.map((m, index): OfferedSection => {
@@ -114,7 +145,7 @@ export function parseOffer(text: string): ParsedOffer {
     const fid = (m.ssrcGroups ?? []).filter((g) => g.semantics === 'FID').map((g) => g.ssrcs.split(' ').map(Number));
     const rtxSsrcs = new Set(fid.map((g) => g[1]).filter((s): s is number => s !== undefined));
     const ssrcs = [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))].map((ssrc) => ({ ssrc, rtx: rtxSsrcs.has(ssrc) }));
-    const msidAttr = m.msid?.[0]?.appdata;
+    const msidAttr = m.msid?.[0]?.appdata ?? unparsedMsidTrack(m);
     const ssrcMsid = m.ssrcs?.find((s) => s.attribute === 'msid')?.value?.split(' ')[1];
     return {
       index,
