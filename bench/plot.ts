@@ -1,5 +1,5 @@
-// A small SVG line chart of packets per CPU-second against fan-out, one line per target and
-// worker count, from every result JSON of a scenario under bench/results/.
+// Small SVG line charts: packets per CPU-second against fan-out (one line per target and worker
+// count, from every result JSON of a scenario under bench/results/), and others (churn's memory).
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SfuBenchResult } from './sfu.js';
@@ -35,19 +35,33 @@ export function plotPacketsPerCpu(results: SfuBenchResult[], scenario: string, f
     if (!series.has(name)) series.set(name, new Map());
     series.get(name)!.set(r.subscribers, r.packetsPerCpuSecond);
   }
-  const xs = results.map((r) => r.subscribers);
-  const ys = results.map((r) => r.packetsPerCpuSecond);
-  const xMax = Math.ceil(Math.max(1, ...xs) / 10) * 10;
-  const yMax = Math.max(1, ...ys) * 1.1;
+  const points = new Map([...series].map(([name, m]) => [name, [...m].sort((a, b) => a[0] - b[0])] as const));
+  writeLineChart({ title: `${scenario}: delivered packets per server CPU-second`, xLabel: 'subscribers (fan-out)', series: points, xStep: 10 }, file);
+}
+
+export interface LineChart {
+  title: string;
+  xLabel: string;
+  /** Points of each named line, in x order. */
+  series: ReadonlyMap<string, ReadonlyArray<readonly [number, number]>>;
+  /** The x axis ends at a multiple of this. */
+  xStep: number;
+}
+
+/** A small SVG line chart: one coloured line per series, with a legend. */
+export function writeLineChart(chart: LineChart, file: string): void {
+  const all = [...chart.series.values()].flat();
+  const xMax = Math.ceil(Math.max(1, ...all.map((p) => p[0])) / chart.xStep) * chart.xStep;
+  const yMax = Math.max(1, ...all.map((p) => p[1])) * 1.1;
   const x = (v: number) => M.left + (v / xMax) * (W - M.left - M.right);
   const y = (v: number) => H - M.bottom - (v / yMax) * (H - M.top - M.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${(M.left + W - M.right) / 2}" y="22" font-size="15" text-anchor="middle">${escape(scenario)}: delivered packets per server CPU-second</text>`,
+    `<text x="${(M.left + W - M.right) / 2}" y="22" font-size="15" text-anchor="middle">${escape(chart.title)}</text>`,
     `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
-    `<text x="${(M.left + W - M.right) / 2 - 40}" y="${H - 18}">subscribers (fan-out)</text>`,
+    `<text x="${(M.left + W - M.right) / 2 - 40}" y="${H - 18}">${escape(chart.xLabel)}</text>`,
   ];
   for (let i = 0; i <= 5; i++) {
     const v = (yMax * i) / 5;
@@ -57,11 +71,10 @@ export function plotPacketsPerCpu(results: SfuBenchResult[], scenario: string, f
     parts.push(`<text x="${x(xv)}" y="${H - M.bottom + 18}" text-anchor="middle">${Math.round(xv)}</text>`);
   }
   let k = 0;
-  for (const [name, points] of series) {
+  for (const [name, points] of chart.series) {
     const color = COLORS[k % COLORS.length]!;
-    const sorted = [...points].sort((a, b) => a[0] - b[0]);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map(([px, py]) => `${x(px)},${y(py)}`).join(' ')}"/>`);
-    for (const [px, py] of sorted) parts.push(`<circle cx="${x(px)}" cy="${y(py)}" r="4" fill="${color}"><title>${Math.round(py)}</title></circle>`);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map(([px, py]) => `${x(px)},${y(py)}`).join(' ')}"/>`);
+    for (const [px, py] of points) parts.push(`<circle cx="${x(px)}" cy="${y(py)}" r="4" fill="${color}"><title>${Math.round(py)}</title></circle>`);
     parts.push(`<rect x="${W - M.right + 16}" y="${M.top + 20 * k - 9}" width="12" height="12" fill="${color}"/>`,
       `<text x="${W - M.right + 34}" y="${M.top + 20 * k + 2}">${escape(name)}</text>`);
     k++;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
 import { runApi } from './api.js';
 import { runBrowserJoin } from './browser-join.js';
+import { plotChurn, runChurn } from './churn.js';
 import { medianRate, runEgressBench } from './egress.js';
 import { runForwarding } from './forwarding.js';
 import { runIngressBench } from './ingress.js';
@@ -42,6 +43,8 @@ const { values, positionals } = parseArgs({
     url: { type: 'string' },
     profile: { type: 'boolean', default: false },
     baseline: { type: 'string', default: 'fair' },
+    cycles: { type: 'string', default: '10' },
+    participants: { type: 'string', default: '20' },
   },
 });
 const scenario = positionals[0] ?? 'forwarding';
@@ -253,8 +256,28 @@ async function ingress(): Promise<void> {
   process.exit(0); // rtc-node's runtime keeps the loop alive
 }
 
+/**
+ * `churn [--cycles 10] [--participants 20] [--workers 2]`: memory after each cycle of joining,
+ * publishing, subscribing and leaving; a table, JSON and a plot. RSS growth from cycle 2 on is
+ * what participants leave behind (cycle 1 pays for start-up: libdatachannel's threads, JIT).
+ */
+async function churn(): Promise<void> {
+  const participants = Number(values.participants);
+  const cycles = await runChurn({ cycles: Number(values.cycles), participants, workers: Number(values.workers) });
+  console.table(cycles.map((c) => ({ cycle: c.cycle, 'RSS MiB': c.rssMiB.toFixed(1), 'main heap MiB': c.mainHeapMiB.toFixed(1), 'worker heaps MiB': c.workerHeapMiB.map((h) => h.toFixed(1)).join(' / ') })));
+  const second = cycles[1];
+  const last = cycles[cycles.length - 1];
+  if (second && last) console.log(`RSS after cycle ${last.cycle} is ${(100 * (last.rssMiB / second.rssMiB - 1)).toFixed(1)}% from cycle 2 (${second.rssMiB.toFixed(1)} → ${last.rssMiB.toFixed(1)} MiB)`);
+  mkdirSync(RESULTS, { recursive: true });
+  const svg = `${RESULTS}churn-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`;
+  plotChurn(cycles, participants, svg);
+  console.log(`plot: ${svg}`);
+  writeResults({ participants, cycles });
+  nodeDataChannel.cleanup();
+}
+
 const RUNNERS: Record<string, () => Promise<void>> = {
-  egress, ingress,
+  egress, ingress, churn,
   forwarding, api, 'join-storm': joinStorm, 'browser-join': browserJoin, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
 };
 const run = RUNNERS[scenario];

@@ -96,7 +96,10 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
       iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)], ringBytes: cfg.rtc.ringBufferSize,
     },
     log,
-    (slot, e) => rooms?.onMediaEvent(slot, e),
+    (slot, e) => {
+      if (e.ev === 'fault') metrics.mediaWorkerFault(slot);
+      rooms?.onMediaEvent(slot, e);
+    },
   );
   try {
     await pool.start();
@@ -407,6 +410,33 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
         if (!aborted) reply(res, 500, String((err as Error).message));
       });
     });
+    // Memory of the process and of each thread (the churn benchmark; collected first when node
+    // runs with --expose-gc).
+    app.get('/debug/memory', (res) => {
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      (globalThis as { gc?: () => void }).gc?.();
+      const main = process.memoryUsage();
+      Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'memory' }))).then((workers) => {
+        const body = { rssBytes: process.memoryUsage.rss(), mainHeapUsedBytes: main.heapUsed, externalBytes: main.external, arrayBuffersBytes: main.arrayBuffers, rooms: rooms.rooms.size, workers };
+        if (!aborted) reply(res, 200, JSON.stringify(body), 'application/json');
+      }, (err: unknown) => {
+        if (!aborted) reply(res, 500, String((err as Error).message));
+      });
+    });
+    // Test hook: media worker N throws from a timer (the worker itself also needs the variable).
+    if (process.env.STRAND_TEST_WORKER_FAULT === '1') {
+      app.post('/debug/worker-fault', (res, req) => {
+        const slot = Number(new URLSearchParams(req.getQuery() ?? '').get('worker') ?? 0);
+        let aborted = false;
+        res.onAborted(() => { aborted = true; });
+        pool.run(slot, { op: 'testFault' }).then(() => {
+          if (!aborted) reply(res, 202, 'fault scheduled');
+        }, (err: unknown) => {
+          if (!aborted) reply(res, 500, String((err as Error).message));
+        });
+      });
+    }
     // The node link worker's counters and thread id (benchmarks of rooms spanning nodes).
     app.get('/debug/link', (res) => {
       let aborted = false;

@@ -113,7 +113,11 @@ export type MediaCommand =
   | { op: 'stats' }
   /** Each track published here (connections and injected ones): what the dashboard shows. */
   | { op: 'trackRates' }
-  | { op: 'shutdown' };
+  | { op: 'shutdown' }
+  /** This thread's V8 heap, after a collection when node runs with --expose-gc (benchmarks). */
+  | { op: 'memory' }
+  /** Test hook (STRAND_TEST_WORKER_FAULT=1): the worker throws from a timer, outside any task. */
+  | { op: 'testFault' };
 
 /** A published track's receive side, as measured now. */
 export interface TrackRate {
@@ -197,6 +201,16 @@ export interface MediaResults {
   stats: WorkerStats;
   trackRates: TrackRate[];
   shutdown: null;
+  testFault: null;
+  memory: ThreadMemory;
+}
+
+export interface ThreadMemory {
+  heapUsedBytes: number;
+  /** Participants, rooms and connections still closing that the worker holds. */
+  participants: number;
+  rooms: number;
+  nativeHeld: number;
 }
 
 export type MediaEvent =
@@ -214,4 +228,10 @@ export type MediaEvent =
   | { ev: 'quality'; roomId: string; updates: Array<{ sid: string; quality: number; score: number }> }
   /** v1: ask the client to offer again with this many more receive sections (MediaSectionsRequirement). */
   | { ev: 'mediaSections'; participantSid: string; audios: number; videos: number }
-  | { ev: 'error'; where: string; message: string };
+  | { ev: 'error'; where: string; message: string }
+  /**
+   * An exception escaped the worker's JavaScript (a timer or callback, outside any task). The
+   * worker has dropped every participant it held, whose state it can no longer trust, and goes
+   * on empty; the main thread tells those participants to reconnect.
+   */
+  | { ev: 'fault'; message: string; participantSids: string[] };

@@ -18,6 +18,7 @@ export class Metrics implements RoomObserver {
   readonly registry = new Registry();
   private readonly nodeMessages: Counter<'type' | 'status' | 'direction'>;
   private readonly twirpStatus: Counter<'service' | 'method' | 'status' | 'code'>;
+  private readonly workerFaults: Counter<'worker'>;
   private readonly joinLatency: Histogram<'protocol_version'>;
   private readonly roomDuration: Histogram;
 
@@ -107,6 +108,10 @@ export class Metrics implements RoomObserver {
     });
     this.twirpStatus = new Counter({
       name: 'livekit_node_twirp_request_status', help: 'Twirp requests by outcome', labelNames: ['service', 'method', 'status', 'code'], registers,
+    });
+    this.workerFaults = new Counter({
+      name: 'strand_media_worker_faults_total', help: 'Exceptions that escaped a media worker; each made it drop and reconnect its participants',
+      labelNames: ['worker'], registers,
     });
     this.joinLatency = new Histogram({
       name: 'livekit_session_join_latency_ms', help: 'From the signal connection to the participant\'s media connection being up, ms',
@@ -222,6 +227,10 @@ export class Metrics implements RoomObserver {
 
   signalMessage(direction: MessageDirection, ok: boolean): void {
     this.nodeMessages.inc({ type: 'signal', status: ok ? 'success' : 'failure', direction });
+  }
+
+  mediaWorkerFault(slot: number): void {
+    this.workerFaults.inc({ worker: String(slot) });
   }
 
   twirpResult(service: string, method: string, status: number, code: string): void {

@@ -259,6 +259,10 @@ export class RoomManager {
       this.log.warn({ worker: slot, where: e.where }, `media worker error: ${e.message}`);
       return;
     }
+    if (e.ev === 'fault') {
+      this.onWorkerFault(slot, e.message, e.participantSids);
+      return;
+    }
     if (e.ev === 'speakers') {
       this.roomsBySid.get(e.roomId)?.onSpeakers(slot, e.speakers);
       return;
@@ -271,6 +275,20 @@ export class RoomManager {
     const room = this.roomOfParticipant.get(e.participantSid);
     const p = room?.participantBySid(e.participantSid);
     if (room && p) room.onMediaEvent(p, e);
+  }
+
+  /**
+   * Media worker `slot` dropped its participants after an exception (MediaWorker.fault): each is
+   * told to reconnect (LiveKit's full reconnect: a new join, tracks published again), as for a
+   * failed media connection. Their rooms and everyone on other workers stay.
+   */
+  private onWorkerFault(slot: number, message: string, sids: string[]): void {
+    this.log.error({ worker: slot, participants: sids.length, err: message }, 'media worker fault: its participants reconnect');
+    for (const sid of sids) {
+      const room = this.roomOfParticipant.get(sid);
+      const p = room?.participantBySid(sid);
+      if (room && p) void this.leave(room, p, livekit.DisconnectReason.MEDIA_FAILURE, true, livekit.LeaveRequest.Action.RECONNECT);
+    }
   }
 
   private cancelClose(room: Room): void {

@@ -2,6 +2,7 @@
 // room, and the commands the main thread sends. A room may span workers: relay-hub.ts carries
 // its tracks, keyframe requests and data between them through rings.
 import { readlinkSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
@@ -159,6 +160,11 @@ export class MediaWorker {
       case 'stats': return this.stats();
       case 'trackRates': return this.trackRates();
       case 'shutdown': await this.shutdown(); return null;
+      case 'memory': return this.memory();
+      case 'testFault':
+        if (process.env.STRAND_TEST_WORKER_FAULT !== '1') throw new Error('testFault needs STRAND_TEST_WORKER_FAULT=1');
+        setTimeout(() => { throw new Error(`test fault in media worker ${this.slot}`); }, 0);
+        return null;
     }
   }
 
@@ -374,6 +380,32 @@ export class MediaWorker {
     this.participants.delete(sid);
     room?.participants.delete(sid);
     if (room && room.participants.size === 0) this.rooms.delete(p.info.roomId);
+  }
+
+  /**
+   * An exception escaped this worker's JavaScript (worker-entry.ts catches it). Whatever it
+   * interrupted may have left a participant's state half-changed, so every participant here is
+   * dropped, through the same path as a leave, and the main thread tells them to reconnect;
+   * they come back onto this worker, empty and in a known state, or another. Other workers'
+   * rooms see these participants leave and come back, as after any reconnect.
+   */
+  fault(err: unknown): void {
+    const sids = [...this.participants.keys()];
+    for (const sid of sids) {
+      try {
+        this.leave(sid);
+      } catch (leaveErr) {
+        this.onError('fault.leave', leaveErr);
+        this.participants.delete(sid);
+      }
+    }
+    this.rooms.clear();
+    this.emit({ ev: 'fault', message: String((err as Error)?.stack ?? err), participantSids: sids });
+  }
+
+  private memory(): MediaResults['memory'] {
+    (globalThis as { gc?: () => void }).gc?.();
+    return { heapUsedBytes: getHeapStatistics().used_heap_size, participants: this.participants.size, rooms: this.rooms.size, nativeHeld: heldNativeCount() };
   }
 
   private trackRates(): TrackRate[] {

@@ -1,9 +1,14 @@
 // Piscina task handler for a media worker: one MediaWorker per thread, commands dispatched in
-// arrival order. Errors become rejected tasks, never uncaught exceptions.
+// arrival order. Errors of a task become rejected tasks. An exception outside any task (a timer,
+// a callback) would end the thread and, with it, every connection it owns: it is caught here
+// instead, and the worker drops its participants, who reconnect (MediaWorker.fault).
 import type { MediaCommand } from '../protocol.js';
 import { MediaWorker } from './media-worker.js';
 
 const worker = new MediaWorker();
+
+process.on('uncaughtException', (err) => worker.fault(err));
+process.on('unhandledRejection', (err) => worker.fault(err));
 
 export default function handle(cmd: MediaCommand): Promise<unknown> {
   return worker.handle(cmd);
