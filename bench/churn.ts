@@ -28,7 +28,7 @@ const HOLD_MS = 3000;
 export async function runChurn(opts: { cycles: number; participants: number; workers: number }): Promise<ChurnCycle[]> {
   const strand = await startStrand({
     workers: opts.workers, nodeArgs: ['--expose-gc'],
-    args: ['--config-body', 'log_level: warn\nroom: { departure_timeout: 1, empty_timeout: 1 }'],
+    args: ['--config-body', 'room: { departure_timeout: 1, empty_timeout: 1 }'],
   });
   const memory = async (): Promise<MemoryReport> => (await fetch(`${strand.httpUrl}/debug/memory`)).json() as Promise<MemoryReport>;
   const out: ChurnCycle[] = [];

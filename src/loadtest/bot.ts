@@ -167,7 +167,16 @@ export class Bot {
     this.media.stop();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.send({ leave: { reason: livekit.DisconnectReason.CLIENT_INITIATED } });
-    this.ws?.terminate();
+    // A closing handshake, not terminate(): that drops the queued leave, and the server then
+    // keeps the participant for its resume grace (20 s) instead of letting it go at once.
+    const ws = this.ws;
+    if (ws && ws.readyState === ws.OPEN) {
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.close(1000);
+      await withTimeout(closed, 1000, 'close').catch(() => ws.terminate());
+    } else {
+      ws?.terminate();
+    }
     await closeConnections([this.pub, this.sub]);
     this.pub = null;
     this.sub = null;
