@@ -9,6 +9,7 @@ import nodeDataChannel from 'node-datachannel';
 import { runApi } from './api.js';
 import { runBrowserJoin } from './browser-join.js';
 import { plotChurn, runChurn } from './churn.js';
+import { runOverload } from './overload.js';
 import { medianRate, runEgressBench } from './egress.js';
 import { runForwarding } from './forwarding.js';
 import { runIngressBench } from './ingress.js';
@@ -276,8 +277,24 @@ async function churn(): Promise<void> {
   process.exit(0); // the bots' libdatachannel: cleanup() after this many connections crashed the bench process (not Strand)
 }
 
+/**
+ * `overload [--duration 10]`: one room's media loss and latency, calm and then while one
+ * participant floods data packets and signal messages (default limits); the drops counted.
+ */
+async function overload(): Promise<void> {
+  const windows = await runOverload({ seconds: Number(values.duration) });
+  console.table(windows.map((w) => ({
+    phase: w.phase, seconds: w.seconds.toFixed(1), 'loss %': w.lossPercent.toFixed(2), 'latency p50 ms': w.latencyP50Ms.toFixed(1), 'latency p99 ms': w.latencyP99Ms.toFixed(1),
+    'data sent': w.floodSent, 'data dropped': w.dataDropped, 'signal sent': w.signalSent, 'signal dropped': w.signalDropped,
+  })));
+  const [calm, flood] = windows;
+  if (calm && flood) console.log(`p99 latency under the flood is ${(flood.latencyP99Ms / Math.max(calm.latencyP99Ms, 0.001)).toFixed(2)}× the calm window's`);
+  writeResults({ duration: Number(values.duration), windows });
+  process.exit(0); // rtc-node's runtime keeps the loop alive
+}
+
 const RUNNERS: Record<string, () => Promise<void>> = {
-  egress, ingress, churn,
+  egress, ingress, churn, overload,
   forwarding, api, 'join-storm': joinStorm, 'browser-join': browserJoin, ...Object.fromEntries(SCENARIOS.map((s) => [s, sfu])),
 };
 const run = RUNNERS[scenario];

@@ -3,6 +3,7 @@
 // own process. Measures, over a fixed window after everyone joined: delivered packets/s and
 // Mbit/s, loss, one-way latency, join time, the server's CPU (all threads, from /proc) and
 // packets delivered per server CPU-second, and the server's RSS per subscribed track.
+import { percentile } from '../src/loadtest/percentile.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RoomServiceClient } from 'livekit-server-sdk';
@@ -100,10 +101,6 @@ export interface NodeShare {
   linkRecordsIn: number;
 }
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 class BotProcess {
   private readonly child: ChildProcess;

@@ -25,6 +25,8 @@ export class Bot {
   /** WebSocket open to the subscriber connection up, ms. */
   connectedMs = -1;
   participantSid = '';
+  /** Data packets received on the subscriber connection's channels. */
+  dataReceived = 0;
 
   constructor(readonly identity: string) {
     this.media = new BotMedia(identity);
@@ -116,7 +118,11 @@ export class Bot {
       });
       pc.onTrack((track) => this.media.receive(track));
       // Held until closed: a wrapper collected before its close callback crashes libdatachannel's cleanup.
-      pc.onDataChannel((dc) => this.channels.push(dc));
+      pc.onDataChannel((dc) => {
+        this.channels.push(dc);
+        // Data is counted, not kept: without a handler libdatachannel queues every message.
+        dc.onMessage(() => { this.dataReceived++; });
+      });
     }
     this.sub.setRemoteDescription(sdp, 'offer');
     for (const c of this.pendingCandidates.splice(0)) this.sub.addRemoteCandidate(c, '0');

@@ -8,6 +8,7 @@ import { signToken } from '../main/auth/token-signer.js';
 import { ConfigError } from '../main/config-error.js';
 import { parseKeys } from '../main/config.js';
 import { Bot } from './bot.js';
+import { percentile } from './percentile.js';
 
 export const LOAD_TEST_USAGE = `usage: strand load-test [--url ws://host:7880 --api-key K --api-secret S | --dev]
               [--room R] [--publishers 1] [--subscribers 5] [--video-resolution low|medium|high]
@@ -29,10 +30,6 @@ export interface LoadTestResult {
   joinP50Ms: number;
   joinP99Ms: number;
   joinFailures: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 function seconds(text: string): number {

@@ -69,6 +69,14 @@ export interface StrandConfig {
      * URLs, whose join request rides in the query, and long tokens.
      */
     maxRequestHeadersSize: number;
+    /**
+     * What one participant may send, per second (Strand's keys; 0: no limit): data packets and
+     * their bytes, and signal messages. A second's worth may come at once; beyond that the
+     * excess is dropped and counted, and the participant stays connected.
+     */
+    dataPacketsPerSecond: number;
+    dataBytesPerSecond: number;
+    signalMessagesPerSecond: number;
   };
   webhook: {
     /** Key whose secret signs deliveries; must be one of `keys`. */
@@ -169,6 +177,9 @@ export function defaultConfig(dev: boolean): StrandConfig {
       maxParticipantNameLength: 256,
       maxApiRequestBodySize: 10 * 1024 * 1024,
       maxRequestHeadersSize: 32 * 1024,
+      dataPacketsPerSecond: 1000,
+      dataBytesPerSecond: 16 * 1024 * 1024,
+      signalMessagesPerSecond: 200,
     },
     webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
     egress: { workers: 1, fileOutputDir: './recordings', maxConcurrent: Math.max(4, availableParallelism() * 2), x264Preset: 'veryfast' },
@@ -216,6 +227,9 @@ const LIMIT_KEYS: Record<string, keyof StrandConfig['limit']> = {
   max_participant_name_length: 'maxParticipantNameLength',
   max_api_request_body_size: 'maxApiRequestBodySize',
   max_request_headers_size: 'maxRequestHeadersSize',
+  data_packets_per_second: 'dataPacketsPerSecond',
+  data_bytes_per_second: 'dataBytesPerSecond',
+  signal_messages_per_second: 'signalMessagesPerSecond',
 };
 
 /**

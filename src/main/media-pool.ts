@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import { slotBalancer } from './slot-balancer.js';
 import { COUNTER_SLOTS, addPublishedCounters, createSharedCounters } from '../workers/media-counters.js';
 import { createDoorbell, createRing } from '../workers/ring-channel.js';
-import type { MediaCommand, MediaEvent, MediaResults } from '../workers/protocol.js';
+import type { MediaCommand, MediaEvent, MediaResults, WorkerInit } from '../workers/protocol.js';
 import type { Logger } from './logger.js';
 
 export interface MediaPoolOptions {
@@ -16,6 +16,7 @@ export interface MediaPoolOptions {
   iceServers: string[];
   /** Capacity of each ring between two workers, bytes. */
   ringBytes: number;
+  dataLimits: WorkerInit['dataLimits'];
 }
 
 type Op = MediaCommand['op'];
@@ -63,7 +64,7 @@ export class MediaPool {
       this.doorbells.push(doorbell);
       return this.runOn(slot, {
         op: 'init', slot, udpPort: this.opts.udpPort + slot, bindAddress: this.opts.bindAddress,
-        iceServers: this.opts.iceServers, events: port2, counters, doorbell,
+        iceServers: this.opts.iceServers, events: port2, counters, doorbell, dataLimits: this.opts.dataLimits,
       }, [port2]);
     }));
     this.log.info({ workers: n, udpPorts: `${this.opts.udpPort}-${this.opts.udpPort + n - 1}` }, 'media workers started');

@@ -94,6 +94,7 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     {
       workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp,
       iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)], ringBytes: cfg.rtc.ringBufferSize,
+      dataLimits: { packetsPerSecond: cfg.limit.dataPacketsPerSecond, bytesPerSecond: cfg.limit.dataBytesPerSecond },
     },
     log,
     (slot, e) => {

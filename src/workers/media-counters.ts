@@ -18,7 +18,9 @@ export const NACKS_OUT = 7;
 export const PLIS_IN = 8;
 export const PLIS_OUT = 9;
 export const FIRS_IN = 10;
-export const COUNTER_SLOTS = 11;
+/** Data packets from participants dropped for going over limit.data_packets_per_second or limit.data_bytes_per_second. */
+export const DATA_DROPPED = 11;
+export const COUNTER_SLOTS = 12;
 
 /** This worker's running totals (one worker per thread, so one set per module instance). */
 export const mediaCounters = new Float64Array(COUNTER_SLOTS);

@@ -70,6 +70,8 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   /** This worker's doorbell, which other workers ring after writing into its rings. */
   doorbell: SharedArrayBuffer;
+  /** Per-participant limits on the data packets it sends (0: none); a second's worth may come at once. */
+  dataLimits: { packetsPerSecond: number; bytesPerSecond: number };
 }
 
 export type MediaCommand =

@@ -19,6 +19,7 @@ export class Metrics implements RoomObserver {
   private readonly nodeMessages: Counter<'type' | 'status' | 'direction'>;
   private readonly twirpStatus: Counter<'service' | 'method' | 'status' | 'code'>;
   private readonly workerFaults: Counter<'worker'>;
+  private readonly signalDrops: Counter;
   private readonly joinLatency: Histogram<'protocol_version'>;
   private readonly roomDuration: Histogram;
 
@@ -108,6 +109,16 @@ export class Metrics implements RoomObserver {
     });
     this.twirpStatus = new Counter({
       name: 'livekit_node_twirp_request_status', help: 'Twirp requests by outcome', labelNames: ['service', 'method', 'status', 'code'], registers,
+    });
+    this.signalDrops = new Counter({
+      name: 'strand_signal_messages_dropped_total', help: 'Signal messages dropped for going over limit.signal_messages_per_second', registers,
+    });
+    new Counter({
+      name: 'strand_data_packets_dropped_total', help: 'Data packets dropped for going over limit.data_packets_per_second or limit.data_bytes_per_second', registers,
+      collect() {
+        this.reset();
+        this.inc(pool.counterTotals()[C.DATA_DROPPED]!);
+      },
     });
     this.workerFaults = new Counter({
       name: 'strand_media_worker_faults_total', help: 'Exceptions that escaped a media worker; each made it drop and reconnect its participants',
@@ -227,6 +238,10 @@ export class Metrics implements RoomObserver {
 
   signalMessage(direction: MessageDirection, ok: boolean): void {
     this.nodeMessages.inc({ type: 'signal', status: ok ? 'success' : 'failure', direction });
+  }
+
+  signalDropped(): void {
+    this.signalDrops.inc();
   }
 
   mediaWorkerFault(slot: number): void {

@@ -92,7 +92,7 @@ export class SignalGateway {
 
   /** Serves an admitted connection on `socket`: the join (or resume) starts at once. */
   open(socket: SignalSocket, admitted: Admitted): SignalSession {
-    const session = new SignalSession(socket, this.rooms, this.log, this.counters);
+    const session = new SignalSession(socket, this.rooms, this.log, this.counters, this.cfg.limit.signalMessagesPerSecond);
     if (admitted.connect.reconnect) session.resume(admitted.claims, admitted.connect.participantSid);
     else session.start(admitted.claims, admitted.connect.params, admitted.connect.offer);
     return session;

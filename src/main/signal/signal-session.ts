@@ -2,6 +2,7 @@
 // or JSON text), and turns each request into a room operation. Requests are handled in order.
 // A session either joins (start) or resumes an earlier session of the same participant
 // (resume); when its socket drops without a leave, the participant may resume elsewhere.
+import { TokenBucket } from '../../limits/token-bucket.js';
 import { decodeSignalRequest, encodeSignalResponse, livekit } from '../../proto/index.js';
 import type { ClaimGrants } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
@@ -21,6 +22,8 @@ export interface SignalSocket {
 /** Counts signal messages (livekit_node_messages). */
 export interface SignalCounters {
   signalMessage(direction: 'incoming' | 'outgoing', ok: boolean): void;
+  /** A message dropped for going over limit.signal_messages_per_second. */
+  signalDropped(): void;
 }
 
 /** A client this far behind on reading its signal socket is disconnected. */
@@ -29,6 +32,9 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export const CLOSE_INVALID_PAYLOAD = 1007;
 
 export class SignalSession implements SignalSink {
+  /** limit.signal_messages_per_second for this client's frames, and how many were dropped. */
+  private readonly inbound: TokenBucket;
+  private dropped = 0;
   private binary = true;
   private open = true;
   private room: Room | null = null;
@@ -41,8 +47,10 @@ export class SignalSession implements SignalSink {
     private readonly rooms: RoomManager,
     private readonly log: Logger,
     private readonly counters?: SignalCounters,
+    messagesPerSecond = 0,
   ) {
     this.chain = new Promise((resolve) => { this.joined = resolve; });
+    this.inbound = new TokenBucket(messagesPerSecond, messagesPerSecond);
   }
 
   /**
@@ -117,6 +125,13 @@ export class SignalSession implements SignalSink {
   }
 
   onFrame(data: ArrayBuffer, isBinary: boolean): void {
+    // A flood is dropped before it is decoded or queued behind this participant's requests;
+    // the socket stays open (a second's worth of messages may come at once).
+    if (!this.inbound.take()) {
+      this.counters?.signalDropped();
+      if (this.dropped++ === 0) this.log.warn({ participant: this.participant?.identity }, 'signal messages over limit.signal_messages_per_second are dropped');
+      return;
+    }
     let req: livekit.SignalRequest;
     try {
       // uWebSockets.js reuses `data` after this callback returns: decode from a copy.

@@ -4,9 +4,10 @@
 import { readlinkSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
-import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerStats } from '../protocol.js';
+import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerInit, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
-import { publishCounters } from '../media-counters.js';
+import { DATA_DROPPED, mediaCounters, publishCounters } from '../media-counters.js';
+import { TokenBucket } from '../../limits/token-bucket.js';
 import { connectionQuality } from './connection-quality.js';
 import { deliverRelayed, relayDataPacket } from './data-relay.js';
 import { ParticipantPeers } from './participant-peers.js';
@@ -94,6 +95,7 @@ export class MediaWorker {
   private countersTimer: NodeJS.Timeout | null = null;
   /** Links to the other workers, for rooms that span workers. */
   private hub: RelayHub | null = null;
+  private dataLimits: WorkerInit['dataLimits'] = { packetsPerSecond: 0, bytesPerSecond: 0 };
   /** Keeps this worker's ICE port bound while nobody is connected. */
   private portHold: IcePortHold | null = null;
 
@@ -171,6 +173,7 @@ export class MediaWorker {
   private async init(cmd: Extract<MediaCommand, { op: 'init' }>): Promise<MediaResults['init']> {
     this.slot = cmd.slot;
     this.tid = threadId();
+    this.dataLimits = cmd.dataLimits;
     this.events = cmd.events;
     setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
     this.native = loadNative();
@@ -257,6 +260,9 @@ export class MediaWorker {
       onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
     });
     p.downstream.testLossRate = testLossRate(info.identity);
+    const limits = this.dataLimits;
+    p.dataPackets = new TokenBucket(limits.packetsPerSecond, limits.packetsPerSecond);
+    p.dataBytes = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
     let room = this.rooms.get(info.roomId);
     if (!room) {
       room = new RoomRouter();
@@ -288,6 +294,11 @@ export class MediaWorker {
       onStateChange: (state) => this.emit({ ev: 'pcState', participantSid: p.info.sid, target: 'publisher', state }),
       onLayerSsrc: (trackSid, layer, ssrc) => this.emit({ ev: 'layerSsrc', participantSid: p.info.sid, trackSid, layer, ssrc }),
       onDataMessage: (label, msg) => {
+        // Over its limits, a participant's packets are dropped (and counted) before any decoding.
+        if (!p.dataPackets!.take(1) || !p.dataBytes!.take(msg.length)) {
+          mediaCounters[DATA_DROPPED]!++;
+          return;
+        }
         if (room) relayDataPacket(p, label, msg, room.participants.values(), (reliable, packet) => this.hub?.broadcastData(p.info.roomId, reliable, packet));
       },
       // v1: downstream data goes out on the client's own channels.

@@ -1,5 +1,6 @@
 // One participant on a media worker: its connections (v0: a publisher and a subscriber
 // PeerConnection; v1: one), its downstream, and its data while its signal connection is away.
+import { TokenBucket } from '../../limits/token-bucket.js';
 import type { DataRecipient, DataSender } from './data-relay.js';
 import { Downstream, type DownstreamEvents } from './downstream.js';
 import type { PublisherPeer } from './publisher-peer.js';
@@ -24,6 +25,9 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   readonly injected = new Map<string, RelayedReceiver>();
   readonly downstream: Downstream;
   lastReliableSeq = 0;
+  /** limit.data_packets_per_second and limit.data_bytes_per_second for what this participant sends (set at join). */
+  dataPackets: TokenBucket | null = null;
+  dataBytes: TokenBucket | null = null;
   /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
   private held: Uint8Array[] | null = null;
   private heldBytes = 0;
