@@ -65,7 +65,7 @@ function mutate(rng: Rng, v: Json, depth = 0): Json {
 
 test('fuzz: protojson requests (RoomService, Egress, Ingress, signal frames), 100k cases', () => {
   let accepted = 0;
-  fuzz('protojson', 1801, 100_000, (rng) => {
+  const cases = fuzz('protojson', 1801, 100_000, (rng) => {
     const [type, cls, seed] = rng.pick(SEEDS);
     let value = seed;
     for (let k = 1 + rng.int(3); k > 0; k--) value = mutate(rng, value);
@@ -86,5 +86,5 @@ test('fuzz: protojson requests (RoomService, Egress, Ingress, signal frames), 10
       throw new Error(`${type}: a value readProtoJson accepted failed in the message class: ${(err as Error).message} for ${JSON.stringify(value).slice(0, 300)}`);
     }
   });
-  assert.ok(accepted > 10_000, `${accepted} mutated requests were accepted: the mutations reach the message classes`);
+  assert.ok(accepted > cases / 10, `${accepted} of ${cases} mutated requests were accepted: the mutations reach the message classes`);
 });

@@ -25,7 +25,7 @@ test('fuzz: ring record framing across wrap-around, full rings and odd payload v
   let accepted = 0;
   let dropped = 0;
   const RUNS = 50;
-  fuzz('ring', 1901, RUNS, (rng) => {
+  const runs = fuzz('ring', 1901, RUNS, (rng) => {
     const ringBytes = 2048 + rng.int(6000);
     const ring = createRing(ringBytes);
     const writer = new RingWriter(ring, createDoorbell());
@@ -78,6 +78,6 @@ test('fuzz: ring record framing across wrap-around, full rings and odd payload v
     assert.equal(seen, expected.length, 'every accepted record was read');
     assert.equal(writer.written, expected.length);
   });
-  assert.ok(accepted + dropped >= 100_000, `${accepted + dropped} records`);
-  assert.ok(accepted > 50_000 && dropped > 1000, `${accepted} accepted, ${dropped} dropped: both paths ran`);
+  assert.equal(accepted + dropped, runs * 2000, 'every record was written or dropped');
+  assert.ok(accepted > runs * 1000 && dropped > runs * 20, `${accepted} accepted, ${dropped} dropped: both paths ran`);
 });

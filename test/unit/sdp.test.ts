@@ -101,13 +101,7 @@ test('subscriber offer: data section first, one sendonly section per downtrack w
 });
 
 test('subscriber view answer: libdatachannel offer answered with the client parameters, directions flipped', () => {
-  const nativeOffer = [
-    'v=0', 'o=rtc 1 0 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE t 0', 'a=fingerprint:sha-256 AA:BB',
-    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 127.0.0.1', 'a=mid:t', 'a=sendonly', 'a=rtcp-mux', 'a=rtpmap:96 VP8/90000',
-    'a=setup:actpass', 'a=ice-ufrag:lib1', 'a=ice-pwd:libpasswordlibpassword',
-    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'c=IN IP4 127.0.0.1', 'a=mid:0', 'a=sctp-port:5000', 'a=max-message-size:262144',
-    'a=setup:actpass', 'a=ice-ufrag:lib1', 'a=ice-pwd:libpasswordlibpassword', '',
-  ].join('\r\n');
+  const nativeOffer = readFileSync(fileURLToPath(new URL('../../../test/fixtures/libdatachannel-subscriber-offer.sdp', import.meta.url)), 'utf8');
   const clientAnswer = OFFER.replace(/a=setup:actpass/g, 'a=setup:active');
   const view = sdpTransform.parse(subscriberViewAnswer(nativeOffer, clientAnswer));
   assert.equal(view.media[0]!.direction, 'recvonly');
