@@ -39,10 +39,6 @@ import type { SignalSession } from './signal/signal-session.js';
 import { loadUws } from './uws-loader.js';
 
 const require = createRequire(import.meta.url);
-// uWebSockets.js caps the request line plus headers at 4 KiB (431 above) and reads this once,
-// when it loads. A v1 URL carries the whole JoinRequest with the client's offer (about 2.8 kB
-// from livekit-client 2.23, more with long tokens or many codecs).
-process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(64 * 1024);
 const { version: STRAND_VERSION } = require('../../../package.json') as { version: string };
 
 /** A signal socket served here (`admitted`), or relayed to the room's node (`edge`). */

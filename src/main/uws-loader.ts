@@ -93,10 +93,12 @@ let loaded: Uws | null = null;
 /**
  * uWebSockets.js, loaded once per process. `maxHeadersBytes` is its limit on a request's line
  * and headers (beyond it uWS answers its own 431 page), which the binary reads from
- * UWS_HTTP_MAX_HEADERS_SIZE when it is loaded (its default, 4 KiB, cuts real /rtc/v1 URLs): the
- * first load in a process sets it, and an operator's own UWS_HTTP_MAX_HEADERS_SIZE wins.
+ * UWS_HTTP_MAX_HEADERS_SIZE when it is loaded. Its default, 4 KiB, is too small: a v1 URL
+ * carries the whole JoinRequest with the client's offer (about 2.8 kB from livekit-client 2.23,
+ * more with long tokens or many codecs). The first load in a process sets it, and an
+ * operator's own UWS_HTTP_MAX_HEADERS_SIZE wins.
  */
-export function loadUws(maxHeadersBytes = 64 * 1024): Uws {
+export function loadUws(maxHeadersBytes: number): Uws {
   if (loaded) return loaded;
   process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(maxHeadersBytes);
   loaded = loadBinary();

@@ -7,7 +7,6 @@ import type { MessagePort } from 'node:worker_threads';
 import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerInit, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { DATA_DROPPED, mediaCounters, publishCounters } from '../media-counters.js';
-import { TokenBucket } from '../../limits/token-bucket.js';
 import { connectionQuality } from './connection-quality.js';
 import { deliverRelayed, relayDataPacket } from './data-relay.js';
 import { ParticipantPeers } from './participant-peers.js';
@@ -258,11 +257,8 @@ export class MediaWorker {
     this.leave(info.sid);
     const p = new ParticipantPeers(info, {
       onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
-    });
+    }, this.dataLimits);
     p.downstream.testLossRate = testLossRate(info.identity);
-    const limits = this.dataLimits;
-    p.dataPackets = new TokenBucket(limits.packetsPerSecond, limits.packetsPerSecond);
-    p.dataBytes = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
     let room = this.rooms.get(info.roomId);
     if (!room) {
       room = new RoomRouter();
@@ -295,7 +291,7 @@ export class MediaWorker {
       onLayerSsrc: (trackSid, layer, ssrc) => this.emit({ ev: 'layerSsrc', participantSid: p.info.sid, trackSid, layer, ssrc }),
       onDataMessage: (label, msg) => {
         // Over its limits, a participant's packets are dropped (and counted) before any decoding.
-        if (!p.dataPackets!.take(1) || !p.dataBytes!.take(msg.length)) {
+        if (!p.admitData(msg.length)) {
           mediaCounters[DATA_DROPPED]!++;
           return;
         }

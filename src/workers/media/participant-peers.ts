@@ -7,7 +7,9 @@ import type { PublisherPeer } from './publisher-peer.js';
 import type { Receiver } from './receiver.js';
 import type { RelayedReceiver } from './relay-hub.js';
 import type { SubscriberPeer } from './subscriber-peer.js';
-import type { ParticipantDescriptor, ResumeResult } from '../protocol.js';
+import type { ParticipantDescriptor, ResumeResult, WorkerInit } from '../protocol.js';
+
+type DataLimits = WorkerInit['dataLimits'];
 
 /** Reliable data held for a participant whose signal is away, at most (bytes); more is dropped. */
 const MAX_HELD_BYTES = 1024 * 1024;
@@ -25,9 +27,9 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   readonly injected = new Map<string, RelayedReceiver>();
   readonly downstream: Downstream;
   lastReliableSeq = 0;
-  /** limit.data_packets_per_second and limit.data_bytes_per_second for what this participant sends (set at join). */
-  dataPackets: TokenBucket | null = null;
-  dataBytes: TokenBucket | null = null;
+  /** limit.data_packets_per_second and limit.data_bytes_per_second for what this participant sends. */
+  private readonly dataPackets: TokenBucket;
+  private readonly dataBytes: TokenBucket;
   /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
   private held: Uint8Array[] | null = null;
   private heldBytes = 0;
@@ -36,8 +38,15 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   private flushOnReliableOpen = false;
   private flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(public info: ParticipantDescriptor, events: DownstreamEvents) {
+  constructor(public info: ParticipantDescriptor, events: DownstreamEvents, dataLimits: DataLimits = { packetsPerSecond: 0, bytesPerSecond: 0 }) {
     this.downstream = new Downstream(events);
+    this.dataPackets = new TokenBucket(dataLimits.packetsPerSecond, dataLimits.packetsPerSecond);
+    this.dataBytes = new TokenBucket(dataLimits.bytesPerSecond, dataLimits.bytesPerSecond);
+  }
+
+  /** Whether a data packet of `bytes` from this participant is within its limits (a second's worth may come at once). */
+  admitData(bytes: number): boolean {
+    return this.dataPackets.take(1) && this.dataBytes.take(bytes);
   }
 
   get sid(): string {
