@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bot } from '../src/loadtest/bot.js';
 import { percentile } from '../src/loadtest/percentile.js';
+import { parsePrometheusText, total } from '../test/helpers/prometheus-text.js';
 import { startStrand } from '../test/helpers/strand-process.js';
 import { devToken } from './measure.js';
 
@@ -26,9 +27,7 @@ export interface OverloadWindow {
 }
 
 async function metric(httpUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const line = text.split('\n').find((l) => l.startsWith(name));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return total(parsePrometheusText(await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()), name);
 }
 
 export async function runOverload(opts: { seconds: number }): Promise<OverloadWindow[]> {

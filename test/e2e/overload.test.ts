@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { dispose, RoomEvent } from '@livekit/rtc-node';
+import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
 import { RawSignalClient } from '../helpers/signal-client.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
@@ -22,9 +23,7 @@ after(async () => {
 });
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${strand.httpUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return total(parsePrometheusText(await (await fetch(`${strand.httpUrl}/metrics`)).text()), name);
 }
 
 test('a data flood is cut to limit.data_packets_per_second; a calm sender\'s packets all arrive', { timeout: 60_000 }, async () => {
