@@ -19,9 +19,12 @@ let dataSent = 0;
 let signalSent = 0;
 await Promise.all([
   (async () => {
+    // Twenty at a time: awaiting each send one by one stays under about 1,100 packets/s here.
     while (performance.now() < end) {
-      await room.localParticipant!.publishData(payload, { reliable: false });
-      dataSent++;
+      const batch: Array<Promise<void>> = [];
+      for (let i = 0; i < 20; i++) batch.push(room.localParticipant!.publishData(payload, { reliable: false }));
+      await Promise.all(batch);
+      dataSent += batch.length;
     }
   })(),
   (async () => {

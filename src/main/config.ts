@@ -77,6 +77,12 @@ export interface StrandConfig {
     dataPacketsPerSecond: number;
     dataBytesPerSecond: number;
     signalMessagesPerSecond: number;
+    /**
+     * RTP bytes (retransmissions included) one participant may publish per second, over all its
+     * tracks: a publisher sending more than that is cut there before its packets fan out, so it
+     * cannot take a worker's forwarding from everyone else. Default 8 MiB/s (67 Mbit/s).
+     */
+    mediaBytesPerSecond: number;
   };
   webhook: {
     /** Key whose secret signs deliveries; must be one of `keys`. */
@@ -177,9 +183,10 @@ export function defaultConfig(dev: boolean): StrandConfig {
       maxParticipantNameLength: 256,
       maxApiRequestBodySize: 10 * 1024 * 1024,
       maxRequestHeadersSize: 32 * 1024,
-      dataPacketsPerSecond: 1000,
+      dataPacketsPerSecond: 200,
       dataBytesPerSecond: 16 * 1024 * 1024,
       signalMessagesPerSecond: 200,
+      mediaBytesPerSecond: 8 * 1024 * 1024,
     },
     webhook: { apiKey: '', urls: [], maxAgeSeconds: 3600, requestTimeoutMs: 5000 },
     egress: { workers: 1, fileOutputDir: './recordings', maxConcurrent: Math.max(4, availableParallelism() * 2), x264Preset: 'veryfast' },
@@ -230,6 +237,7 @@ const LIMIT_KEYS: Record<string, keyof StrandConfig['limit']> = {
   data_packets_per_second: 'dataPacketsPerSecond',
   data_bytes_per_second: 'dataBytesPerSecond',
   signal_messages_per_second: 'signalMessagesPerSecond',
+  media_bytes_per_second: 'mediaBytesPerSecond',
 };
 
 /**

@@ -90,7 +90,9 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     {
       workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp,
       iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)], ringBytes: cfg.rtc.ringBufferSize,
-      dataLimits: { packetsPerSecond: cfg.limit.dataPacketsPerSecond, bytesPerSecond: cfg.limit.dataBytesPerSecond },
+      limits: {
+        dataPacketsPerSecond: cfg.limit.dataPacketsPerSecond, dataBytesPerSecond: cfg.limit.dataBytesPerSecond, mediaBytesPerSecond: cfg.limit.mediaBytesPerSecond,
+      },
     },
     log,
     (slot, e) => {
@@ -98,6 +100,10 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
       rooms?.onMediaEvent(slot, e);
     },
   );
+  pool.onWorkerReplaced((slot) => {
+    metrics.mediaWorkerRestart(slot);
+    rooms?.onWorkerReplaced(slot);
+  });
   try {
     await pool.start();
   } catch (err) {
@@ -421,13 +427,16 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
         if (!aborted) reply(res, 500, String((err as Error).message));
       });
     });
-    // Test hook: media worker N throws from a timer (the worker itself also needs the variable).
+    // Test hook: media worker N throws from a timer, or exits with ?mode=exit (the worker itself
+    // also needs the variable).
     if (process.env.STRAND_TEST_WORKER_FAULT === '1') {
       app.post('/debug/worker-fault', (res, req) => {
-        const slot = Number(new URLSearchParams(req.getQuery() ?? '').get('worker') ?? 0);
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const slot = Number(query.get('worker') ?? 0);
+        const mode = query.get('mode') === 'exit' ? 'exit' : 'throw';
         let aborted = false;
         res.onAborted(() => { aborted = true; });
-        pool.run(slot, { op: 'testFault' }).then(() => {
+        pool.run(slot, { op: 'testFault', mode }).then(() => {
           if (!aborted) reply(res, 202, 'fault scheduled');
         }, (err: unknown) => {
           if (!aborted) reply(res, 500, String((err as Error).message));

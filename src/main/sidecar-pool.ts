@@ -4,7 +4,7 @@
 // Every task names its worker's slot, as for the media pool (slot-balancer.ts).
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { slotBalancer } from './slot-balancer.js';
+import { SlotBalancer } from './slot-balancer.js';
 import { createDoorbell, createRing } from '../workers/ring-channel.js';
 import type { Logger } from './logger.js';
 import type { MediaPool } from './media-pool.js';
@@ -39,6 +39,10 @@ export class SidecarPool<C extends { op: string }, R extends { [K in C['op']]: u
     private readonly onEvent: (slot: number, e: E) => void,
   ) {
     this.load = new Array<number>(opts.workers).fill(0);
+    // A replaced media worker has none of the old rings: the next link to it makes new ones.
+    media.onWorkerReplaced((mediaSlot) => {
+      for (const key of [...this.links.keys()]) if (key.startsWith(`${mediaSlot}:`)) this.links.delete(key);
+    });
   }
 
   get size(): number {
@@ -53,7 +57,7 @@ export class SidecarPool<C extends { op: string }, R extends { [K in C['op']]: u
       idleTimeout: Infinity,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1_000_000,
-      loadBalancer: slotBalancer(),
+      loadBalancer: new SlotBalancer().balance,
     });
     await Promise.all(Array.from({ length: this.opts.workers }, (_, slot) => {
       const { port1, port2 } = new MessageChannel();

@@ -20,7 +20,9 @@ export const PLIS_OUT = 9;
 export const FIRS_IN = 10;
 /** Data packets from participants dropped for going over limit.data_packets_per_second or limit.data_bytes_per_second. */
 export const DATA_DROPPED = 11;
-export const COUNTER_SLOTS = 12;
+/** RTP packets from publishers dropped for going over limit.media_bytes_per_second. */
+export const MEDIA_DROPPED = 12;
+export const COUNTER_SLOTS = 13;
 
 /** This worker's running totals (one worker per thread, so one set per module instance). */
 export const mediaCounters = new Float64Array(COUNTER_SLOTS);

@@ -60,6 +60,13 @@ export const INGRESS_PEER_BASE = 2000;
 /** The ring peer of the node link worker (src/workers/node-link), which carries media to other nodes. */
 export const LINK_PEER_BASE = 3000;
 
+/** What one participant may send per second (limit.* in the config; 0: no limit). */
+export interface ParticipantLimits {
+  dataPacketsPerSecond: number;
+  dataBytesPerSecond: number;
+  mediaBytesPerSecond: number;
+}
+
 export interface WorkerInit {
   slot: number;
   udpPort: number;
@@ -70,8 +77,8 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   /** This worker's doorbell, which other workers ring after writing into its rings. */
   doorbell: SharedArrayBuffer;
-  /** Per-participant limits on the data packets it sends (0: none); a second's worth may come at once. */
-  dataLimits: { packetsPerSecond: number; bytesPerSecond: number };
+  /** Per-participant limits on what it sends (0: none); a second's worth may come at once. */
+  limits: ParticipantLimits;
 }
 
 export type MediaCommand =
@@ -118,8 +125,11 @@ export type MediaCommand =
   | { op: 'shutdown' }
   /** This thread's V8 heap, after a collection when node runs with --expose-gc (benchmarks). */
   | { op: 'memory' }
-  /** Test hook (STRAND_TEST_WORKER_FAULT=1): the worker throws from a timer, outside any task. */
-  | { op: 'testFault' };
+  /**
+   * Test hook (STRAND_TEST_WORKER_FAULT=1): the worker throws from a timer, outside any task
+   * ('throw'), or its thread exits with its connections open ('exit').
+   */
+  | { op: 'testFault'; mode: 'throw' | 'exit' };
 
 /** A published track's receive side, as measured now. */
 export interface TrackRate {

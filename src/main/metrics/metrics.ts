@@ -19,6 +19,7 @@ export class Metrics implements RoomObserver {
   private readonly nodeMessages: Counter<'type' | 'status' | 'direction'>;
   private readonly twirpStatus: Counter<'service' | 'method' | 'status' | 'code'>;
   private readonly workerFaults: Counter<'worker'>;
+  private readonly workerRestarts: Counter<'worker'>;
   private readonly signalDrops: Counter;
   private readonly joinLatency: Histogram<'protocol_version'>;
   private readonly roomDuration: Histogram;
@@ -120,8 +121,19 @@ export class Metrics implements RoomObserver {
         this.inc(pool.counterTotals()[C.DATA_DROPPED]!);
       },
     });
+    new Counter({
+      name: 'strand_media_packets_dropped_total', help: 'RTP packets from publishers dropped for going over limit.media_bytes_per_second', registers,
+      collect() {
+        this.reset();
+        this.inc(pool.counterTotals()[C.MEDIA_DROPPED]!);
+      },
+    });
     this.workerFaults = new Counter({
       name: 'strand_media_worker_faults_total', help: 'Exceptions that escaped a media worker; each made it drop and reconnect its participants',
+      labelNames: ['worker'], registers,
+    });
+    this.workerRestarts = new Counter({
+      name: 'strand_media_worker_restarts_total', help: 'Media worker threads that exited and were replaced by a new one; their participants reconnect',
       labelNames: ['worker'], registers,
     });
     this.joinLatency = new Histogram({
@@ -246,6 +258,10 @@ export class Metrics implements RoomObserver {
 
   mediaWorkerFault(slot: number): void {
     this.workerFaults.inc({ worker: String(slot) });
+  }
+
+  mediaWorkerRestart(slot: number): void {
+    this.workerRestarts.inc({ worker: String(slot) });
   }
 
   twirpResult(service: string, method: string, status: number, code: string): void {

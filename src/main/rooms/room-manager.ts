@@ -287,8 +287,25 @@ export class RoomManager {
     for (const sid of sids) {
       const room = this.roomOfParticipant.get(sid);
       const p = room?.participantBySid(sid);
-      if (room && p) void this.leave(room, p, livekit.DisconnectReason.MEDIA_FAILURE, true, livekit.LeaveRequest.Action.RECONNECT);
+      if (room && p) this.reconnectAfterMediaFailure(room, p);
     }
+  }
+
+  /**
+   * Media worker `slot`'s thread exited and a new one is taking its place (MediaPool): the
+   * participants it hosted lost their connections with it and are told to reconnect, as after
+   * a fault. Their leaves reach the new worker, which knows nobody and ignores them.
+   */
+  onWorkerReplaced(slot: number): void {
+    for (const room of this.rooms.values()) {
+      for (const p of [...room.participants.values()]) {
+        if (p.slot === slot && p.remoteNode === null) this.reconnectAfterMediaFailure(room, p);
+      }
+    }
+  }
+
+  private reconnectAfterMediaFailure(room: Room, p: Participant): void {
+    void this.leave(room, p, livekit.DisconnectReason.MEDIA_FAILURE, true, livekit.LeaveRequest.Action.RECONNECT);
   }
 
   private cancelClose(room: Room): void {

@@ -3,7 +3,8 @@
 // pool, so encoding and muxing never take time from forwarding.
 import { createSocket, type Socket } from 'node:dgram';
 import type { MessagePort } from 'node:worker_threads';
-import { Doorbell, REC_KEYFRAME, REC_RTP, RingReader, RingWriter, type RecordHandler } from '../ring-channel.js';
+import { Doorbell, REC_KEYFRAME, REC_RTP } from '../ring-channel.js';
+import { RingSet, type PeerRecordHandler } from '../ring-set.js';
 import type { EgressCommand, EgressEvent, EgressInput, EgressResults, EgressWorkerStats } from './egress-protocol.js';
 import { Recording, type RecordingHost } from './recording.js';
 
@@ -19,16 +20,15 @@ interface Target {
   index: number;
 }
 
-export class EgressWorker implements RecordHandler, RecordingHost {
+export class EgressWorker implements PeerRecordHandler, RecordingHost {
   private slot = -1;
   private events: MessagePort | null = null;
   private doorbell: Doorbell | null = null;
-  private readonly readers: Array<{ slot: number; reader: RingReader }> = [];
-  private readonly writers = new Map<number, RingWriter>();
+  private readonly rings = new RingSet();
   private readonly recordings = new Map<string, Recording>();
   /** Per media worker, per relay id: the recordings (and their input index) fed by it. */
   private readonly targets = new Map<number, Map<number, Target[]>>();
-  private from = -1;
+  from = -1;
   private draining = false;
   private closed = false;
   private _socket: Socket | null = null;
@@ -52,11 +52,9 @@ export class EgressWorker implements RecordHandler, RecordingHost {
         this.doorbell = new Doorbell(cmd.doorbell);
         return { slot: cmd.slot };
       case 'attachRing':
-        if (!this.writers.has(cmd.mediaSlot)) {
-          this.writers.set(cmd.mediaSlot, new RingWriter(cmd.out, cmd.mediaDoorbell));
-          this.readers.push({ slot: cmd.mediaSlot, reader: new RingReader(cmd.inbound) });
-          if (!this.draining) void this.drainLoop();
-        }
+        // A media worker replaced: its new relay ids must not reach recordings of the old ones.
+        if (this.rings.attach(cmd.mediaSlot, cmd.out, cmd.mediaDoorbell, cmd.inbound)) this.targets.delete(cmd.mediaSlot);
+        if (!this.draining) void this.drainLoop();
         return null;
       case 'start': {
         const { job } = cmd;
@@ -133,7 +131,7 @@ export class EgressWorker implements RecordHandler, RecordingHost {
   }
 
   requestKeyframe(input: EgressInput): void {
-    this.writers.get(input.fromSlot)?.write(REC_KEYFRAME, Math.max(0, input.layer), input.relayId, null, 0);
+    this.rings.writers.get(input.fromSlot)?.write(REC_KEYFRAME, Math.max(0, input.layer), input.relayId, null, 0);
   }
 
   emit(e: EgressEvent): void {
@@ -151,24 +149,14 @@ export class EgressWorker implements RecordHandler, RecordingHost {
     for (let i = 0; i < list.length; i++) list[i]!.recording.onRtp(list[i]!.index, payload, len);
   }
 
-  private readonly allEmpty = (): boolean => {
-    for (const r of this.readers) if (r.reader.readable) return false;
-    return true;
-  };
+  private readonly onDrainError = (err: unknown): void => this.emit({ ev: 'error', where: 'egress.drain', message: (err as Error).message });
 
   private async drainLoop(): Promise<void> {
     this.draining = true;
     while (!this.closed && this.doorbell) {
-      for (const inbound of this.readers) {
-        this.from = inbound.slot;
-        try {
-          inbound.reader.drain(this);
-        } catch (err) {
-          this.emit({ ev: 'error', where: 'egress.drain', message: (err as Error).message });
-        }
-      }
+      this.rings.drain(this, this.onDrainError);
       if (this.recordings.size > 0) await new Promise((r) => setTimeout(r, EGRESS_POLL_MS));
-      else await this.doorbell.wait(this.allEmpty);
+      else await this.doorbell.wait(this.rings.allEmpty);
     }
     this.draining = false;
   }
@@ -182,8 +170,6 @@ export class EgressWorker implements RecordHandler, RecordingHost {
       before += r.packetsBeforeKeyframe;
       children += r.childCount;
     }
-    let ringRecordsIn = 0;
-    for (const r of this.readers) ringRecordsIn += r.reader.read;
-    return { slot: this.slot, egresses: this.recordings.size, ffmpegChildren: children, packetsIn, packetsBeforeKeyframe: before, ringRecordsIn };
+    return { slot: this.slot, egresses: this.recordings.size, ffmpegChildren: children, packetsIn, packetsBeforeKeyframe: before, ringRecordsIn: this.rings.recordsIn };
   }
 }

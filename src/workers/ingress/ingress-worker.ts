@@ -5,14 +5,16 @@
 // forwarding.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import { RingReader, RingWriter } from '../ring-channel.js';
+import type { RingWriter } from '../ring-channel.js';
+import { RingSet, type PeerRecordHandler } from '../ring-set.js';
 import type { IngressCommand, IngressEvent, IngressResults, IngressWorkerStats } from './ingress-protocol.js';
 import { IngressSession, type SessionHost } from './ingress-session.js';
 import { RtmpConnection } from './rtmp/rtmp-connection.js';
 
 /** The reverse rings (keyframe requests, room data: nothing an ingress uses) are emptied this often, ms. */
 const REVERSE_DRAIN_MS = 500;
-const IGNORE = { onRecord: () => undefined };
+const IGNORE: PeerRecordHandler = { from: -1, onRecord: () => undefined };
+const IGNORE_ERROR = (): void => undefined;
 
 interface Connection {
   rtmp: RtmpConnection;
@@ -22,8 +24,8 @@ interface Connection {
 export class IngressWorker implements SessionHost {
   private slot = -1;
   private events: MessagePort | null = null;
-  private readonly writers = new Map<number, RingWriter>();
-  private readonly readers: RingReader[] = [];
+  private readonly rings = new RingSet();
+  private readonly writers = this.rings.writers;
   private drainTimer: NodeJS.Timeout | null = null;
   private server: Server | null = null;
   private nextConnId = 1;
@@ -39,13 +41,8 @@ export class IngressWorker implements SessionHost {
         this.events = cmd.events;
         return { slot: cmd.slot };
       case 'attachRing':
-        if (!this.writers.has(cmd.mediaSlot)) {
-          this.writers.set(cmd.mediaSlot, new RingWriter(cmd.out, cmd.mediaDoorbell));
-          this.readers.push(new RingReader(cmd.inbound, false));
-          this.drainTimer ??= setInterval(() => {
-            for (const r of this.readers) r.drain(IGNORE);
-          }, REVERSE_DRAIN_MS);
-        }
+        this.rings.attach(cmd.mediaSlot, cmd.out, cmd.mediaDoorbell, cmd.inbound, false);
+        this.drainTimer ??= setInterval(() => this.rings.drain(IGNORE, IGNORE_ERROR), REVERSE_DRAIN_MS);
         return null;
       case 'listenRtmp': return this.listen(cmd.host, cmd.port);
       case 'acceptRtmp': {
@@ -149,8 +146,6 @@ export class IngressWorker implements SessionHost {
   private stats(): IngressWorkerStats {
     let packetsOut = this.finishedPackets;
     for (const s of this.sessions.values()) packetsOut += s.packetsOut;
-    let ringDrops = 0;
-    for (const w of this.writers.values()) ringDrops += w.dropped;
-    return { slot: this.slot, sessions: this.sessions.size, rtmpConnections: this.connections.size, packetsOut, ringDrops };
+    return { slot: this.slot, sessions: this.sessions.size, rtmpConnections: this.connections.size, packetsOut, ringDrops: this.rings.dropped };
   }
 }

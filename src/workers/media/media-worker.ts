@@ -1,20 +1,20 @@
 // Everything one media worker owns: the peers of the participants placed on it, grouped by
 // room, and the commands the main thread sends. A room may span workers: relay-hub.ts carries
 // its tracks, keyframe requests and data between them through rings.
-import { readlinkSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
-import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, RelayedTrack, TrackRate, WorkerInit, WorkerStats } from '../protocol.js';
+import type { MediaCommand, MediaEvent, MediaResults, ParticipantDescriptor, ParticipantLimits, RelayedTrack, TrackRate, WorkerStats } from '../protocol.js';
 import { guard, heldNativeCount, loadNative, setNativeErrorReporter, type Native, type RtcConfig } from '../native.js';
 import { DATA_DROPPED, mediaCounters, publishCounters } from '../media-counters.js';
 import { connectionQuality } from './connection-quality.js';
 import { deliverRelayed, relayDataPacket } from './data-relay.js';
-import { ParticipantPeers } from './participant-peers.js';
+import { NO_LIMITS, ParticipantPeers } from './participant-peers.js';
 import { IcePortHold } from './ice-port-hold.js';
 import { RelayHub } from './relay-hub.js';
 import type { Receiver } from './receiver.js';
 import { PublisherPeer } from './publisher-peer.js';
 import { SubscriberPeer } from './subscriber-peer.js';
+import { threadId } from '../thread-id.js';
 
 /**
  * Test hook: STRAND_TEST_DOWNTRACK_LOSS="<identity substring>:<rate>" drops that fraction of
@@ -26,15 +26,6 @@ function testLossRate(identity: string): number {
   const i = spec.lastIndexOf(':');
   const rate = Number(spec.slice(i + 1));
   return i > 0 && identity.includes(spec.slice(0, i)) && rate > 0 && rate < 1 ? rate : 0;
-}
-
-/** This thread's Linux thread id (/proc/thread-self → "<pid>/task/<tid>"), 0 where there is none. */
-function threadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** How long shutdown waits for closing connections before releasing the addon anyway, ms. */
@@ -94,9 +85,11 @@ export class MediaWorker {
   private countersTimer: NodeJS.Timeout | null = null;
   /** Links to the other workers, for rooms that span workers. */
   private hub: RelayHub | null = null;
-  private dataLimits: WorkerInit['dataLimits'] = { packetsPerSecond: 0, bytesPerSecond: 0 };
+  private limits: ParticipantLimits = NO_LIMITS;
   /** Keeps this worker's ICE port bound while nobody is connected. */
   private portHold: IcePortHold | null = null;
+  /** libdatachannel was released (shutdown or abandon): nothing native is left to close. */
+  private released = false;
 
   async handle(cmd: MediaCommand): Promise<MediaResults[MediaCommand['op']]> {
     switch (cmd.op) {
@@ -164,7 +157,8 @@ export class MediaWorker {
       case 'memory': return this.memory();
       case 'testFault':
         if (process.env.STRAND_TEST_WORKER_FAULT !== '1') throw new Error('testFault needs STRAND_TEST_WORKER_FAULT=1');
-        setTimeout(() => { throw new Error(`test fault in media worker ${this.slot}`); }, 0);
+        if (cmd.mode === 'exit') setTimeout(() => process.exit(70), 0);
+        else setTimeout(() => { throw new Error(`test fault in media worker ${this.slot}`); }, 0);
         return null;
     }
   }
@@ -172,7 +166,7 @@ export class MediaWorker {
   private async init(cmd: Extract<MediaCommand, { op: 'init' }>): Promise<MediaResults['init']> {
     this.slot = cmd.slot;
     this.tid = threadId();
-    this.dataLimits = cmd.dataLimits;
+    this.limits = cmd.limits;
     this.events = cmd.events;
     setNativeErrorReporter((where, err) => this.emit({ ev: 'error', where, message: String((err as Error)?.message ?? err) }));
     this.native = loadNative();
@@ -257,7 +251,7 @@ export class MediaWorker {
     this.leave(info.sid);
     const p = new ParticipantPeers(info, {
       onStreamState: (publisherSid, trackSid, paused) => this.emit({ ev: 'streamState', participantSid: info.sid, publisherSid, trackSid, paused }),
-    }, this.dataLimits);
+    }, this.limits);
     p.downstream.testLossRate = testLossRate(info.identity);
     let room = this.rooms.get(info.roomId);
     if (!room) {
@@ -303,7 +297,7 @@ export class MediaWorker {
       },
       onMediaSections: (audios, videos) => this.emit({ ev: 'mediaSections', participantSid: p.info.sid, audios, videos }),
       onError: (where, err) => this.onError(where, err),
-    }, p.single ? p.downstream : null);
+    }, p.single ? p.downstream : null, p.mediaBudget);
   }
 
   private relayHub(): RelayHub {
@@ -496,29 +490,58 @@ export class MediaWorker {
   }
 
   private async shutdown(): Promise<void> {
-    if (this.speakerTimer) clearInterval(this.speakerTimer);
-    if (this.qualityTimer) clearInterval(this.qualityTimer);
-    if (this.allocationTimer) clearInterval(this.allocationTimer);
-    if (this.countersTimer) clearInterval(this.countersTimer);
-    this.hub?.close();
-    for (const sid of [...this.participants.keys()]) this.leave(sid);
-    try {
-      this.portHold?.close();
-    } catch (err) {
-      this.onError('portHold.close', err);
-    }
+    this.closeEverything();
     // Wait until every connection, track and data channel has reported closed: releasing the
     // addon (cleanup(), then thread teardown) while their callbacks are live aborts the process.
     const deadline = Date.now() + CLOSE_WAIT_MS;
     await Promise.race([Promise.all(this.closing), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
     while (heldNativeCount() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     if (heldNativeCount() > 0) this.onError('shutdown', new Error(`${heldNativeCount()} native objects did not report closed`));
+    this.releaseNative();
+    this.events?.close();
+  }
+
+  /**
+   * This thread is exiting (process.exit() in this worker) with its connections open. They are
+   * released now, synchronously, since an 'exit' handler cannot wait: a connection whose
+   * callbacks outlive the thread aborts the whole process when libdatachannel drops it later
+   * (napi_release_threadsafe_function on the dead thread's mutex). cleanup() closes whatever has
+   * not reported closed yet and frees the callbacks while this thread's environment exists, and
+   * lets go of the ICE port for the worker that replaces this one.
+   */
+  abandon(): void {
+    if (this.released) return;
+    this.closeEverything();
+    this.releaseNative();
+  }
+
+  private closeEverything(): void {
+    if (this.speakerTimer) clearInterval(this.speakerTimer);
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    if (this.allocationTimer) clearInterval(this.allocationTimer);
+    if (this.countersTimer) clearInterval(this.countersTimer);
+    this.hub?.close();
+    for (const sid of [...this.participants.keys()]) {
+      try {
+        this.leave(sid);
+      } catch (err) {
+        this.onError('close.leave', err);
+      }
+    }
+    try {
+      this.portHold?.close();
+    } catch (err) {
+      this.onError('portHold.close', err);
+    }
+  }
+
+  private releaseNative(): void {
+    this.released = true;
     try {
       this.native?.cleanup();
     } catch (err) {
       this.onError('cleanup', err);
     }
-    this.events?.close();
   }
 }
 

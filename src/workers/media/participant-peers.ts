@@ -7,9 +7,8 @@ import type { PublisherPeer } from './publisher-peer.js';
 import type { Receiver } from './receiver.js';
 import type { RelayedReceiver } from './relay-hub.js';
 import type { SubscriberPeer } from './subscriber-peer.js';
-import type { ParticipantDescriptor, ResumeResult, WorkerInit } from '../protocol.js';
+import type { ParticipantDescriptor, ParticipantLimits, ResumeResult } from '../protocol.js';
 
-type DataLimits = WorkerInit['dataLimits'];
 
 /** Reliable data held for a participant whose signal is away, at most (bytes); more is dropped. */
 const MAX_HELD_BYTES = 1024 * 1024;
@@ -18,6 +17,9 @@ const MAX_HELD_BYTES = 1024 * 1024;
  * channel; if the client never restarts, on whatever is open after this long, ms.
  */
 const FLUSH_FALLBACK_MS = 10_000;
+
+/** A participant without limits (tests, and a worker before its init). */
+export const NO_LIMITS: ParticipantLimits = { dataPacketsPerSecond: 0, dataBytesPerSecond: 0, mediaBytesPerSecond: 0 };
 
 export class ParticipantPeers implements DataRecipient, DataSender {
   publisher: PublisherPeer | null = null;
@@ -30,6 +32,8 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   /** limit.data_packets_per_second and limit.data_bytes_per_second for what this participant sends. */
   private readonly dataPackets: TokenBucket;
   private readonly dataBytes: TokenBucket;
+  /** limit.media_bytes_per_second: what its publisher connection may bring in (PublisherPeer takes from it). */
+  readonly mediaBudget: TokenBucket;
   /** Reliable packets for this participant while its signal is away, in order; null when delivering. */
   private held: Uint8Array[] | null = null;
   private heldBytes = 0;
@@ -38,10 +42,11 @@ export class ParticipantPeers implements DataRecipient, DataSender {
   private flushOnReliableOpen = false;
   private flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(public info: ParticipantDescriptor, events: DownstreamEvents, dataLimits: DataLimits = { packetsPerSecond: 0, bytesPerSecond: 0 }) {
+  constructor(public info: ParticipantDescriptor, events: DownstreamEvents, limits: ParticipantLimits = NO_LIMITS) {
     this.downstream = new Downstream(events);
-    this.dataPackets = new TokenBucket(dataLimits.packetsPerSecond, dataLimits.packetsPerSecond);
-    this.dataBytes = new TokenBucket(dataLimits.bytesPerSecond, dataLimits.bytesPerSecond);
+    this.dataPackets = new TokenBucket(limits.dataPacketsPerSecond, limits.dataPacketsPerSecond);
+    this.dataBytes = new TokenBucket(limits.dataBytesPerSecond, limits.dataBytesPerSecond);
+    this.mediaBudget = new TokenBucket(limits.mediaBytesPerSecond, limits.mediaBytesPerSecond);
   }
 
   /** Whether a data packet of `bytes` from this participant is within its limits (a second's worth may come at once). */

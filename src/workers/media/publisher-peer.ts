@@ -24,7 +24,8 @@ import type { PendingTrack, PublishedSection } from '../protocol.js';
 import { Handover, NativeConnection, gatheringComplete, randomSsrc } from './peer-util.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 import type { Downstream } from './downstream.js';
-import { BYTES_IN, NACKS_OUT, PACKETS_IN, mediaCounters } from '../media-counters.js';
+import { BYTES_IN, MEDIA_DROPPED, NACKS_OUT, PACKETS_IN, mediaCounters } from '../media-counters.js';
+import { TokenBucket } from '../../limits/token-bucket.js';
 
 /** Where packets of one SSRC go. `receiver === null` means: known, and dropped. */
 interface SsrcRoute {
@@ -79,6 +80,9 @@ export interface OfferResult {
   midToTrackId: Record<string, string>;
 }
 
+/** A bucket that never runs out (rate 0), for publishers without a media limit. */
+const UNLIMITED = new TokenBucket(0, 0);
+
 export class PublisherPeer implements RtcpSink {
   private conn: NativeConnection;
   /** The connection an ICE restart replaces, until the new one is connected, and the track in use. */
@@ -124,6 +128,8 @@ export class PublisherPeer implements RtcpSink {
   readonly rtcpSenderSsrc = randomSsrc();
   packetsIn = 0;
   packetsUnrouted = 0;
+  /** RTP packets dropped for going over the participant's limit.media_bytes_per_second. */
+  mediaDropped = 0;
   private closed = false;
 
   constructor(
@@ -133,6 +139,8 @@ export class PublisherPeer implements RtcpSink {
     private readonly events: PublisherPeerEvents,
     /** v1: the participant's downstream, sent on this connection. */
     private readonly downstream: Downstream | null = null,
+    /** The participant's limit.media_bytes_per_second; none when absent. */
+    private readonly mediaBudget: TokenBucket = UNLIMITED,
   ) {
     this.conn = new NativeConnection('publisher', events.onError);
   }
@@ -425,6 +433,14 @@ export class PublisherPeer implements RtcpSink {
     this.packetsIn++;
     mediaCounters[PACKETS_IN]++;
     mediaCounters[BYTES_IN] += len;
+    const nowMs = performance.now();
+    // Over its limit, a publisher's packets stop here, before they cost a fan-out (the
+    // receiver sees a gap and asks for what it missed, within the same budget).
+    if (!this.mediaBudget.take(len, nowMs)) {
+      this.mediaDropped++;
+      mediaCounters[MEDIA_DROPPED]++;
+      return;
+    }
     let route = this.ssrcRoutes.get(h.ssrc);
     if (route === undefined) {
       route = this.learnSsrc(buf, h);
@@ -435,7 +451,6 @@ export class PublisherPeer implements RtcpSink {
     }
     const r = route.receiver;
     if (r === null) return;
-    const nowMs = performance.now();
     if (route.rtx) {
       this.onRtx(buf, len, h, r, route.layer, route.payloadType, nowMs);
       return;

@@ -6,9 +6,8 @@
 import { RtpHeader, parseRtpHeader, readU32 } from '../../rtp/packet.js';
 import { SenderReport } from '../../rtp/rtcp.js';
 import type { RelayedTrack } from '../protocol.js';
-import {
-  Doorbell, REC_DATA, REC_KEYFRAME, REC_RTP, REC_SENDER_REPORT, RingReader, RingWriter, type RecordHandler,
-} from '../ring-channel.js';
+import { Doorbell, REC_DATA, REC_KEYFRAME, REC_RTP, REC_SENDER_REPORT, type RingWriter } from '../ring-channel.js';
+import { RingSet, type PeerRecordHandler } from '../ring-set.js';
 import { Receiver, type RtcpSink } from './receiver.js';
 
 /** A relayed track's keyframe requests travel as ring records, never as RTCP from this worker. */
@@ -32,14 +31,9 @@ export interface RelayHubEvents {
   onError(where: string, err: unknown): void;
 }
 
-interface InboundRing {
-  slot: number;
-  reader: RingReader;
-}
-
-export class RelayHub implements RecordHandler {
-  private readonly writers = new Map<number, RingWriter>();
-  private readonly readers: InboundRing[] = [];
+export class RelayHub implements PeerRecordHandler {
+  private readonly rings = new RingSet();
+  private readonly writers = this.rings.writers;
   private readonly doorbell: Doorbell;
   private draining = false;
   private closed = false;
@@ -51,7 +45,7 @@ export class RelayHub implements RecordHandler {
   private readonly mirrors = new Map<string, RelayedReceiver>();
   private readonly mirrorsByRelay = new Map<number, Map<number, RelayedReceiver>>();
   /** The worker whose ring is being drained (records name relay ids of that worker). */
-  private from = -1;
+  from = -1;
   private readonly header = new RtpHeader();
   private readonly sr = new SenderReport();
   private readonly dataRecord = Buffer.alloc(64 * 1024);
@@ -62,10 +56,22 @@ export class RelayHub implements RecordHandler {
 
   /** Links this worker with `peer`: records to it go into `out`, records from it come from `inbound`. */
   attach(peer: number, out: SharedArrayBuffer, peerDoorbell: SharedArrayBuffer, inbound: SharedArrayBuffer): void {
-    if (this.writers.has(peer)) return;
-    this.writers.set(peer, new RingWriter(out, peerDoorbell));
-    this.readers.push({ slot: peer, reader: new RingReader(inbound) });
+    const replaced = this.rings.attach(peer, out, peerDoorbell, inbound);
+    if (replaced) this.forgetPeer(peer, replaced);
     if (!this.draining) void this.drainLoop();
+  }
+
+  /** `peer`'s worker was replaced: relays into its old ring stop, its old relay ids mean nothing. */
+  private forgetPeer(peer: number, old: RingWriter): void {
+    for (const receiver of [...this.relayed.values()]) {
+      const j = receiver.relays.findIndex((t) => t.writer === old);
+      if (j < 0) continue;
+      receiver.relays.splice(j, 1);
+      if (receiver.relays.length === 0) this.forget(receiver);
+    }
+    // The stand-ins stay until the main thread ends them (relayEnd), but nothing reaches them:
+    // the new worker numbers its relays afresh.
+    this.mirrorsByRelay.delete(peer);
   }
 
   /** Starts forwarding `receiver` to worker `toSlot`; returns what that worker needs to mirror it. */
@@ -156,7 +162,8 @@ export class RelayHub implements RecordHandler {
   /** Drops a stand-in (whose downtracks the caller has removed). */
   dropMirror(m: RelayedReceiver): void {
     if (this.mirrors.get(m.trackSid) === m) this.mirrors.delete(m.trackSid);
-    this.mirrorsByRelay.get(m.fromSlot)?.delete(m.relay.relayId);
+    const bySlot = this.mirrorsByRelay.get(m.fromSlot);
+    if (bySlot?.get(m.relay.relayId) === m) bySlot.delete(m.relay.relayId);
   }
 
   /** Sends a room's data packet to every linked worker (those without the room ignore it). */
@@ -203,37 +210,19 @@ export class RelayHub implements RecordHandler {
     }
   }
 
-  private readonly allEmpty = (): boolean => {
-    for (const r of this.readers) if (r.reader.readable) return false;
-    return true;
-  };
+  private readonly onDrainError = (err: unknown): void => this.events.onError('relay.drain', err);
 
   private async drainLoop(): Promise<void> {
     this.draining = true;
     while (!this.closed) {
-      for (const inbound of this.readers) {
-        this.from = inbound.slot;
-        try {
-          inbound.reader.drain(this);
-        } catch (err) {
-          this.events.onError('relay.drain', err);
-        }
-      }
-      await this.doorbell.wait(this.allEmpty);
+      this.rings.drain(this, this.onDrainError);
+      await this.doorbell.wait(this.rings.allEmpty);
     }
     this.draining = false;
   }
 
   stats(): { ringDrops: number; ringRecordsOut: number; ringRecordsIn: number } {
-    let ringDrops = 0;
-    let ringRecordsOut = 0;
-    for (const w of this.writers.values()) {
-      ringDrops += w.dropped;
-      ringRecordsOut += w.written;
-    }
-    let ringRecordsIn = 0;
-    for (const r of this.readers) ringRecordsIn += r.reader.read;
-    return { ringDrops, ringRecordsOut, ringRecordsIn };
+    return { ringDrops: this.rings.dropped, ringRecordsOut: this.rings.recordsOut, ringRecordsIn: this.rings.recordsIn };
   }
 
   close(): void {

@@ -7,11 +7,10 @@
 // Keyframe requests go the other way, hop by hop, under the ids each side knows. Data packets
 // of a room cross too: a media worker writes them into every ring it has, and the link worker
 // sends them to the room's other nodes (cut into parts when larger than a datagram).
-import { readlinkSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import {
-  Doorbell, REC_DATA, REC_KEYFRAME, REC_RTP, REC_SENDER_REPORT, RingReader, RingWriter, type RecordHandler,
-} from '../ring-channel.js';
+import { Doorbell, REC_DATA, REC_KEYFRAME, REC_RTP, REC_SENDER_REPORT } from '../ring-channel.js';
+import { RingSet, type PeerRecordHandler } from '../ring-set.js';
+import { threadId } from '../thread-id.js';
 import { RECORD_HEADER } from '../ring-channel.js';
 import { LINK_MAX_BODY } from './link-datagram.js';
 import type { LinkCommand, LinkEvent, LinkPeerStats, LinkResults, LinkWorkerStats } from './link-protocol.js';
@@ -52,23 +51,15 @@ interface PeerCounters {
   nextMessage: number;
 }
 
-function threadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** One number for two: `a` small (a media slot, a peer's index), `b` a u32; exact below 2^53. */
 const key = (a: number, b: number) => a * 0x1_0000_0000 + b;
 
-export class LinkWorker implements RecordHandler {
+export class LinkWorker implements PeerRecordHandler {
   private events: MessagePort | null = null;
   private doorbell: Doorbell | null = null;
   private link: NodeLink | null = null;
-  private readonly readers: Array<{ slot: number; reader: RingReader }> = [];
-  private readonly writers = new Map<number, RingWriter>();
+  private readonly rings = new RingSet();
+  private readonly writers = this.rings.writers;
   /** Origin side, by (media slot, relay id) and by link id. */
   private readonly outbound = new Map<number, Outbound>();
   private readonly outboundByLink = new Map<number, Outbound>();
@@ -83,7 +74,7 @@ export class LinkWorker implements RecordHandler {
     onRecord: (peer, kind, layer, id, data, offset, length) => this.fromPeer(peer, kind, layer, id, data, offset, length),
     onPeerStalled: (peer, stalled) => this.emit({ ev: 'stalled', peer, stalled }),
   };
-  private from = -1;
+  from = -1;
   private nextPeerIndex = 1;
   private unrouted = 0;
   private draining = false;
@@ -96,11 +87,8 @@ export class LinkWorker implements RecordHandler {
         this.doorbell = new Doorbell(cmd.doorbell);
         return { slot: cmd.slot };
       case 'attachRing':
-        if (!this.writers.has(cmd.mediaSlot)) {
-          this.writers.set(cmd.mediaSlot, new RingWriter(cmd.out, cmd.mediaDoorbell));
-          this.readers.push({ slot: cmd.mediaSlot, reader: new RingReader(cmd.inbound, false) });
-          if (!this.draining) void this.drainLoop();
-        }
+        if (this.rings.attach(cmd.mediaSlot, cmd.out, cmd.mediaDoorbell, cmd.inbound, false)) this.forgetMediaWorker(cmd.mediaSlot);
+        if (!this.draining) void this.drainLoop();
         return null;
       case 'open':
         if (!this.link) this.link = await NodeLink.open(cmd.options, this.peerHandler);
@@ -175,6 +163,16 @@ export class LinkWorker implements RecordHandler {
     if (o.peers.length > 0) return;
     this.outbound.delete(key(o.mediaSlot, o.relayId));
     this.outboundByLink.delete(o.linkId);
+  }
+
+  /** Media worker `slot` was replaced: the relay ids its predecessor gave tracks mean nothing now. */
+  private forgetMediaWorker(slot: number): void {
+    for (const o of [...this.outbound.values()]) {
+      if (o.mediaSlot !== slot) continue;
+      this.outbound.delete(key(o.mediaSlot, o.relayId));
+      this.outboundByLink.delete(o.linkId);
+    }
+    for (const i of [...this.inbound.values()]) if (i.mediaSlot === slot) this.dropInbound(i);
   }
 
   private dropInbound(i: Inbound): void {
@@ -297,32 +295,21 @@ export class LinkWorker implements RecordHandler {
     this.events?.postMessage(e);
   }
 
-  private readonly allEmpty = (): boolean => {
-    for (const r of this.readers) if (r.reader.readable) return false;
-    return true;
-  };
+  private readonly onDrainError = (err: unknown): void => this.emit({ ev: 'error', where: 'link.drain', message: (err as Error).message });
 
   private async drainLoop(): Promise<void> {
     this.draining = true;
     while (!this.closed && this.doorbell) {
-      for (const inbound of this.readers) {
-        this.from = inbound.slot;
-        try {
-          inbound.reader.drain(this);
-        } catch (err) {
-          this.emit({ ev: 'error', where: 'link.drain', message: (err as Error).message });
-        }
-      }
+      this.rings.drain(this, this.onDrainError);
       // Records read now leave in datagrams at the end of this turn (NodeLink.send).
-      await this.doorbell.wait(this.allEmpty);
+      await this.doorbell.wait(this.rings.allEmpty);
     }
     this.draining = false;
   }
 
   private stats(): LinkWorkerStats {
     const s = this.link?.stats;
-    let ringDrops = 0;
-    for (const w of this.writers.values()) ringDrops += w.dropped;
+    const ringDrops = this.rings.dropped;
     const peers: LinkPeerStats[] = [...this.counters].map(([peer, c]) => {
       const d = this.link?.delayFrom(peer) ?? { p50: NaN, p99: NaN };
       return {
