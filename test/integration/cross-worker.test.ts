@@ -5,8 +5,8 @@
 // node-datachannel play the participants.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import nodeDataChannel from 'node-datachannel';
 import { Bot } from '../../src/loadtest/bot.js';
+import { releaseNodeDataChannel } from '../helpers/native-cleanup.js';
 import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
 import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
@@ -20,17 +20,7 @@ before(async () => {
 
 after(async () => {
   assert.equal(await strand.stop(), 0, strand.stderr());
-  // The bots' connections finish closing first: libdatachannel's cleanup under connections
-  // still closing can time out ("cleanup timeout (possible deadlock)").
-  await new Promise((r) => setTimeout(r, 1000));
-  try {
-    nodeDataChannel.cleanup();
-  } catch (err) {
-    // A timed-out cleanup leaves libdatachannel's threads waiting, and this test process would
-    // never exit (CI would hang): the test itself is over, so the process ends.
-    console.error(`node-datachannel cleanup: ${(err as Error).message}; exiting`);
-    setTimeout(() => process.exit(0), 200);
-  }
+  await releaseNodeDataChannel();
 });
 
 const stats = () => workerStats(strand.httpUrl);

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Bot } from '../../src/loadtest/bot.js';
+import { releaseNodeDataChannel } from '../helpers/native-cleanup.js';
 import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
@@ -19,6 +20,7 @@ before(async () => {
 
 after(async () => {
   assert.equal(await strand.stop(), 0, strand.stderr());
+  await releaseNodeDataChannel();
 });
 
 async function dropped(): Promise<number> {

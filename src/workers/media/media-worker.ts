@@ -157,7 +157,7 @@ export class MediaWorker {
       case 'memory': return this.memory();
       case 'testFault':
         if (process.env.STRAND_TEST_WORKER_FAULT !== '1') throw new Error('testFault needs STRAND_TEST_WORKER_FAULT=1');
-        if (cmd.mode === 'exit') setTimeout(() => process.exit(70), 0);
+        if (cmd.mode === 'exit') setTimeout(() => process.exit(70), 0); // 70: EX_SOFTWARE
         else setTimeout(() => { throw new Error(`test fault in media worker ${this.slot}`); }, 0);
         return null;
     }

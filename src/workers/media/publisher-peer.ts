@@ -128,8 +128,6 @@ export class PublisherPeer implements RtcpSink {
   readonly rtcpSenderSsrc = randomSsrc();
   packetsIn = 0;
   packetsUnrouted = 0;
-  /** RTP packets dropped for going over the participant's limit.media_bytes_per_second. */
-  mediaDropped = 0;
   private closed = false;
 
   constructor(
@@ -437,7 +435,6 @@ export class PublisherPeer implements RtcpSink {
     // Over its limit, a publisher's packets stop here, before they cost a fan-out (the
     // receiver sees a gap and asks for what it missed, within the same budget).
     if (!this.mediaBudget.take(len, nowMs)) {
-      this.mediaDropped++;
       mediaCounters[MEDIA_DROPPED]++;
       return;
     }
