@@ -148,15 +148,20 @@ test('mistyped grants are refused with 401 and the claim named, at the signal, v
   assert.match(err.msg, /"video\.roomList" must be a boolean/);
 });
 
-test('a second Strand on a port the first holds (HTTP, then ICE UDP) exits non-zero naming the port; the first serves on', async () => {
-  const run = (args: string[]) => spawnSync(process.execPath, [BIN, '--dev', '--workers', '1', ...args], { encoding: 'utf8', timeout: 30_000 });
+test('a second Strand on a port the first holds (HTTP, then ICE UDP) exits with status 1 naming the port; the first serves on', async () => {
+  const run = (args: string[], workers = 1) => spawnSync(process.execPath, [BIN, '--dev', '--workers', String(workers), ...args], { encoding: 'utf8', timeout: 30_000 });
   const http = run(['--port', String(strand.port), '--udp-port', String(strand.udpPort + 5)]);
-  assert.notEqual(http.status, 0, 'the second exits non-zero');
+  assert.equal(http.status, 1, `the second exits with status 1 (${http.status ?? http.signal})`);
   assert.match(http.stderr, new RegExp(`cannot listen for HTTP on 127\\.0\\.0\\.1:${strand.port}`), http.stderr);
   // The first has nobody connected, so only its held ICE port stops the second.
   const udp = run(['--port', '0', '--udp-port', String(strand.udpPort)]);
-  assert.notEqual(udp.status, 0, 'the second exits non-zero');
+  assert.equal(udp.status, 1, `the second exits with status 1 (${udp.status ?? udp.signal})`);
   assert.match(udp.stderr, new RegExp(`ICE UDP port [0-9.]+:${strand.udpPort} \\(media worker 0\\) is not available`), udp.stderr);
+  // Two workers, the second one's port taken: the first worker, already holding its own port,
+  // is released before the exit (which otherwise aborted, status 134).
+  const second = run(['--port', '0', '--udp-port', String(strand.udpPort - 1)], 2);
+  assert.equal(second.status, 1, `the second exits with status 1 (${second.status ?? second.signal}): ${second.stderr}`);
+  assert.match(second.stderr, new RegExp(`ICE UDP port [0-9.]+:${strand.udpPort} \\(media worker 1\\) is not available`), second.stderr);
   // The first still takes joins, and its media port is its own: a publisher gets its answer.
   assert.equal((await fetch(`${strand.httpUrl}/`)).status, 200);
   const c = await RawSignalClient.connect(strand.url, await joinToken('after-second', 'p', { canPublish: true }));
