@@ -15,7 +15,10 @@ export interface ChurnCycle {
   rssMiB: number;
   mainHeapMiB: number;
   workerHeapMiB: number[];
-  /** What the workers and the main thread still hold after the cycle (all should be 0). */
+  /**
+   * What the workers and the main thread still hold after the cycle (all should be 0); native
+   * objects are counted beyond what each worker held idle (its ICE port hold).
+   */
   leftOver: { rooms: number; workerParticipants: number; workerRooms: number; nativeHeld: number };
   joinFailures: number;
 }
@@ -33,6 +36,8 @@ export async function runChurn(opts: { cycles: number; participants: number; wor
   const memory = async (): Promise<MemoryReport> => (await fetch(`${strand.httpUrl}/debug/memory`)).json() as Promise<MemoryReport>;
   const out: ChurnCycle[] = [];
   try {
+    const idle = (await memory()).workers.map((w) => w.nativeHeld);
+    const nativeLeft = (m: MemoryReport) => m.workers.reduce((n, w, i) => n + Math.max(0, w.nativeHeld - (idle[i] ?? 0)), 0);
     const publishers = Math.max(1, Math.round(opts.participants / 5));
     for (let cycle = 1; cycle <= opts.cycles; cycle++) {
       const room = `churn-${cycle}`;
@@ -51,7 +56,7 @@ export async function runChurn(opts: { cycles: number; participants: number; wor
       // The room closes 1 s after its last participant (departure_timeout), then settles.
       const deadline = Date.now() + 15_000;
       let m = await memory();
-      while ((m.rooms > 0 || m.workers.some((w) => w.participants > 0 || w.nativeHeld > 0)) && Date.now() < deadline) {
+      while ((m.rooms > 0 || m.workers.some((w) => w.participants > 0) || nativeLeft(m) > 0) && Date.now() < deadline) {
         await sleep(500);
         m = await memory();
       }
@@ -66,7 +71,7 @@ export async function runChurn(opts: { cycles: number; participants: number; wor
           rooms: m.rooms,
           workerParticipants: m.workers.reduce((n, w) => n + w.participants, 0),
           workerRooms: m.workers.reduce((n, w) => n + w.rooms, 0),
-          nativeHeld: m.workers.reduce((n, w) => n + w.nativeHeld, 0),
+          nativeHeld: nativeLeft(m),
         },
         joinFailures,
       };

@@ -11,7 +11,7 @@ import { setPriority } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bot } from '../src/loadtest/bot.js';
 import { percentile } from '../src/loadtest/percentile.js';
-import { parsePrometheusText, total } from '../test/helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../test/helpers/prometheus-text.js';
 import { startStrand } from '../test/helpers/strand-process.js';
 import { devToken } from './measure.js';
 
@@ -29,7 +29,7 @@ export interface OverloadWindow {
 }
 
 async function metric(httpUrl: string, name: string): Promise<number> {
-  return total(parsePrometheusText(await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()), name);
+  return total(await scrapeMetrics(httpUrl, { signal: AbortSignal.timeout(5000) }), name);
 }
 
 export async function runOverload(opts: { seconds: number }): Promise<OverloadWindow[]> {

@@ -101,7 +101,6 @@ export interface NodeShare {
   linkRecordsIn: number;
 }
 
-
 class BotProcess {
   private readonly child: ChildProcess;
   private readonly waiting: Array<(r: BotReply) => void> = [];

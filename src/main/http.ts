@@ -89,6 +89,30 @@ export function replyWith(
   });
 }
 
+/** What a deferred answer resolves to (replyWhenSettled). */
+export interface Answer {
+  status: number;
+  body: string;
+  contentType?: string;
+}
+
+/**
+ * Answers `res` once `answer` settles: its status and body, or 500 with the error's message.
+ * A client that went away meanwhile is not written to (uWS forbids it after onAborted).
+ */
+export function replyWhenSettled(res: UWS.HttpResponse, answer: Promise<Answer>): void {
+  let aborted = false;
+  res.onAborted(() => { aborted = true; });
+  answer.then((a) => {
+    if (!aborted) reply(res, a.status, a.body, a.contentType);
+  }, (err: unknown) => {
+    if (!aborted) reply(res, 500, String((err as Error).message));
+  });
+}
+
+/** A JSON answer with status 200. */
+export const jsonAnswer = (value: unknown): Answer => ({ status: 200, body: JSON.stringify(value), contentType: 'application/json' });
+
 export class BodyTooLarge extends Error {}
 
 /**

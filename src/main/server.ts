@@ -20,7 +20,7 @@ import { IngressManager } from './ingress/ingress-manager.js';
 import { IngressPool } from './ingress/ingress-pool.js';
 import { attachWhip } from './ingress/whip-endpoint.js';
 import { TwirpRouter } from './api/twirp.js';
-import { anyMethod, getAndHead, oversizedRequest, reply, setRequestHeadersLimit } from './http.js';
+import { anyMethod, getAndHead, jsonAnswer, oversizedRequest, reply, replyWhenSettled, setRequestHeadersLimit } from './http.js';
 import { MediaPool } from './media-pool.js';
 import { DashboardFeed } from './dashboard/dashboard-feed.js';
 import { attachDashboard } from './dashboard/dashboard-routes.js';
@@ -376,13 +376,7 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
   }
 
   const serveMetrics = (res: UWS.HttpResponse) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    metrics.text().then((text) => {
-      if (!aborted) reply(res, 200, text, metrics.contentType);
-    }, (err: unknown) => {
-      if (!aborted) reply(res, 500, String((err as Error).message));
-    });
+    replyWhenSettled(res, metrics.text().then((body) => ({ status: 200, body, contentType: metrics.contentType })));
   };
   getAndHead(app, '/metrics', serveMetrics);
   let metricsApp: UWS.TemplatedApp | null = null;
@@ -405,27 +399,16 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
   if (cfg.development) {
     // Counters of every media worker (current downtracks only); metrics get their own endpoint.
     app.get('/debug/stats', (res) => {
-      let aborted = false;
-      res.onAborted(() => { aborted = true; });
-      Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'stats' }))).then((stats) => {
-        if (!aborted) reply(res, 200, JSON.stringify(stats), 'application/json');
-      }, (err: unknown) => {
-        if (!aborted) reply(res, 500, String((err as Error).message));
-      });
+      replyWhenSettled(res, Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'stats' }))).then(jsonAnswer));
     });
     // Memory of the process and of each thread (the churn benchmark; collected first when node
     // runs with --expose-gc).
     app.get('/debug/memory', (res) => {
-      let aborted = false;
-      res.onAborted(() => { aborted = true; });
       (globalThis as { gc?: () => void }).gc?.();
       const main = process.memoryUsage();
-      Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'memory' }))).then((workers) => {
-        const body = { rssBytes: process.memoryUsage.rss(), mainHeapUsedBytes: main.heapUsed, externalBytes: main.external, arrayBuffersBytes: main.arrayBuffers, rooms: rooms.rooms.size, workers };
-        if (!aborted) reply(res, 200, JSON.stringify(body), 'application/json');
-      }, (err: unknown) => {
-        if (!aborted) reply(res, 500, String((err as Error).message));
-      });
+      replyWhenSettled(res, Promise.all(Array.from({ length: pool.size }, (_, slot) => pool.run(slot, { op: 'memory' }))).then((workers) => jsonAnswer({
+        rssBytes: process.memoryUsage.rss(), mainHeapUsedBytes: main.heapUsed, externalBytes: main.external, arrayBuffersBytes: main.arrayBuffers, rooms: rooms.rooms.size, workers,
+      })));
     });
     // Test hook: media worker N throws from a timer, or exits with ?mode=exit (the worker itself
     // also needs the variable).
@@ -434,28 +417,16 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
         const query = new URLSearchParams(req.getQuery() ?? '');
         const slot = Number(query.get('worker') ?? 0);
         const mode = query.get('mode') === 'exit' ? 'exit' : 'throw';
-        let aborted = false;
-        res.onAborted(() => { aborted = true; });
-        pool.run(slot, { op: 'testFault', mode }).then(() => {
-          if (!aborted) reply(res, 202, 'fault scheduled');
-        }, (err: unknown) => {
-          if (!aborted) reply(res, 500, String((err as Error).message));
-        });
+        replyWhenSettled(res, pool.run(slot, { op: 'testFault', mode }).then(() => ({ status: 202, body: 'fault scheduled' })));
       });
     }
     // The node link worker's counters and thread id (benchmarks of rooms spanning nodes).
     app.get('/debug/link', (res) => {
-      let aborted = false;
-      res.onAborted(() => { aborted = true; });
       if (!cluster) {
         reply(res, 404, 'not a cluster node');
         return;
       }
-      cluster.cascade.linkStats().then((stats) => {
-        if (!aborted) reply(res, 200, JSON.stringify(stats), 'application/json');
-      }, (err: unknown) => {
-        if (!aborted) reply(res, 500, String((err as Error).message));
-      });
+      replyWhenSettled(res, cluster.cascade.linkStats().then(jsonAnswer));
     });
   }
 

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { connectRoom, inboundMedia, remoteVideo } from '../helpers/e2e.js';
-import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../helpers/prometheus-text.js';
 import { TcpBalancer } from '../helpers/tcp-balancer.js';
 import { toneWavFile } from '../helpers/tone.js';
 import { joinToken } from '../helpers/tokens.js';
@@ -43,9 +43,8 @@ after(async () => {
   assert.deepEqual(codes?.slice(0, 2), [0, 0], cluster?.nodes.map((n) => n.stderr()).join('\n'));
 });
 
-async function metrics(i: number) {
-  const res = await fetch(`${cluster.nodes[i]!.httpUrl}/metrics`);
-  return parsePrometheusText(await res.text());
+function metrics(i: number) {
+  return scrapeMetrics(cluster.nodes[i]!.httpUrl);
 }
 
 /** Joins `identity` through `url`, recording data, speakers and disconnects on the page. */

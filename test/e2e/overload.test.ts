@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { dispose, RoomEvent } from '@livekit/rtc-node';
-import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../helpers/prometheus-text.js';
 import { NodeParticipant } from '../helpers/rtc-node.js';
 import { RawSignalClient } from '../helpers/signal-client.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
@@ -23,7 +23,7 @@ after(async () => {
 });
 
 async function metric(name: string): Promise<number> {
-  return total(parsePrometheusText(await (await fetch(`${strand.httpUrl}/metrics`)).text()), name);
+  return total(await scrapeMetrics(strand.httpUrl), name);
 }
 
 test('a data flood is cut to limit.data_packets_per_second; a calm sender\'s packets all arrive', { timeout: 60_000 }, async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { useStrandAndBrowser } from '../helpers/e2e.js';
-import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../helpers/prometheus-text.js';
 import { aliceAndBob, framesDecoded, leave, seen } from '../helpers/resume.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -57,7 +57,7 @@ async function faultAndRecover(mode: 'throw' | 'exit'): Promise<void> {
     const r = rooms.find((x) => x.name === hitRoom);
     return r && r.participants.length === 2 && r.participants.find((p) => p.identity === 'alice')?.tracks.length === 2;
   }, 5000, 'alice and bob back in their room, alice with both tracks');
-  const metrics = parsePrometheusText(await (await fetch(`${ctx.strand.httpUrl}/metrics`)).text());
+  const metrics = await scrapeMetrics(ctx.strand.httpUrl);
   const counted = mode === 'throw' ? 'strand_media_worker_faults_total' : 'strand_media_worker_restarts_total';
   assert.equal(total(metrics, counted, { worker: String(hitWorker) }), 1, `the ${mode} is counted in ${counted}`);
   await leave(hit.alice, hit.bob, calm.alice, calm.bob);

@@ -99,3 +99,8 @@ export function total(e: Exposition, name: string, match: Record<string, string>
     .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
     .reduce((n, s) => n + s.value, 0);
 }
+
+/** `GET <httpUrl>/metrics`, parsed (and so checked) as above. */
+export async function scrapeMetrics(httpUrl: string, init?: RequestInit): Promise<Exposition> {
+  return parsePrometheusText(await (await fetch(`${httpUrl}/metrics`, init)).text());
+}

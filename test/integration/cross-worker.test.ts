@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Bot } from '../../src/loadtest/bot.js';
 import { releaseNodeDataChannel } from '../helpers/native-cleanup.js';
-import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../helpers/prometheus-text.js';
 import { startStrand, workerStats, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -98,7 +98,7 @@ test('after a worker of a room across workers exits and is replaced, a room acro
     await pairAcrossWorkers(`${room}-2`, carol, dave);
     await receivesBoth(dave, 100, 'dave to receive carol\'s audio and video across the replaced worker');
     for (const t of dave.received.values()) assert.equal(t.lost, 0, `${t.kind}: ${t.lost} lost of ${t.packets}`);
-    const metrics = parsePrometheusText(await (await fetch(`${strand.httpUrl}/metrics`)).text());
+    const metrics = await scrapeMetrics(strand.httpUrl);
     assert.equal(total(metrics, 'strand_media_worker_restarts_total', { worker: String(before.bob) }), 1, 'the replacement is counted');
   } finally {
     await Promise.all([alice.close(), bob.close(), carol.close(), dave.close()]);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Bot } from '../../src/loadtest/bot.js';
 import { releaseNodeDataChannel } from '../helpers/native-cleanup.js';
-import { parsePrometheusText, total } from '../helpers/prometheus-text.js';
+import { scrapeMetrics, total } from '../helpers/prometheus-text.js';
 import { startStrand, type StrandProcess } from '../helpers/strand-process.js';
 import { joinToken } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,7 +24,7 @@ after(async () => {
 });
 
 async function dropped(): Promise<number> {
-  return total(parsePrometheusText(await (await fetch(`${strand.httpUrl}/metrics`)).text()), 'strand_media_packets_dropped_total');
+  return total(await scrapeMetrics(strand.httpUrl), 'strand_media_packets_dropped_total');
 }
 
 test('a publisher over limit.media_bytes_per_second is cut to it and counted; a publisher within it loses nothing', { timeout: 60_000 }, async () => {

@@ -4,7 +4,7 @@
 // Media goes through the ordinary publisher path (passthrough). No trickle: the offer carries
 // its candidates and the answer Strand's, so PATCH answers 405.
 import type * as UWS from 'uWebSockets.js';
-import { BodyTooLarge, readBody, reply, replyWith } from '../http.js';
+import { BodyTooLarge, readBody, reply, replyWhenSettled, replyWith } from '../http.js';
 import type { Logger } from '../logger.js';
 import { IngressRefusal, type IngressManager } from './ingress-manager.js';
 
@@ -61,13 +61,7 @@ export function attachWhip(app: UWS.TemplatedApp, path: string, ingress: Ingress
 
   app.del(`${path}/:key/:resource`, (res, req) => {
     const resourceId = req.getParameter(1) ?? '';
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
-    ingress.whipDelete(resourceId).then((found) => {
-      if (!aborted) reply(res, found ? 200 : 404, found ? '' : 'no such WHIP session');
-    }, (err: unknown) => {
-      if (!aborted) reply(res, 500, (err as Error).message);
-    });
+    replyWhenSettled(res, ingress.whipDelete(resourceId).then((found) => (found ? { status: 200, body: '' } : { status: 404, body: 'no such WHIP session' })));
   });
   app.patch(`${path}/:key/:resource`, (res) => reply(res, 405, 'Strand does not take trickled candidates or ICE restarts over WHIP'));
 }

@@ -391,17 +391,26 @@ export class MediaWorker {
    * rooms see these participants leave and come back, as after any reconnect.
    */
   fault(err: unknown): void {
+    const sids = this.dropEveryone('fault.leave');
+    this.rooms.clear();
+    this.emit({ ev: 'fault', message: String((err as Error)?.stack ?? err), participantSids: sids });
+  }
+
+  /**
+   * Every participant leaves, through the same path as a leave; one whose leave throws is
+   * forgotten anyway, so one broken participant cannot keep the others. Returns their sids.
+   */
+  private dropEveryone(where: string): string[] {
     const sids = [...this.participants.keys()];
     for (const sid of sids) {
       try {
         this.leave(sid);
-      } catch (leaveErr) {
-        this.onError('fault.leave', leaveErr);
+      } catch (err) {
+        this.onError(where, err);
         this.participants.delete(sid);
       }
     }
-    this.rooms.clear();
-    this.emit({ ev: 'fault', message: String((err as Error)?.stack ?? err), participantSids: sids });
+    return sids;
   }
 
   private memory(): MediaResults['memory'] {
@@ -521,13 +530,7 @@ export class MediaWorker {
     if (this.allocationTimer) clearInterval(this.allocationTimer);
     if (this.countersTimer) clearInterval(this.countersTimer);
     this.hub?.close();
-    for (const sid of [...this.participants.keys()]) {
-      try {
-        this.leave(sid);
-      } catch (err) {
-        this.onError('close.leave', err);
-      }
-    }
+    this.dropEveryone('close.leave');
     try {
       this.portHold?.close();
     } catch (err) {

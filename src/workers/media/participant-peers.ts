@@ -9,7 +9,6 @@ import type { RelayedReceiver } from './relay-hub.js';
 import type { SubscriberPeer } from './subscriber-peer.js';
 import type { ParticipantDescriptor, ParticipantLimits, ResumeResult } from '../protocol.js';
 
-
 /** Reliable data held for a participant whose signal is away, at most (bytes); more is dropped. */
 const MAX_HELD_BYTES = 1024 * 1024;
 /**
