@@ -11,6 +11,7 @@ import { DownTrack } from '../src/workers/media/down-track.js';
 import { Receiver, type RtcpSink } from '../src/workers/media/receiver.js';
 import { RingWriter, createDoorbell, createRing } from '../src/workers/ring-channel.js';
 import { Worker } from 'node:worker_threads';
+import { holdCandidates } from '../src/loadtest/held-candidates.js';
 import { paced } from './paced.js';
 import { vp8Packet } from './vp8-packet.js';
 
@@ -59,8 +60,10 @@ async function connect(fanout: number, dataChannels = false): Promise<{
       // A data channel starts the negotiation on its own: gathering may be complete already.
       if (pc.gatheringState() === 'complete') resolve();
     });
-    sink.send({ offer: { id: i, sdp: pc.localDescription()!.sdp } });
+    const offer = holdCandidates(pc.localDescription()!.sdp);
+    sink.send({ offer: { id: i, sdp: offer.sdp } });
     pc.setRemoteDescription(await answer, 'answer');
+    sink.send({ candidates: { id: i, mid: offer.mid, list: offer.candidates } });
   }
   await Promise.race([Promise.all(opened), new Promise((_, reject) => setTimeout(() => reject(new Error('tracks did not open')), 15000))]);
   return { pcs, tracks, channels, sink };
@@ -149,8 +152,10 @@ async function fairRelayRun(pcs: nodeDataChannel.PeerConnection[], tracks: nodeD
     pc.onGatheringStateChange((st) => { if (st === 'complete') resolve(); });
     pc.setLocalDescription('offer');
   });
-  const answer = ask(sink, { publisherOffer: pc.localDescription()!.sdp }, (m) => m.publisherAnswer as string | undefined);
+  const offer = holdCandidates(pc.localDescription()!.sdp);
+  const answer = ask(sink, { publisherOffer: offer.sdp }, (m) => m.publisherAnswer as string | undefined);
   pc.setRemoteDescription(await within(answer, 10_000, 'the publisher\'s answer'), 'answer');
+  sink.send({ candidates: { id: 'publisher', mid: offer.mid, list: offer.candidates } });
   await within(open, 10_000, 'the inbound track to open');
   await new Promise((r) => setTimeout(r, 300)); // the sink's side of the track opens too
   let forwarded = 0;

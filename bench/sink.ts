@@ -7,6 +7,8 @@ import { paced } from './paced.js';
 import { vp8Packet } from './vp8-packet.js';
 
 interface Offer { id: number; sdp: string }
+/** An offer's candidates, sent once its answer is applied (src/loadtest/held-candidates.ts). */
+interface Candidates { id: number | 'publisher'; mid: string; list: string[] }
 
 let publisherTrack: nodeDataChannel.Track | null = null;
 
@@ -16,13 +18,15 @@ function pump(packets: number, rate: number): Promise<number> {
 }
 
 const pcs: nodeDataChannel.PeerConnection[] = [];
+const byId = new Map<number | 'publisher', nodeDataChannel.PeerConnection>();
 const tracks: nodeDataChannel.Track[] = [];
 let received = 0;
 
-process.on('message', (msg: { offer?: Offer; publisherOffer?: string; pump?: { packets: number; rate: number }; report?: boolean; stop?: boolean }) => {
+process.on('message', (msg: { offer?: Offer; publisherOffer?: string; candidates?: Candidates; pump?: { packets: number; rate: number }; report?: boolean; stop?: boolean }) => {
   if (msg.publisherOffer) {
     const pc = new nodeDataChannel.PeerConnection('sink-publisher', { iceServers: [], bindAddress: '127.0.0.1' });
     pcs.push(pc);
+    byId.set('publisher', pc);
     pc.onTrack((track) => {
       track.onOpen(() => { publisherTrack = track; });
     });
@@ -36,6 +40,7 @@ process.on('message', (msg: { offer?: Offer; publisherOffer?: string; pump?: { p
     const { id, sdp } = msg.offer;
     const pc = new nodeDataChannel.PeerConnection(`sink-${id}`, { iceServers: [], bindAddress: '127.0.0.1' });
     pcs.push(pc);
+    byId.set(id, pc);
     pc.onTrack((track) => {
       tracks.push(track);
       track.onMessage(() => { received++; });
@@ -44,6 +49,10 @@ process.on('message', (msg: { offer?: Offer; publisherOffer?: string; pump?: { p
       if (state === 'complete') process.send!({ answer: { id, sdp: pc.localDescription()!.sdp } });
     });
     pc.setRemoteDescription(sdp, 'offer');
+  }
+  if (msg.candidates) {
+    const { id, mid, list } = msg.candidates;
+    for (const c of list) byId.get(id)?.addRemoteCandidate(c, mid);
   }
   if (msg.report) process.send!({ received });
   if (msg.stop) {

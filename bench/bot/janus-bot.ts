@@ -2,6 +2,7 @@
 // servers carry the same workload: a publisher offers the same synthetic tracks; a subscriber
 // gets Janus's offer for one feed, answers, and is measured the same way (media.ts).
 import nodeDataChannel from 'node-datachannel';
+import { holdCandidates, type HeldOffer } from '../../src/loadtest/held-candidates.js';
 import { BotMedia, closeConnections, withTimeout, type PublishOptions } from '../../src/loadtest/media.js';
 import { nowMs } from '../../src/loadtest/synthetic-rtp.js';
 
@@ -63,7 +64,7 @@ class JanusSession {
   }
 
   /** A videoroom request; resolves with its answer (synchronous, or the event that follows the ack). */
-  async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }): Promise<JanusEvent> {
+  async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string; trickle?: boolean }): Promise<JanusEvent> {
     const transaction = `t${transactions++}`;
     const later = new Promise<JanusEvent>((resolve) => this.pending.set(transaction, resolve));
     const r = await this.post(`/janus/${this.id}/${handle}`, { janus: 'message', body, jsep, transaction });
@@ -72,6 +73,15 @@ class JanusSession {
     const error = e.plugindata?.data.error ?? e.error?.reason;
     if (e.janus === 'error' || error) throw new Error(`janus ${String(body.request)}: ${String(error)}`);
     return e;
+  }
+
+  /** Trickles an offer's held candidates, then their end (held-candidates.ts says why). */
+  async trickle(handle: number, held: HeldOffer): Promise<void> {
+    const candidates = held.candidates.map((candidate) => ({ candidate, sdpMid: held.mid, sdpMLineIndex: 0 }));
+    for (const body of [{ candidates }, { candidate: { completed: true } }]) {
+      const r = await this.post(`/janus/${this.id}/${handle}`, { janus: 'trickle', ...body, transaction: `t${transactions++}` });
+      if (r.janus !== 'ack') throw new Error(`janus trickle: ${JSON.stringify(r.error ?? r)}`);
+    }
   }
 
   whenWebrtcUp(handle: number): Promise<void> {
@@ -138,11 +148,12 @@ export class JanusBot {
     const pc = this.newPc();
     this.media.addTracks(pc, opts);
     pc.setLocalDescription('offer');
-    const offer = await this.gathered(pc, 'offer');
+    const offer = holdCandidates(await this.gathered(pc, 'offer'));
     const up = this.session.whenWebrtcUp(handle);
-    const answer = await this.session.message(handle, { request: 'publish', audio: opts.audio, video: opts.video }, { type: 'offer', sdp: offer });
+    const answer = await this.session.message(handle, { request: 'publish', audio: opts.audio, video: opts.video }, { type: 'offer', sdp: offer.sdp, trickle: true });
     if (!answer.jsep) throw new Error('janus publish: no answer');
     pc.setRemoteDescription(answer.jsep.sdp, 'answer');
+    await this.session.trickle(handle, offer);
     await withTimeout(up, 15_000, `${this.identity}: publisher webrtcup`);
     await this.media.opened(15_000);
     this.connectedMs = nowMs() - started;
@@ -164,10 +175,11 @@ export class JanusBot {
     const pc = this.newPc();
     const opened = new Promise<void>((resolve) => pc.createDataChannel('idle').onOpen(() => resolve()));
     pc.setLocalDescription('offer');
-    const offer = await this.gathered(pc, 'offer');
-    const answer = await this.session.message(handle, { request: 'publish', audio: false, video: false, data: true }, { type: 'offer', sdp: offer });
+    const offer = holdCandidates(await this.gathered(pc, 'offer'));
+    const answer = await this.session.message(handle, { request: 'publish', audio: false, video: false, data: true }, { type: 'offer', sdp: offer.sdp, trickle: true });
     if (!answer.jsep) throw new Error('janus publish: no answer');
     pc.setRemoteDescription(answer.jsep.sdp, 'answer');
+    await this.session.trickle(handle, offer);
     await withTimeout(opened, 15_000, `${this.identity}: data channel`);
     this.connectedMs = nowMs() - started;
   }

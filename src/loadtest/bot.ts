@@ -4,6 +4,7 @@
 import nodeDataChannel from 'node-datachannel';
 import WebSocket from 'ws';
 import { livekit } from '../proto/index.js';
+import { holdCandidates, type HeldOffer } from './held-candidates.js';
 import { BotMedia, closeConnections, withTimeout, type PublishOptions } from './media.js';
 import { nowMs } from './synthetic-rtp.js';
 
@@ -16,6 +17,8 @@ export class Bot {
   private pub: nodeDataChannel.PeerConnection | null = null;
   private readonly channels: nodeDataChannel.DataChannel[] = [];
   private readonly pendingCandidates: string[] = [];
+  /** The publisher offer's candidates, trickled once the answer is applied (held-candidates.ts). */
+  private heldOffer: HeldOffer | null = null;
   private readonly waiters = new Map<string, Array<(msg: livekit.SignalResponse) => void>>();
   private pingTimer: NodeJS.Timeout | null = null;
   private onSubscriberConnected: () => void = () => undefined;
@@ -80,7 +83,7 @@ export class Bot {
     this.waiters.get(kind)?.shift()?.(msg);
     try {
       if (kind === 'offer') this.onSubscriberOffer(msg.offer!.sdp ?? '');
-      else if (kind === 'answer') this.pub?.setRemoteDescription(msg.answer!.sdp ?? '', 'answer');
+      else if (kind === 'answer') this.onPublisherAnswer(msg.answer!.sdp ?? '');
       else if (kind === 'trickle') this.onTrickle(msg.trickle!);
     } catch (err) {
       this.errors.push(`${kind}: ${(err as Error).message}`);
@@ -95,6 +98,16 @@ export class Bot {
       else this.sub.addRemoteCandidate(init.candidate, init.sdpMid ?? '0');
     } else if (this.pub?.remoteDescription()) {
       this.pub.addRemoteCandidate(init.candidate, init.sdpMid ?? '0');
+    }
+  }
+
+  private onPublisherAnswer(sdp: string): void {
+    this.pub?.setRemoteDescription(sdp, 'answer');
+    const held = this.heldOffer;
+    this.heldOffer = null;
+    if (held === null) return; // a later answer: the candidates went with the first
+    for (const candidate of held.candidates) {
+      this.send({ trickle: { candidateInit: JSON.stringify({ candidate, sdpMid: held.mid }), target: livekit.SignalTarget.PUBLISHER } });
     }
   }
 
@@ -154,7 +167,9 @@ export class Bot {
       pc.onGatheringStateChange((s) => { if (s === 'complete') resolve(); });
       pc.setLocalDescription('offer');
     });
-    this.send({ offer: { type: 'offer', sdp: pc.localDescription()!.sdp, id: 1 } });
+    const offer = holdCandidates(pc.localDescription()!.sdp);
+    this.heldOffer = offer;
+    this.send({ offer: { type: 'offer', sdp: offer.sdp, id: 1 } });
     await this.media.opened(timeoutMs);
     this.media.startSending(opts.videoBitrate ?? 600_000);
     return sids;
