@@ -29,11 +29,12 @@ export class CandidateQueue {
     this.apply(candidate, mid);
   }
 
-  /** Called once the remote description is set: applies what was queued. */
-  flush(): void {
-    const q = this.queue;
+  /** Called once the remote description is set: applies what was queued; returns how many. */
+  flush(): number {
+    const q = this.queue ?? [];
     this.queue = null;
-    for (const c of q ?? []) this.apply(c.candidate, c.mid);
+    for (const c of q) this.apply(c.candidate, c.mid);
+    return q.length;
   }
 
   private apply(candidate: string, mid: string): void {

@@ -19,6 +19,12 @@ const TRANSPORT_MID = 't';
  */
 const ALWAYS_RESTART = process.env.STRAND_TEST_RESTART_SUBSCRIBER === '1';
 
+/**
+ * After the client's answer, how long Strand waits for the client's first candidate before it
+ * sends its own anyway (for a client that trickles none, or late). See handleAnswer for why.
+ */
+const CANDIDATE_WAIT_MS = 100;
+
 export interface SubscriberPeerEvents {
   onStateChange(state: string): void;
   onOffer(sdp: string): void;
@@ -46,6 +52,9 @@ export class SubscriberPeer {
   private offering = false;
   private dirty = false;
   private closed = false;
+  /** The answer is applied and Strand's own candidates are not sent yet. */
+  private candidatesHeld = false;
+  private candidateTimer: NodeJS.Timeout | null = null;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
 
   constructor(
@@ -108,6 +117,8 @@ export class SubscriberPeer {
   private async openConnection(negotiated: { reliable: number; lossy: number } | null): Promise<void> {
     const conn = new NativeConnection('subscriber', this.events.onError);
     this.conn = conn;
+    this.candidatesHeld = false;
+    this.stopCandidateTimer();
     const pc = conn.open(this.native, `sub-${this.sid}-${this.restarts}`, this.config, (state) => {
       if (conn !== this.conn) return; // a replaced connection
       this.events.onStateChange(state);
@@ -157,9 +168,17 @@ export class SubscriberPeer {
     // Only the first answer reaches libdatachannel; later ones change Strand's sections only.
     if (pc && pc.remoteDescription() === null) {
       pc.setRemoteDescription(view, 'answer');
-      this.conn.candidates.flush();
-      // Only now may the client reach us: libdatachannel knows its DTLS fingerprint.
-      for (const init of candidateInits(this.nativeOffer)) this.events.onCandidate(init);
+      const known = this.conn.candidates.flush() + (/^a=candidate:/m.test(view) ? 1 : 0);
+      // Strand's candidates go out only now, and preferably once it has one of the client's:
+      // - Before the answer is applied, the client could reach a libdatachannel that does not
+      //   know its DTLS fingerprint yet.
+      // - With a client candidate in hand, Strand's own check usually succeeds before the
+      //   client's ClientHello arrives. One that arrives before Strand's ICE is connected is
+      //   buffered by libdatachannel and can be stranded there until the client resends it
+      //   (OpenSSL's first resend is after 1 s). The README's bench section has the trace.
+      this.candidatesHeld = true;
+      if (known > 0) this.sendCandidates();
+      else this.candidateTimer = setTimeout(() => this.sendCandidates(), CANDIDATE_WAIT_MS);
     }
     this.offering = false;
     if (this.dirty) this.renegotiate();
@@ -167,6 +186,20 @@ export class SubscriberPeer {
 
   addRemoteCandidate(candidate: string): void {
     this.conn.candidates.add(candidate, TRANSPORT_MID);
+    if (this.candidatesHeld) this.sendCandidates();
+  }
+
+  /** Trickles Strand's candidates to the client, once per native connection. */
+  private sendCandidates(): void {
+    this.stopCandidateTimer();
+    if (!this.candidatesHeld || this.closed) return;
+    this.candidatesHeld = false;
+    for (const init of candidateInits(this.nativeOffer)) this.events.onCandidate(init);
+  }
+
+  private stopCandidateTimer(): void {
+    if (this.candidateTimer !== null) clearTimeout(this.candidateTimer);
+    this.candidateTimer = null;
   }
 
   /** Sends a new offer now, or once the outstanding one is answered. */
@@ -227,6 +260,7 @@ export class SubscriberPeer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopCandidateTimer();
     this.downstream.setTransport(null);
     this.handover.close(this.conn, [this.reliable, this.lossy]);
     this.reliable = null;
