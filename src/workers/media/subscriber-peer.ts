@@ -52,8 +52,7 @@ export class SubscriberPeer {
   private offering = false;
   private dirty = false;
   private closed = false;
-  /** The answer is applied and Strand's own candidates are not sent yet. */
-  private candidatesHeld = false;
+  /** Pending while Strand's own candidates wait for the client's first (handleAnswer). */
   private candidateTimer: NodeJS.Timeout | null = null;
   private readonly cname = `strand-${randomSsrc().toString(36)}`;
 
@@ -117,7 +116,6 @@ export class SubscriberPeer {
   private async openConnection(negotiated: { reliable: number; lossy: number } | null): Promise<void> {
     const conn = new NativeConnection('subscriber', this.events.onError);
     this.conn = conn;
-    this.candidatesHeld = false;
     this.stopCandidateTimer();
     const pc = conn.open(this.native, `sub-${this.sid}-${this.restarts}`, this.config, (state) => {
       if (conn !== this.conn) return; // a replaced connection
@@ -176,9 +174,8 @@ export class SubscriberPeer {
       //   client's ClientHello arrives. One that arrives before Strand's ICE is connected is
       //   buffered by libdatachannel and can be stranded there until the client resends it
       //   (OpenSSL's first resend is after 1 s). The README's bench section has the trace.
-      this.candidatesHeld = true;
       if (known > 0) this.sendCandidates();
-      else this.candidateTimer = setTimeout(() => this.sendCandidates(), CANDIDATE_WAIT_MS);
+      else this.candidateTimer = setTimeout(() => this.sendHeldCandidates(), CANDIDATE_WAIT_MS);
     }
     this.offering = false;
     if (this.dirty) this.renegotiate();
@@ -186,14 +183,18 @@ export class SubscriberPeer {
 
   addRemoteCandidate(candidate: string): void {
     this.conn.candidates.add(candidate, TRANSPORT_MID);
-    if (this.candidatesHeld) this.sendCandidates();
+    this.sendHeldCandidates();
   }
 
-  /** Trickles Strand's candidates to the client, once per native connection. */
-  private sendCandidates(): void {
+  /** Sends Strand's candidates if they are still waiting for the client's. */
+  private sendHeldCandidates(): void {
+    if (this.candidateTimer === null) return;
     this.stopCandidateTimer();
-    if (!this.candidatesHeld || this.closed) return;
-    this.candidatesHeld = false;
+    this.sendCandidates();
+  }
+
+  /** Trickles Strand's candidates to the client (once per native connection). */
+  private sendCandidates(): void {
     for (const init of candidateInits(this.nativeOffer)) this.events.onCandidate(init);
   }
 
