@@ -43,6 +43,12 @@ export interface StrandConfig {
     maxSubscribersPerNode: number;
     /** Strand: capacity of each ring between two media workers, bytes. */
     ringBufferSize: number;
+    /**
+     * Strand: largest young generation of each media worker's V8 heap, MiB (0: V8's own limit).
+     * A worker allocates per join, not per packet; a small cap keeps its RSS from stepping up
+     * (V8 doubles the young generation as it sees work and never gives the pages back).
+     */
+    workerYoungGenerationSize: number;
   };
   room: {
     autoCreate: boolean;
@@ -171,7 +177,7 @@ export function defaultConfig(dev: boolean): StrandConfig {
     keys: dev ? { devkey: 'secret' } : {},
     rtc: {
       udpPort: 7882, nodeIp: dev ? '127.0.0.1' : '', workers: availableParallelism(), stunServers: [], turnServers: [],
-      maxSubscribersPerWorker: 100, maxSubscribersPerNode: 0, ringBufferSize: 4 * 1024 * 1024,
+      maxSubscribersPerWorker: 100, maxSubscribersPerNode: 0, ringBufferSize: 4 * 1024 * 1024, workerYoungGenerationSize: 3,
     },
     room: { autoCreate: true, emptyTimeout: 300, departureTimeout: 20, maxParticipants: 0, enableRemoteUnmute: false },
     limit: {
@@ -290,6 +296,7 @@ export function applyYaml(cfg: StrandConfig, text: string, warn: (msg: string) =
             case 'max_subscribers_per_worker': cfg.rtc.maxSubscribersPerWorker = Math.floor(num(v, path)); break;
             case 'max_subscribers_per_node': cfg.rtc.maxSubscribersPerNode = Math.max(0, Math.floor(num(v, path))); break;
             case 'ring_buffer_size': cfg.rtc.ringBufferSize = Math.max(64 * 1024, Math.floor(num(v, path))); break;
+            case 'worker_young_generation_size': cfg.rtc.workerYoungGenerationSize = Math.max(0, num(v, path)); break;
             case 'turn_servers': {
               if (!Array.isArray(v)) throw new ConfigError(`${path} must be a list`);
               cfg.rtc.turnServers = v.map((t, i) => {

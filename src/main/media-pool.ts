@@ -18,6 +18,8 @@ export interface MediaPoolOptions {
   iceServers: string[];
   /** Capacity of each ring between two workers, bytes. */
   ringBytes: number;
+  /** Cap on each worker's V8 young generation, MiB (0: V8's default). */
+  youngGenerationMb: number;
   limits: WorkerInit['limits'];
 }
 
@@ -74,6 +76,7 @@ export class MediaPool {
       atomics: 'disabled',
       concurrentTasksPerWorker: 1_000_000,
       loadBalancer: this.balancer.balance,
+      ...(this.opts.youngGenerationMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: this.opts.youngGenerationMb } } : {}),
     });
     // Piscina emits this while it removes the worker, before it starts the replacement.
     this.pool.on('workerDestroy', () => setImmediate(() => this.onWorkerGone()));

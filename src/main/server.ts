@@ -90,6 +90,7 @@ export async function startServer(cfg: StrandConfig, log: Logger, hooks: ServerH
     {
       workers: cfg.rtc.workers, udpPort: cfg.rtc.udpPort, bindAddress: cfg.rtc.nodeIp,
       iceServers: [...cfg.rtc.stunServers.map((s) => `stun:${s}`)], ringBytes: cfg.rtc.ringBufferSize,
+      youngGenerationMb: cfg.rtc.workerYoungGenerationSize,
       limits: {
         dataPacketsPerSecond: cfg.limit.dataPacketsPerSecond, dataBytesPerSecond: cfg.limit.dataBytesPerSecond, mediaBytesPerSecond: cfg.limit.mediaBytesPerSecond,
       },

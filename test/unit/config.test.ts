@@ -84,3 +84,13 @@ room:
   assert.throws(() => buildConfig(['--config-body', `${twoKeys}\nwebhook: { api_key: c, urls: ["http://x/"] }`], {}, () => undefined), /not one of the configured keys/);
   assert.throws(() => buildConfig(['--dev', '--config-body', 'webhook: { urls: ["ftp://x/"] }'], {}, () => undefined), /must start with http/);
 });
+
+test('rtc.worker_young_generation_size caps the media workers\' young generation; 0 leaves V8\'s own', () => {
+  assert.equal(defaultConfig(false).rtc.workerYoungGenerationSize, 3);
+  const cfg = defaultConfig(false);
+  applyYaml(cfg, 'rtc: { worker_young_generation_size: 0 }', () => undefined);
+  assert.equal(cfg.rtc.workerYoungGenerationSize, 0);
+  applyYaml(cfg, 'rtc: { worker_young_generation_size: 8 }', () => undefined);
+  assert.equal(cfg.rtc.workerYoungGenerationSize, 8);
+  assert.throws(() => applyYaml(cfg, 'rtc: { worker_young_generation_size: big }', () => undefined), ConfigError);
+});
