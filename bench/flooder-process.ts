@@ -2,11 +2,15 @@
 // measuring bots' event loop: `node flooder-process.js <ws url> <data token> <signal token> <seconds>`.
 // Floods 1 kB lossy data packets through @livekit/rtc-node and pings through a raw signal
 // socket, then prints {"dataSent":…,"signalSent":…} and exits.
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Room } from '@livekit/rtc-node';
 import { RawSignalClient } from '../test/helpers/signal-client.js';
 
 const [url, dataToken, signalToken, secondsText] = process.argv.slice(2);
+// rtc-node's publishData listens on the room's abort signal while a send is in flight: 20 in
+// flight (below) would print Node's MaxListenersExceededWarning. Set before the room makes it.
+setMaxListeners(32);
 const room = new Room();
 await room.connect(url!, dataToken!, { autoSubscribe: false, dynacast: false });
 const signal = await RawSignalClient.connect(url!, signalToken!);
