@@ -45,8 +45,10 @@ export interface StrandConfig {
     ringBufferSize: number;
     /**
      * Strand: largest young generation of each media worker's V8 heap, MiB (0: V8's own limit).
-     * A worker allocates per join, not per packet; a small cap keeps its RSS from stepping up
-     * (V8 doubles the young generation as it sees work and never gives the pages back).
+     * Per packet a worker's heap sees only the Buffer node-datachannel hands over for each packet
+     * received (Strand's own per-packet code allocates nothing); most of the rest is joins and
+     * leaves. A small cap keeps RSS from stepping up: V8 doubles the young generation as it sees
+     * work and never gives the pages back.
      */
     workerYoungGenerationSize: number;
   };
