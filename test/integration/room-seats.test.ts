@@ -43,10 +43,13 @@ test('racing joins fill the nodes in order, up to the cap; rejoins keep their se
     // D fills to the cap; with every node full, the least loaded (the first of them) takes one more.
     assert.deepEqual(moved.filter(Boolean).sort(), ['ND_d', 'ND_d', 'ND_home']);
 
-    // A seat freed by another node stays: only its own node frees it.
+    // A seat freed by another node stays: only its own node frees it. (sub-0's seat is read
+    // back: the race decides whether it was on ND_b and has just moved.)
+    const seat0 = await seats[0]!.seatOf('r', 'sub-0');
+    assert.notEqual(seat0, null);
     await seats[0]!.free('r', 'sub-0', 'ND_other');
-    assert.notEqual(await seats[0]!.seatOf('r', 'sub-0'), null);
-    await seats[0]!.free('r', 'sub-0', picks[0]!);
+    assert.equal(await seats[0]!.seatOf('r', 'sub-0'), seat0);
+    await seats[0]!.free('r', 'sub-0', seat0!);
     assert.equal(await seats[0]!.seatOf('r', 'sub-0'), null);
   } finally {
     for (const c of conns) c.disconnect();
