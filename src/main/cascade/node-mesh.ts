@@ -5,12 +5,15 @@
 import { createHash } from 'node:crypto';
 import { strand } from '../../proto/index.js';
 import { ControlLink, type ControlChannel } from '../cluster/control-link.js';
+import { portRefuses } from '../cluster/port-probe.js';
 import type { Logger } from '../logger.js';
 import type { LinkPool } from './link-pool.js';
 import type { LinkAddress, RoomSeats } from './room-seats.js';
 
 /** Messages kept for a node whose channel is not up yet; more are dropped. */
 const MAX_QUEUED = 1000;
+/** How long the look at a peer's link port after its link went down may take. */
+const GONE_PROBE_MS = 1000;
 
 export interface MeshHandler {
   onMessage(from: string, msg: strand.CascadeMessage): void;
@@ -21,6 +24,11 @@ export interface MeshHandler {
    * closes its connections at once, long before its registry entry ages out.
    */
   onPeerDown?(node: string): void;
+  /**
+   * After a control link went down, `node`'s link port refused a new connection: its process
+   * is gone (a live node that lost its link still listens).
+   */
+  onPeerGone?(node: string): void;
 }
 
 export interface MeshOptions {
@@ -155,11 +163,22 @@ export class NodeMesh {
       this.log.debug({ peer, reason }, 'control channel down');
       if (this.channels.get(peer) !== channel) return;
       this.channels.delete(peer);
-      if (!this.closed) this.handler.onPeerDown?.(peer);
+      if (this.closed) return;
+      this.handler.onPeerDown?.(peer);
+      this.probeGone(peer);
     });
     const q = this.queued.get(peer);
     this.queued.delete(peer);
     for (const bytes of q ?? []) channel.send(bytes);
+  }
+
+  /** Tells the handler if `peer`'s link port refuses connections (and no new channel came up meanwhile). */
+  private probeGone(peer: string): void {
+    const a = this.addresses.get(peer);
+    if (!a) return;
+    void portRefuses(a.host, a.tcpPort, GONE_PROBE_MS).then((refused) => {
+      if (refused && !this.closed && !this.channels.has(peer)) this.handler.onPeerGone?.(peer);
+    });
   }
 
   /** A link worker event: the media link from a peer stalled or recovered. */

@@ -1,7 +1,9 @@
 // This node's entry in Redis (`nodes` hash, ND_ id → livekit.Node), written every 2 s, and the
 // cluster's view of the others. A node is available while its stats are under 5 s old; it takes
 // new rooms only while SERVING. Survivors clean a node that stopped writing, with its rooms
-// (LiveKit leaves such entries behind: "stranded" rooms nobody can delete).
+// (LiveKit leaves such entries behind: "stranded" rooms nobody can delete). A node seen gone
+// sooner (its link port refuses connections: markGone) is unavailable from then on, until it
+// writes its stats again.
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { livekit } from '../../proto/index.js';
 import type { Logger } from '../logger.js';
@@ -63,6 +65,8 @@ export class NodeRegistry {
   /** Since when writes have succeeded without a gap. */
   private writingSince = 0;
   private known = new Map<string, Known>();
+  /** Nodes seen gone (markGone) → the second they were; lifted by a later write of theirs. */
+  private readonly gone = new Map<string, number>();
   private lastCpu = cpuTimes();
   private cpuLoad = 0;
   private redisDown = false;
@@ -115,7 +119,21 @@ export class NodeRegistry {
   }
 
   isAvailable(node: livekit.INode | undefined, nowS = Date.now() / 1000): boolean {
-    return node !== undefined && nowS - Number(node.stats?.updatedAt ?? 0) <= AVAILABLE_WITHIN_S;
+    if (node === undefined) return false;
+    const updatedAt = Number(node.stats?.updatedAt ?? 0);
+    const goneAt = this.gone.get(node.id ?? '');
+    if (goneAt !== undefined && updatedAt <= goneAt) return false;
+    return nowS - updatedAt <= AVAILABLE_WITHIN_S;
+  }
+
+  /**
+   * `nodeId`'s process is gone (its link port refused a connection): it is unavailable now,
+   * not once its stats are 5 s old, so joins stop being placed on it at once. A node that was
+   * not gone after all is available again with its next write (stats are written every 2 s).
+   */
+  markGone(nodeId: string): void {
+    if (nodeId === this.nodeId) return;
+    this.gone.set(nodeId, Math.floor(Date.now() / 1000));
   }
 
   /** The available nodes, read now (this one included while its stats are fresh). */
@@ -186,6 +204,10 @@ export class NodeRegistry {
       }
     }
     this.known = known;
+    for (const [id, goneAt] of this.gone) {
+      const updatedAt = known.get(id)?.node.stats?.updatedAt;
+      if (updatedAt === undefined || updatedAt === null || Number(updatedAt) > goneAt) this.gone.delete(id);
+    }
   }
 
   private async cleanDead(): Promise<void> {
