@@ -36,8 +36,6 @@ export interface CascadeDeps {
   log: Logger;
   /** The control link to a node closed: signal sessions relayed to it end now (see SignalRelay.nodeDown). */
   onPeerDown?(node: string): void;
-  /** That node's link port then refused a connection: its process is gone (see NodeRegistry.markGone). */
-  onPeerGone?(node: string): void;
 }
 
 /** Where a join is served: `node`, in the room whose home is `home`. */
@@ -86,7 +84,7 @@ export class Cascade implements RoomObserver, MeshHandler {
       onMessage: (from, msg) => cascade?.onMessage(from, msg),
       onStalled: (node, stalled) => cascade?.onStalled(node, stalled),
       onPeerDown: (node) => deps.onPeerDown?.(node),
-      onPeerGone: (node) => deps.onPeerGone?.(node),
+      onPeerGone: (node) => deps.registry.markGone(node),
     };
     try {
       // Every media worker gets a ring to the link worker: data packets of a room cross there.

@@ -71,10 +71,6 @@ export class Cluster {
         nodeId: deps.nodeId, cfg, rooms: deps.rooms, media: deps.media, redis: redis.command,
         registry: cluster.registry, placement: cluster.placement, log: deps.log,
         onPeerDown: (node) => cluster.relay.nodeDown(node),
-        onPeerGone: (node) => {
-          deps.log.info({ node }, 'node gone (its link port refuses connections): no more joins placed on it');
-          cluster.registry.markGone(node);
-        },
       });
       cluster.relay.prepareShard = (room, home) => cluster.cascade.openShard(room, home);
       await cluster.registry.start();

@@ -120,10 +120,9 @@ export class NodeRegistry {
 
   isAvailable(node: livekit.INode | undefined, nowS = Date.now() / 1000): boolean {
     if (node === undefined) return false;
-    const updatedAt = Number(node.stats?.updatedAt ?? 0);
     const goneAt = this.gone.get(node.id ?? '');
-    if (goneAt !== undefined && updatedAt <= goneAt) return false;
-    return nowS - updatedAt <= AVAILABLE_WITHIN_S;
+    if (goneAt !== undefined && updatedAt(node) <= goneAt) return false;
+    return nowS - updatedAt(node) <= AVAILABLE_WITHIN_S;
   }
 
   /**
@@ -133,6 +132,7 @@ export class NodeRegistry {
    */
   markGone(nodeId: string): void {
     if (nodeId === this.nodeId) return;
+    this.log.info({ node: nodeId }, 'node gone (its link port refuses connections): no more joins placed on it');
     this.gone.set(nodeId, Math.floor(Date.now() / 1000));
   }
 
@@ -204,9 +204,10 @@ export class NodeRegistry {
       }
     }
     this.known = known;
+    // A mark ends once its node has written again, or once its entry is gone (cleaned as dead).
     for (const [id, goneAt] of this.gone) {
-      const updatedAt = known.get(id)?.node.stats?.updatedAt;
-      if (updatedAt === undefined || updatedAt === null || Number(updatedAt) > goneAt) this.gone.delete(id);
+      const k = known.get(id);
+      if (!k || updatedAt(k.node) > goneAt) this.gone.delete(id);
     }
   }
 
@@ -214,7 +215,7 @@ export class NodeRegistry {
     if (!this.settled) return;
     const nowS = Date.now() / 1000;
     for (const [id, k] of this.known) {
-      if (id === this.nodeId || nowS - Number(k.node.stats?.updatedAt ?? 0) <= DEAD_AFTER_S) continue;
+      if (id === this.nodeId || nowS - updatedAt(k.node) <= DEAD_AFTER_S) continue;
       const rooms = await this.redis.eval(CLEAN_DEAD_NODE, 3, NODES_KEY, ROOM_NODE_KEY, ROOMS_KEY, id, k.raw) as number;
       if (rooms >= 0) {
         this.known.delete(id);
@@ -222,6 +223,11 @@ export class NodeRegistry {
       }
     }
   }
+}
+
+/** When `node` last wrote its stats, in seconds (0: never). */
+function updatedAt(node: livekit.INode): number {
+  return Number(node.stats?.updatedAt ?? 0);
 }
 
 function cpuTimes(): { idle: number; total: number } {
